@@ -1,0 +1,72 @@
+"""The prompt ask, eval and training share: numbered passages, the question, the answer rules."""
+
+from __future__ import annotations
+
+from ragtune.generate.base import Message
+from ragtune.text import is_chinese, truncate_units
+
+IDK = {"zh": "我不知道", "en": "I don't know"}
+
+SYSTEM = {
+    "en": (
+        "You answer questions using only the numbered passages you are given. "
+        "Reply in English with the shortest answer that is correct (a name, number, date or short phrase), "
+        "then cite the passages you used like [1]. "
+        f"If the passages do not contain the answer, reply exactly: {IDK['en']}."
+    ),
+    "zh": (
+        "你只根据给出的编号资料回答问题。"
+        "用中文给出最简短的正确答案（一个名称、数字、日期或短语），然后用[1]这样的编号注明所用资料。"
+        f"如果资料中没有答案，只回答：{IDK['zh']}。"
+    ),
+}
+LABELS = {"en": ("Passages", "Question"), "zh": ("资料", "问题")}
+#: one worked example: small models copy its shape (a short span, then [n]) far better than they follow rules
+EXAMPLE = {
+    "en": (
+        "Passages:\n[1] The Eiffel Tower is a wrought-iron tower in Paris, completed in 1889.\n\n[2] Big Ben is in London."
+        "\n\nQuestion: When was the Eiffel Tower completed?",
+        "1889 [1]",
+    ),
+    "zh": (
+        "资料:\n[1] 长城位于中国北方，总长度约21196千米。\n\n[2] 故宫位于北京。\n\n问题: 长城的总长度约是多少？",
+        "约21196千米 [1]",
+    ),
+}
+
+
+def question_language(question: str) -> str:
+    return "zh" if is_chinese(question) else "en"
+
+
+def format_passages(passages: list[tuple[str, str]], max_units: int) -> str:
+    """`[n] title: text` lines, each passage cut to a token budget so prompts stay bounded."""
+    lines = []
+    for n, (title, text) in enumerate(passages, start=1):
+        body = truncate_units(text, max_units)
+        lines.append(f"[{n}] {title}: {body}" if title else f"[{n}] {body}")
+    return "\n\n".join(lines)
+
+
+def build_messages(question: str, passages: list[tuple[str, str]], max_units: int = 320,
+                   history: list[Message] | None = None) -> list[Message]:
+    """Chat messages for the generator; `passages` are (title, text) in citation order."""
+    lang = question_language(question)
+    passages_label, question_label = LABELS[lang]
+    context = format_passages(passages, max_units) if passages else "-"
+    user = f"{passages_label}:\n{context}\n\n{question_label}: {question}"
+    shot_question, shot_answer = EXAMPLE[lang]
+    return [
+        {"role": "system", "content": SYSTEM[lang]},
+        {"role": "user", "content": shot_question},
+        {"role": "assistant", "content": shot_answer},
+        *(history or []),
+        {"role": "user", "content": user},
+    ]
+
+
+def closed_book_messages(question: str) -> list[Message]:
+    """The same answer rules without passages: the baseline that shows what retrieval adds."""
+    lang = question_language(question)
+    rule = "Reply with the shortest correct answer." if lang == "en" else "用最简短的正确答案回答。"
+    return [{"role": "system", "content": rule}, {"role": "user", "content": question}]

@@ -1,0 +1,76 @@
+"""Hybrid retrieval: dense and BM25 candidates, fused, cut to top-k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ragtune.ask.fusion import create_fusion
+from ragtune.config import RetrievalConfig
+from ragtune.index.embedders import Embedder
+from ragtune.index.store import IndexStore, Passage
+from ragtune.index.tokenize import tokenize
+
+
+@dataclass
+class RetrievedPassage:
+    """A passage with the scores that ranked it."""
+
+    passage: Passage
+    score: float
+    dense_score: float
+    bm25_score: float
+    relevant: bool
+
+    @property
+    def id(self) -> str:
+        return self.passage.id
+
+
+class HybridRetriever:
+    """Scores every passage with both retrievers, fuses the union of their top candidates."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RetrievalConfig):
+        self.store, self.embedder, self.config = store, embedder, config
+        self.fusion = create_fusion(config)
+
+    def retrieve(self, query: str, k: int | None = None) -> list[RetrievedPassage]:
+        return self.retrieve_many([query], k)[0]
+
+    def retrieve_many(self, queries: list[str], k: int | None = None) -> list[list[RetrievedPassage]]:
+        """Batch form: queries are embedded together (what eval uses)."""
+        k = k or self.config.top_k
+        if len(self.store) == 0:
+            return [[] for _ in queries]
+        vectors = self.embedder.encode_queries(queries)
+        return [self._rank(vector, tokenize(q), k) for q, vector in zip(queries, vectors)]
+
+    def _rank(self, query_vector: np.ndarray, query_tokens: list[str], k: int) -> list[RetrievedPassage]:
+        n = len(self.store)
+        pool = min(self.config.candidates, n)
+        _, dense_rows = self.store.vectors.search(query_vector[None, :], pool)
+        bm25_all = self.store.bm25.scores(query_tokens)
+        bm25_rows = _top(bm25_all, pool) if bm25_all.any() else np.zeros(0, np.int64)
+        candidates = np.union1d(dense_rows[0][dense_rows[0] >= 0], bm25_rows)
+        # Exact scores for every candidate, so both rankings cover the same pool.
+        dense = np.zeros(n, dtype=np.float32)
+        dense[candidates] = np.asarray(self.store.vectors.vectors()[candidates]) @ query_vector
+        fused = self.fusion.fuse(dense, bm25_all, candidates)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            RetrievedPassage(
+                passage=self.store.passages[row],
+                score=float(fused[i]),
+                dense_score=float(dense[row]),
+                bm25_score=float(bm25_all[row]),
+                relevant=bool(bm25_all[row] > 0 or dense[row] >= self.config.min_dense_score),
+            )
+            for i, row in zip(order.tolist(), candidates[order].tolist())
+        ]
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    if k >= len(scores):
+        return np.arange(len(scores))
+    return np.argpartition(-scores, k - 1)[:k]

@@ -1,0 +1,108 @@
+"""One typed config with every default in one place; YAML files and the CLI only override it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragtune.errors import RagtuneError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChunkingConfig(_Section):
+    """How documents are cut into passages (sizes in approximate tokens: a CJK char or a word)."""
+
+    chunk_size: int = Field(400, gt=16)
+    chunk_overlap: int = Field(48, ge=0)
+
+
+class EmbedderConfig(_Section):
+    """Which encoder turns passages and queries into vectors."""
+
+    name: str = "use-multilingual"
+    batch_size: int = Field(64, gt=0)
+    threads: int = Field(2, gt=0)
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+class IndexConfig(_Section):
+    """Persistent index layout: dense backend and BM25 parameters."""
+
+    vector_backend: str = "flat"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+
+class RetrievalConfig(_Section):
+    """How ask finds passages: candidates from each retriever, fused, cut to top_k."""
+
+    top_k: int = Field(5, gt=0)
+    candidates: int = Field(50, gt=0)
+    #: "linear" (min-max normalised weighted sum) beat weighted RRF on CMRC and SQuAD: see BENCHMARKS.md
+    fusion: str = "linear"
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 0.4
+    #: below this cosine, with no BM25 term match, a passage counts as irrelevant
+    min_dense_score: float = 0.25
+
+
+class GeneratorConfig(_Section):
+    """Which LLM answers, and how it decodes."""
+
+    name: str = "qwen2.5-0.5b-instruct"
+    max_new_tokens: int = Field(96, gt=0)
+    dtype: str = "bfloat16"
+    batch_size: int = Field(8, gt=0)
+    max_passage_tokens: int = Field(320, gt=16)
+    threads: int | None = None
+
+
+class Config(_Section):
+    """Everything ragtune can be told; `Config()` is the embedded default."""
+
+    chunking: ChunkingConfig = ChunkingConfig()
+    embedder: EmbedderConfig = EmbedderConfig()
+    index: IndexConfig = IndexConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    generator: GeneratorConfig = GeneratorConfig()
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Config:
+        """Defaults, then the YAML file (if any), then dotted overrides like `retrieval.top_k=3`."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            path = Path(path)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise RagtuneError(f"{path}: cannot read config: {str(exc).splitlines()[0]}") from exc
+            if not isinstance(data, dict):
+                raise RagtuneError(f"{path}: config must be a YAML mapping")
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = dotted.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise RagtuneError(f"{path or 'config'}: {where}: {first['msg']}") from exc
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return Path(self.cache_dir).expanduser()

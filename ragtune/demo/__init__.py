@@ -1,0 +1,1 @@
+"""demo: a bundled sample corpus and the script `ragtune demo` runs."""

@@ -1,0 +1,1 @@
+"""eval: answer, retrieval and grounding metrics, and the eval runner and report."""

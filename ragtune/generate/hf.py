@@ -1,0 +1,97 @@
+"""Causal LMs through transformers: greedy decoding, token streaming, left-padded batches, LoRA adapters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ragtune.config import GeneratorConfig
+from ragtune.errors import RagtuneError
+from ragtune.generate.base import Generator, Message
+from ragtune.generate.packaged import resolve_generator_path
+
+
+class HFGenerator(Generator):
+    def __init__(self, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.config = config
+        self.name = config.name
+        path = resolve_generator_path(config.name, cache_dir)
+        dtype = getattr(torch, config.dtype, None)
+        if not isinstance(dtype, torch.dtype):
+            raise RagtuneError(f"generator.dtype {config.dtype!r} is not a torch dtype")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        except (OSError, ValueError) as exc:
+            raise RagtuneError(f"generator {config.name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
+        if adapter is not None:
+            self.model = _with_adapter(self.model, Path(adapter))
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def _encode(self, batch: list[list[Message]]) -> dict:
+        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def _generate_kwargs(self) -> dict:
+        return dict(max_new_tokens=self.config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
+                    top_k=None, pad_token_id=self.tokenizer.pad_token_id)
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        inputs = self._encode([messages])
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        errors: list[BaseException] = []
+
+        def run():
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**inputs, streamer=streamer, **self._generate_kwargs())
+            except BaseException as exc:  # re-raised in the caller's thread below
+                errors.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        yield from streamer
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    def generate(self, batch: list[list[Message]], progress: bool = False) -> list[str]:
+        answers: list[str] = []
+        size = self.config.batch_size
+        # Similar lengths together waste less compute on padding; results go back in input order.
+        order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
+        results: dict[int, str] = {}
+        with tqdm(total=len(batch), desc="generating", unit="answer", disable=not progress, leave=False) as bar:
+            for start in range(0, len(order), size):
+                rows = order[start : start + size]
+                inputs = self._encode([batch[i] for i in rows])
+                with torch.inference_mode():
+                    out = self.model.generate(**inputs, **self._generate_kwargs())
+                new_tokens = out[:, inputs["input_ids"].shape[1] :]
+                for i, text in zip(rows, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
+                    results[i] = text.strip()
+                bar.update(len(rows))
+        answers = [results[i] for i in range(len(batch))]
+        return answers
+
+
+def _with_adapter(model, adapter: Path):
+    from peft import PeftModel
+
+    if not (adapter / "adapter_config.json").is_file():
+        raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    return PeftModel.from_pretrained(model, str(adapter))

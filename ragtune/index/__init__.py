@@ -1,0 +1,1 @@
+"""index: the persistent passage store, its embedders, vector indexes and BM25."""

@@ -1,0 +1,127 @@
+"""The Python API the CLI is a thin layer over: read → ask (retrieve) → generate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ragtune.ask.prompt import IDK, build_messages, question_language
+from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
+from ragtune.config import Config
+from ragtune.generate import Generator, Message, create_generator
+from ragtune.generate.citations import cited_numbers
+from ragtune.index.embedders import Embedder, create_embedder
+from ragtune.index.store import IndexStore
+from ragtune.read.reader import ReadReport, delete_paths, read_paths
+
+
+@dataclass
+class Answer:
+    """An answer with the passages it was generated from; `cited` are 1-based positions in `sources`."""
+
+    question: str
+    answer: str
+    sources: list[RetrievedPassage]
+    cited: list[int] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "answer": self.answer,
+            "sources": [
+                {"id": s.id, "title": s.passage.title, "text": s.passage.text, "score": round(s.score, 6),
+                 "chunk": s.passage.chunk, "cited": i in self.cited}
+                for i, s in enumerate(self.sources, start=1)
+            ],
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+class Pipeline:
+    """One index folder plus the models that read and answer from it (loaded on first use)."""
+
+    def __init__(self, index_dir: str | Path, config: Config | None = None, adapter: str | Path | None = None,
+                 progress: bool = True):
+        self.index_dir = Path(index_dir)
+        self.config = config or Config()
+        self.adapter = adapter
+        self.progress = progress
+
+    # ---- lazily built parts ---------------------------------------------------------------
+    @cached_property
+    def store(self) -> IndexStore:
+        return IndexStore.load(self.index_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The index's own embedder when it exists: queries must land in the passages' vector space."""
+        cfg = self.config.embedder
+        if IndexStore.exists(self.index_dir):
+            cfg = cfg.model_copy(update={"name": self.store.embedder})
+        return create_embedder(cfg)
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.store, self.embedder, self.config.retrieval)
+
+    @cached_property
+    def generator(self) -> Generator:
+        return create_generator(self.config, adapter=self.adapter)
+
+    def _reset_index(self) -> None:
+        for name in ("store", "retriever"):
+            self.__dict__.pop(name, None)
+
+    # ---- read -----------------------------------------------------------------------------
+    def read(self, paths: list[str | Path]) -> ReadReport:
+        report = read_paths(self.index_dir, paths, self.config, self.embedder, progress=self.progress)
+        self._reset_index()
+        return report
+
+    def delete(self, paths: list[str | Path]) -> ReadReport:
+        report = delete_paths(self.index_dir, paths)
+        self._reset_index()
+        return report
+
+    # ---- ask ------------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None
+                 ) -> list[RetrievedPassage]:
+        return self.retriever.retrieve(_retrieval_query(question, history), k)
+
+    def messages(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
+                 ) -> list[Message]:
+        passages = [(s.passage.title, s.passage.text) for s in sources]
+        return build_messages(question, passages, self.config.generator.max_passage_tokens, history)
+
+    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Retrieve, then generate; `on_token` receives the answer as it streams."""
+        start = time.perf_counter()
+        retrieved = self.retrieve(question, k, history)
+        sources = [s for s in retrieved if s.relevant]
+        timings = {"retrieve_s": time.perf_counter() - start}
+        if not sources:
+            text = IDK[question_language(question)]
+            if on_token:
+                on_token(text)
+            return Answer(question, text, retrieved, [], timings)
+        gen_start = time.perf_counter()
+        pieces: list[str] = []
+        for piece in self.generator.stream(self.messages(question, sources, history)):
+            if "first_token_s" not in timings and piece:
+                timings["first_token_s"] = time.perf_counter() - gen_start
+            pieces.append(piece)
+            if on_token:
+                on_token(piece)
+        timings["generate_s"] = time.perf_counter() - gen_start
+        text = "".join(pieces).strip()
+        return Answer(question, text, sources, cited_numbers(text, len(sources)), timings)
+
+
+def _retrieval_query(question: str, history: list[Message] | None) -> str:
+    """A follow-up question is retrieved together with the user's previous turn, for its context."""
+    previous = [m["content"] for m in (history or []) if m.get("role") == "user"]
+    return f"{previous[-1]}\n{question}" if previous else question

@@ -1,0 +1,1 @@
+"""serve: the HTTP API and web page."""

@@ -1,0 +1,36 @@
+"""Language-aware text helpers shared by chunking, BM25, prompts and metrics."""
+
+from __future__ import annotations
+
+import re
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_UNIT = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+|[^\\w\\s]", re.UNICODE)
+_LETTER = re.compile(f"[{_CJK}]|[^\\W\\d_]", re.UNICODE)
+
+
+def cjk_ratio(text: str) -> float:
+    """Share of CJK ideographs among letters and ideographs (0 when there are none)."""
+    letters = _LETTER.findall(text)
+    if not letters:
+        return 0.0
+    return sum(1 for ch in letters if _CJK_CHAR.match(ch)) / len(letters)
+
+
+def is_chinese(text: str) -> bool:
+    """Whether text should be treated as Chinese (answers, tokenisation, metrics)."""
+    return cjk_ratio(text) > 0.3
+
+
+def count_units(text: str) -> int:
+    """Approximate token count: one per CJK character, word, or punctuation mark."""
+    return len(_UNIT.findall(text))
+
+
+def truncate_units(text: str, max_units: int) -> str:
+    """Cut text after `max_units` units, keeping the original characters and spacing."""
+    for i, match in enumerate(_UNIT.finditer(text)):
+        if i == max_units:
+            return text[: match.start()].rstrip() + " …"
+    return text

@@ -1,0 +1,1 @@
+"""train: fine-tuning the generator, the retriever, and both jointly."""
