@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,11 +15,13 @@ from ragtune.errors import RagtuneError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Retrieval-augmented question answering you can fine-tune: read → ask → generate.")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+#: progress bars only for people watching a terminal, never in logs or pipes
+PROGRESS = sys.stderr.isatty()
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML config overriding the defaults.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]
 
 
 def _print_report(report, verb: str = "read") -> None:
@@ -43,7 +45,7 @@ def read(
     """Add or update documents in an index; prints counts."""
     from ragtune.pipeline import Pipeline
 
-    pipeline = Pipeline(index, Config.load(config))
+    pipeline = Pipeline(index, Config.load(config), progress=PROGRESS)
     report = pipeline.delete(paths) if delete else pipeline.read(paths)
     _print_report(report, "delete" if delete else "read")
     if report.errors and report.files_ok == 0:
@@ -54,8 +56,8 @@ def read(
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     index: IndexOpt,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Passages to retrieve.")] = None,
-    adapter: Annotated[Optional[Path], typer.Option("--adapter", help="Fine-tuned adapter folder.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve.")] = None,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Fine-tuned adapter folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -63,8 +65,8 @@ def ask(
     from ragtune.pipeline import Pipeline
 
     cfg = Config.load(config, **{"retrieval.top_k": top_k})
-    pipeline = Pipeline(index, cfg, adapter=adapter)
-    pipeline.store  # fail fast on a missing index, before loading models
+    pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
+    _ = pipeline.store  # fail fast on a missing index, before loading models
     if as_json:
         answer = pipeline.ask(question)
         print(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -84,9 +86,60 @@ def print_sources(answer) -> None:
         out.print(f" {mark}[{n}] [cyan]{source.id}[/cyan]{title} {snippet}", markup=True)
 
 
+@app.command("eval")
+def eval_(
+    data: Annotated[Path, typer.Argument(help="SQuAD-format json, or a BEIR folder (corpus/queries/qrels).")],
+    index: IndexOpt,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Fine-tuned adapter folder.")] = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only.")] = False,
+    closed_book: Annotated[bool, typer.Option("--closed-book", help="Answer without retrieval.")] = False,
+    split: Annotated[str | None, typer.Option("--split", help="BEIR qrels split (default test, else train).")
+                     ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages given to the generator.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Folder for metrics, predictions, plots.")
+                      ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name in the report.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Score retrieval, answers and grounding on a SQuAD or BEIR dataset."""
+    from ragtune.eval.datasets import load_eval_data
+    from ragtune.eval.report import default_run_name, write_report
+    from ragtune.eval.runner import evaluate
+    from ragtune.pipeline import Pipeline
+
+    cfg = Config.load(config, **{"retrieval.top_k": top_k})
+    questions = load_eval_data(data, split)[:limit]
+    pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
+    if not closed_book:
+        _ = pipeline.store  # fail fast on a missing index, before loading models
+    result = evaluate(pipeline, questions, retrieval_only=retrieval_only, closed_book=closed_book)
+    if report is not None:
+        run_name = name or default_run_name(closed_book, result.settings["retrieval_only"], adapter)
+        page = write_report(result, report, run_name)
+        err.print(f"report: {page}")
+    if as_json:
+        print(json.dumps(result.metrics, ensure_ascii=False))
+        return
+    print_metrics(result.metrics)
+
+
+def print_metrics(metrics: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"eval: {metrics['n']} questions in {metrics['seconds']:.1f}s")
+    for column in ("section", "metric", "value"):
+        table.add_column(column)
+    for section in ("retrieval", "answer", "grounding"):
+        for metric, value in metrics.get(section, {}).items():
+            table.add_row(section, metric, f"{value:.4f}" if section == "retrieval" else f"{value:.2f}")
+    out.print(table)
+
+
 @app.command()
 def demo(
-    index: Annotated[Optional[Path], typer.Option("--index", help="Where to build the demo index.")] = None,
+    index: Annotated[Path | None, typer.Option("--index", help="Where to build the demo index.")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Index the bundled sample corpus and answer Chinese and English questions from it."""

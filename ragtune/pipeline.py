@@ -101,10 +101,10 @@ class Pipeline:
         """Retrieve, then generate; `on_token` receives the answer as it streams."""
         start = time.perf_counter()
         retrieved = self.retrieve(question, k, history)
-        sources = [s for s in retrieved if s.relevant]
+        sources = answer_sources(retrieved)
         timings = {"retrieve_s": time.perf_counter() - start}
         if not sources:
-            text = IDK[question_language(question)]
+            text = idk_answer(question)
             if on_token:
                 on_token(text)
             return Answer(question, text, retrieved, [], timings)
@@ -119,6 +119,16 @@ class Pipeline:
         timings["generate_s"] = time.perf_counter() - gen_start
         text = "".join(pieces).strip()
         return Answer(question, text, sources, cited_numbers(text, len(sources)), timings)
+
+
+def answer_sources(retrieved: list[RetrievedPassage]) -> list[RetrievedPassage]:
+    """The retrieved passages a generator may answer from (ask and eval share this rule)."""
+    return [s for s in retrieved if s.relevant]
+
+
+def idk_answer(question: str) -> str:
+    """The answer given without generating when no retrieved passage is relevant."""
+    return IDK[question_language(question)]
 
 
 def _retrieval_query(question: str, history: list[Message] | None) -> str:

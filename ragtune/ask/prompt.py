@@ -24,8 +24,8 @@ LABELS = {"en": ("Passages", "Question"), "zh": ("资料", "问题")}
 #: one worked example: small models copy its shape (a short span, then [n]) far better than they follow rules
 EXAMPLE = {
     "en": (
-        "Passages:\n[1] The Eiffel Tower is a wrought-iron tower in Paris, completed in 1889.\n\n[2] Big Ben is in London."
-        "\n\nQuestion: When was the Eiffel Tower completed?",
+        "Passages:\n[1] The Eiffel Tower is a wrought-iron tower in Paris, completed in 1889."
+        "\n\n[2] Big Ben is in London.\n\nQuestion: When was the Eiffel Tower completed?",
         "1889 [1]",
     ),
     "zh": (

@@ -18,7 +18,10 @@ from ragtune.generate.packaged import resolve_generator_path
 class HFGenerator(Generator):
     def __init__(self, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         if config.threads:
             torch.set_num_threads(config.threads)
         self.config = config

@@ -20,7 +20,8 @@ ENGLISH_STOPWORDS = frozenset(
     from i you he she we me my your his her our us them than so not no can could would should may might""".split()
 )
 CHINESE_STOPWORDS = frozenset(
-    "的 了 是 在 和 与 及 或 也 就 都 而 被 把 对 于 之 其 中 上 下 为 以 由 从 这 那 有 个 一 吗 呢 吧 啊 么 什么 哪 哪些 哪个 谁 多少 几 怎么 如何 为什么 是否".split()
+    """的 了 是 在 和 与 及 或 也 就 都 而 被 把 对 于 之 其 中 上 下 为 以 由 从 这 那 有 个 一
+    吗 呢 吧 啊 么 什么 哪 哪些 哪个 谁 多少 几 怎么 如何 为什么 是否""".split()
 )
 
 

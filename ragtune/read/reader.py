@@ -84,7 +84,7 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
             new_sources[source.key] = {"sha256": source.sha256, "path": str(source.path),
                                        "documents": len(source.documents)}
         if loaded:
-            texts = [_embed_text(p) for p in passages]
+            texts = [embedding_text(p) for p in passages]
             vectors = embedder.encode_passages(texts, progress=progress)
             tokens = [tokenize(t) for t in tqdm(texts, desc="BM25 tokens", unit="passage",
                                                 disable=not progress, leave=False)]
@@ -117,6 +117,6 @@ def delete_paths(folder: Path, paths: list[str | Path]) -> ReadReport:
     return report
 
 
-def _embed_text(passage: Passage) -> str:
+def embedding_text(passage: Passage) -> str:
     """Title plus text: titles carry the topic that a chunk's own sentences often omit."""
     return f"{passage.title}\n{passage.text}" if passage.title else passage.text

@@ -1,0 +1,149 @@
+"""Runs a pipeline over eval questions: batched retrieval, cached batched generation, then every metric."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ragtune.ask.prompt import closed_book_messages
+from ragtune.ask.retriever import RetrievedPassage
+from ragtune.errors import RagtuneError
+from ragtune.eval.answer_metrics import em_f1, score_answers
+from ragtune.eval.datasets import EvalQuestion
+from ragtune.eval.grounding import grounding_stats
+from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
+from ragtune.generate.base import Message
+from ragtune.generate.cache import GenerationCache
+from ragtune.generate.citations import cited_numbers, strip_citations
+from ragtune.pipeline import Pipeline, answer_sources, idk_answer
+
+#: retrieval is always this deep so recall@20 and the recall@k curve exist whatever top-k generation uses
+RETRIEVE_DEPTH = 20
+RETRIEVE_BATCH = 64
+
+
+@dataclass
+class QuestionRecord:
+    """One question's outcome; `retrieved` are distinct passage ids in rank order (top RETRIEVE_DEPTH)."""
+
+    id: str
+    question: str
+    references: list[str]
+    qrels: dict[str, int]
+    retrieved: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # ids of the passages the generator saw, [n] order
+    hit: bool | None = None  # a relevant passage among the top-k (None: closed book)
+    raw: str | None = None  # generated text, citations included (None: retrieval only)
+    prediction: str | None = None  # raw without citation markers: what metrics compare
+    cited: list[int] = field(default_factory=list)
+    em: float | None = None  # 0–100
+    f1: float | None = None  # 0–100
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EvalResult:
+    """Metrics in the CLI's JSON shape, plus what produced them and every question's record."""
+
+    metrics: dict[str, Any]
+    records: list[QuestionRecord]
+    settings: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.metrics
+
+
+def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: bool = False,
+             closed_book: bool = False, k: int | None = None, progress: bool = True) -> EvalResult:
+    """Score `pipeline` on `questions`; without reference answers (BEIR) only retrieval is scored."""
+    start = time.perf_counter()
+    if retrieval_only and closed_book:
+        raise RagtuneError("--retrieval-only and --closed-book exclude each other")
+    has_answers = any(q.answers for q in questions)
+    if closed_book and not has_answers:
+        raise RagtuneError("--closed-book needs reference answers; this data has none (BEIR)")
+    generate = not retrieval_only and has_answers
+    k = k or pipeline.config.retrieval.top_k
+    records = [QuestionRecord(q.id, q.question, list(q.answers), dict(q.qrels)) for q in questions]
+
+    batch: list[list[Message]] = []
+    batch_rows: list[int] = []
+    source_texts: list[list[str]] = [[] for _ in records]
+    if closed_book:
+        batch = [closed_book_messages(r.question) for r in records]
+        batch_rows = list(range(len(records)))
+    else:
+        retrieved = _retrieve(pipeline, [q.question for q in questions], max(RETRIEVE_DEPTH, k), progress)
+        batch, batch_rows = _prepare(pipeline, records, retrieved, k, source_texts, generate)
+
+    if generate:
+        _generate(pipeline, records, batch, batch_rows, source_texts, progress)
+
+    metrics: dict[str, Any] = {"n": len(records)}
+    if not closed_book:
+        scores = score_retrieval([r.retrieved for r in records], [r.qrels for r in records])
+        metrics["retrieval"] = {name: round(value, 4) for name, value in scores.items()}
+    if generate:
+        answered = [r for r in records if r.references]
+        answers = score_answers([r.prediction or "" for r in answered], [r.references for r in answered])
+        metrics["answer"] = {name: round(answers[name], 2) for name in ("em", "f1", "bleu", "rouge_l")}
+        cited_texts = [[source_texts[i][n - 1] for n in r.cited] for i, r in enumerate(records)]
+        grounding = grounding_stats([r.prediction or "" for r in records], cited_texts)
+        metrics["grounding"] = {name: round(value, 2) for name, value in grounding.items()}
+    metrics["seconds"] = round(time.perf_counter() - start, 2)
+    settings = {"retrieval_only": not generate, "closed_book": closed_book, "k": k,
+                "adapter": str(pipeline.adapter) if pipeline.adapter else None}
+    return EvalResult(metrics, records, settings)
+
+
+def _retrieve(pipeline: Pipeline, queries: list[str], depth: int, progress: bool) -> list[list[RetrievedPassage]]:
+    results: list[list[RetrievedPassage]] = []
+    with tqdm(total=len(queries), desc="retrieving", unit="question", disable=not progress, leave=False) as bar:
+        for start in range(0, len(queries), RETRIEVE_BATCH):
+            chunk = queries[start : start + RETRIEVE_BATCH]
+            results.extend(pipeline.retriever.retrieve_many(chunk, depth))
+            bar.update(len(chunk))
+    return results
+
+
+def _prepare(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[list[RetrievedPassage]], k: int,
+             source_texts: list[list[str]], generate: bool) -> tuple[list[list[Message]], list[int]]:
+    """Fill rankings and hits; build prompts from the relevant top-k, or answer IDK when none is relevant."""
+    batch: list[list[Message]] = []
+    rows: list[int] = []
+    for i, (record, ranked) in enumerate(zip(records, retrieved, strict=True)):
+        record.retrieved = dedupe([p.id for p in ranked])
+        record.hit = recall_at_k(record.retrieved, record.qrels, k) > 0
+        if not generate:
+            continue
+        sources = answer_sources(ranked[:k])
+        record.sources = [s.id for s in sources]
+        source_texts[i] = [s.passage.text for s in sources]
+        if sources:
+            batch.append(pipeline.messages(record.question, sources))
+            rows.append(i)
+        else:
+            record.raw = idk_answer(record.question)
+    return batch, rows
+
+
+def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[list[Message]], rows: list[int],
+              source_texts: list[list[str]], progress: bool) -> None:
+    cfg = pipeline.config
+    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.adapter, cfg.generator.max_new_tokens)
+    # pipeline.generator is only loaded when something is not cached yet
+    raws = cache.generate(batch, lambda todo: pipeline.generator.generate(todo, progress=progress))
+    for i, raw in zip(rows, raws, strict=True):
+        records[i].raw = raw
+    for i, record in enumerate(records):
+        raw = record.raw or ""
+        record.prediction = strip_citations(raw)
+        record.cited = cited_numbers(raw, len(source_texts[i]))
+        if record.references:
+            em, f1 = em_f1(record.prediction, record.references)
+            record.em, record.f1 = round(100 * em, 2), round(100 * f1, 2)

@@ -1,0 +1,84 @@
+"""On-disk cache of generated answers, so re-running an eval or a report skips the slow generation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ragtune.generate.base import Message
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, answer TEXT NOT NULL, created REAL)"
+
+
+def adapter_fingerprint(adapter: str | Path | None) -> str:
+    """Adapter path plus its weights' mtime: retraining into the same folder must miss the cache."""
+    if adapter is None:
+        return ""
+    folder = Path(adapter).expanduser().resolve()
+    mtimes = [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(folder.glob("adapter_model*")) if p.is_file()]
+    return f"{folder}|{','.join(mtimes)}"
+
+
+class GenerationCache:
+    """Raw generated answers in `<cache_dir>/generations.sqlite`, keyed by model, adapter, prompt and length."""
+
+    def __init__(self, cache_dir: str | Path, generator: str, adapter: str | Path | None, max_new_tokens: int):
+        self.path = Path(cache_dir).expanduser() / "generations.sqlite"
+        self._prefix = json.dumps([generator, adapter_fingerprint(adapter), max_new_tokens])
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, messages: list[Message]) -> str:
+        body = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(f"{self._prefix}\n{body}".encode()).hexdigest()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute(_SCHEMA)
+        return con
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        con = self._connect()
+        try:
+            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = con.execute(f"SELECT key, answer FROM generations WHERE key IN ({marks})", chunk)
+                found.update(dict(rows.fetchall()))
+        finally:
+            con.close()
+        return found
+
+    def put_many(self, items: dict[str, str]) -> None:
+        con = self._connect()
+        try:
+            with con:
+                now = time.time()
+                con.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?)",
+                                [(k, v, now) for k, v in items.items()])
+        finally:
+            con.close()
+
+    def generate(self, batch: list[list[Message]],
+                 generate: Callable[[list[list[Message]]], list[str]]) -> list[str]:
+        """Answers for `batch` in order; only prompts not yet cached (each once) reach `generate`."""
+        keys = [self.key(m) for m in batch]
+        known = self.get_many(list(dict.fromkeys(keys)))
+        todo: dict[str, list[Message]] = {}
+        for key, messages in zip(keys, batch):
+            if key not in known:
+                todo.setdefault(key, messages)
+        self.hits += len(batch) - sum(key not in known for key in keys)
+        self.misses += len(todo)
+        if todo:
+            answers = generate(list(todo.values()))
+            fresh = dict(zip(todo, answers, strict=True))
+            self.put_many(fresh)
+            known.update(fresh)
+        return [known[key] for key in keys]

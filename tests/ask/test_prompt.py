@@ -1,0 +1,16 @@
+from ragtune.ask.prompt import IDK, build_messages, question_language
+
+
+def test_prompt_numbers_passages_and_follows_question_language():
+    messages = build_messages("长城有多长？", [("长城", "长城很长。"), ("", "故宫在北京。")])
+    assert question_language("长城有多长？") == "zh"
+    assert messages[0]["role"] == "system" and IDK["zh"] in messages[0]["content"]
+    final = messages[-1]["content"]
+    assert "[1] 长城: 长城很长。" in final and "[2] 故宫在北京。" in final and final.endswith("长城有多长？")
+
+
+def test_history_comes_before_the_new_question_and_passages_are_truncated():
+    history = [{"role": "user", "content": "Who built it?"}, {"role": "assistant", "content": "Gustave Eiffel [1]"}]
+    messages = build_messages("When?", [("T", "word " * 500)], max_units=10, history=history)
+    assert messages[-3:-1] == history
+    assert messages[-1]["content"].count("word") == 10 and IDK["en"] in messages[0]["content"]

@@ -1,0 +1,70 @@
+"""Session-wide fixtures: the real packaged models, loaded once, and small real corpora."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ragtune.config import Config
+from ragtune.pipeline import Pipeline
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CMRC_DEV = SHARED / "cmrc2018" / "cmrc2018_dev.json"
+SQUAD_DEV = SHARED / "expmrc-squad" / "expmrc-squad-dev.json"
+DEMO_DATA = Path(__file__).resolve().parents[1] / "ragtune" / "demo" / "data"
+
+
+def squad_slice(source: Path, target: Path, articles: int) -> Path:
+    """The first `articles` articles of a SQuAD-format file, as a new file (ids unchanged)."""
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["data"] = data["data"][:articles]
+    target.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return Config()
+
+
+@pytest.fixture(scope="session")
+def embedder(config):
+    from ragtune.index.embedders import create_embedder
+
+    return create_embedder(config.embedder)
+
+
+@pytest.fixture
+def pipeline_factory(tmp_path, config, embedder):
+    """A fresh index folder with the session's embedder already loaded."""
+
+    def make(name: str = "index") -> Pipeline:
+        pipeline = Pipeline(tmp_path / name, config, progress=False)
+        pipeline.__dict__["embedder"] = embedder
+        return pipeline
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mixed_index(tmp_path_factory, config, embedder) -> Pipeline:
+    """A slice of real CMRC 2018 dev (zh) and the English SQuAD subset, indexed once."""
+    folder = tmp_path_factory.mktemp("mixed")
+    cmrc = squad_slice(CMRC_DEV, folder / "cmrc_dev_slice.json", 60)
+    squad = squad_slice(SQUAD_DEV, folder / "squad_slice.json", 3)
+    pipeline = Pipeline(folder / "index", config, progress=False)
+    pipeline.__dict__["embedder"] = embedder
+    pipeline.read([cmrc, squad])
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline(tmp_path_factory, config, embedder) -> Pipeline:
+    """The bundled demo corpus with the real generator (the one model-heavy fixture)."""
+    folder = tmp_path_factory.mktemp("demo")
+    pipeline = Pipeline(folder / "index", config, progress=False)
+    pipeline.__dict__["embedder"] = embedder
+    pipeline.read(sorted(DEMO_DATA.glob("*.json")))
+    return pipeline

@@ -1,0 +1,61 @@
+"""The CLI contract, run as a user runs it (a subprocess), on real files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO_EN = Path(__file__).resolve().parents[1] / "ragtune" / "demo" / "data" / "squad_sample.json"
+
+
+def ragtune(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ragtune.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory):
+    index = tmp_path_factory.mktemp("cli") / "index"
+    result = ragtune("read", DEMO_EN, "--index", index)
+    assert result.returncode == 0, result.stderr
+    assert "1 new" in result.stdout and "= 24" in result.stdout
+    return index
+
+
+def test_read_counts_and_second_read_is_unchanged(cli_index):
+    result = ragtune("read", DEMO_EN, "--index", cli_index)
+    assert result.returncode == 0 and "1 unchanged" in result.stdout and "+0 -0 = 24" in result.stdout
+
+
+def test_read_with_nothing_readable_fails_with_one_line_per_file(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    result = ragtune("read", tmp_path / "empty.txt", tmp_path / "nope.md", "--index", tmp_path / "index")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert any(line.endswith("empty.txt: empty file") for line in lines)
+    assert any(line.endswith("nope.md: no such file or directory") for line in lines)
+    assert "Traceback" not in result.stderr and not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_ask_on_missing_index_tells_the_user_to_read_first(tmp_path):
+    result = ragtune("ask", "anything?", "--index", tmp_path / "none")
+    assert result.returncode == 1 and "run `ragtune read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_config_is_one_line(tmp_path, cli_index):
+    (tmp_path / "c.yaml").write_text("retrieval:\n  top_k: -3\n")
+    result = ragtune("ask", "x?", "--index", cli_index, "--config", tmp_path / "c.yaml")
+    assert result.returncode == 1 and "retrieval.top_k" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ask_json_contract(cli_index):
+    result = ragtune("ask", "Who was Kublai Khan's grandfather?", "--index", cli_index, "--top-k", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert "Genghis" in payload["answer"]
+    assert len(payload["sources"]) <= 3
+    assert set(payload["sources"][0]) >= {"id", "title", "text", "score"}
+    assert any(s["id"].startswith("squad_sample-8-") for s in payload["sources"])
