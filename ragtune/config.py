@@ -53,6 +53,10 @@ class RetrievalConfig(_Section):
     dense_weight: float = 0.4
     #: below this cosine, with no BM25 term match, a passage counts as irrelevant
     min_dense_score: float = 0.25
+    #: cross-encoder applied to the fused top `rerank_candidates` ("none" to skip); English-only models
+    #: leave other languages in fused order
+    reranker: str = "none"
+    rerank_candidates: int = Field(20, gt=0)
 
 
 class GeneratorConfig(_Section):

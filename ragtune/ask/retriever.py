@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ragtune.ask.fusion import create_fusion
+from ragtune.ask.rerankers import create_reranker
 from ragtune.config import RetrievalConfig
 from ragtune.index.embedders import Embedder
 from ragtune.index.store import IndexStore, Passage
 from ragtune.index.tokenize import tokenize
+from ragtune.text import is_chinese
 
 
 @dataclass
@@ -34,6 +36,7 @@ class HybridRetriever:
     def __init__(self, store: IndexStore, embedder: Embedder, config: RetrievalConfig):
         self.store, self.embedder, self.config = store, embedder, config
         self.fusion = create_fusion(config)
+        self.reranker = create_reranker(config.reranker)
 
     def retrieve(self, query: str, k: int | None = None) -> list[RetrievedPassage]:
         return self.retrieve_many([query], k)[0]
@@ -41,10 +44,21 @@ class HybridRetriever:
     def retrieve_many(self, queries: list[str], k: int | None = None) -> list[list[RetrievedPassage]]:
         """Batch form: queries are embedded together (what eval uses)."""
         k = k or self.config.top_k
+        pool = max(k, self.config.rerank_candidates) if self.reranker is not None else k
         if len(self.store) == 0:
             return [[] for _ in queries]
         vectors = self.embedder.encode_queries(queries)
-        return [self._rank(vector, tokenize(q), k) for q, vector in zip(queries, vectors)]
+        return [self._rerank(q, self._rank(vector, tokenize(q), pool))[:k] for q, vector in zip(queries, vectors)]
+
+    def _rerank(self, query: str, ranked: list[RetrievedPassage]) -> list[RetrievedPassage]:
+        """Cross-encoder order over the fused candidates, when a reranker covers the query's language."""
+        if self.reranker is None or _language(query) not in self.reranker.languages or not ranked:
+            return ranked
+        texts = [f"{r.passage.title}\n{r.passage.text}" if r.passage.title else r.passage.text for r in ranked]
+        scores = self.reranker.scores(query, texts)
+        for item, score in zip(ranked, scores):
+            item.score = float(score)
+        return sorted(ranked, key=lambda r: -r.score)
 
     def _rank(self, query_vector: np.ndarray, query_tokens: list[str], k: int) -> list[RetrievedPassage]:
         n = len(self.store)
@@ -68,6 +82,10 @@ class HybridRetriever:
             )
             for i, row in zip(order.tolist(), candidates[order].tolist())
         ]
+
+
+def _language(text: str) -> str:
+    return "zh" if is_chinese(text) else "en"
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

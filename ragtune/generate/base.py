@@ -16,5 +16,5 @@ class Generator(ABC):
         """Yield the answer piece by piece as it is decoded."""
 
     @abstractmethod
-    def generate(self, batch: list[list[Message]]) -> list[str]:
+    def generate(self, batch: list[list[Message]], progress: bool = False) -> list[str]:
         """Answer many prompts at once (left-padded batches): what eval and synth use."""

@@ -12,8 +12,8 @@ from ragtune.errors import LoadError
 from ragtune.read.document import Document
 from ragtune.read.loaders import LOADERS, loader_for
 
-#: files in a BEIR folder that are not corpus text
-BEIR_SIDE_FILES = {"queries.jsonl"}
+#: in a BEIR folder only the corpus is text to index (queries, qrels, notes are not)
+BEIR_CORPUS = "corpus.jsonl"
 
 
 @dataclass
@@ -66,13 +66,13 @@ def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Load
 
 
 def _walk(folder: Path) -> Iterator[Path]:
-    """Files under a folder in a stable order, skipping hidden entries, qrels and BEIR queries."""
+    """Files under a folder in a stable order, skipping hidden entries and a BEIR folder's non-corpus files."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "qrels")
         here = Path(dirpath)
         beir = _is_beir_folder(here)
         for name in sorted(filenames):
-            if name.startswith(".") or (beir and name in BEIR_SIDE_FILES):
+            if name.startswith(".") or (beir and name != BEIR_CORPUS):
                 continue
             yield here / name
 

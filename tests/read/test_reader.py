@@ -97,6 +97,7 @@ def test_beir_folder_reads_only_the_corpus(tmp_path, pipeline_factory):
         '{"_id": "d1", "title": "Sun", "text": "The sun is a star."}\n{"_id": "d2", "text": "Water boils."}\n')
     (beir / "queries.jsonl").write_text('{"_id": "q1", "text": "what is the sun"}\n')
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    (beir / "SOURCE.txt").write_text("where this came from")
     pipeline = pipeline_factory()
     report = pipeline.read([beir])
     assert not report.errors and report.passages_total == 2

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ragtune.config import EmbedderConfig
 from ragtune.index.embedders.base import Embedder, normalize
+from ragtune.index.embedders.onnx_bert import BgeSmallEnEmbedder
 from ragtune.index.embedders.sentence_transformer import SentenceTransformerEmbedder
 from ragtune.index.embedders.use import UseEmbedder
 
 #: names with a dedicated backend class
-EMBEDDERS: dict[str, type[Embedder]] = {UseEmbedder.name: UseEmbedder}
+EMBEDDERS: dict[str, type[Embedder]] = {cls.name: cls for cls in (UseEmbedder, BgeSmallEnEmbedder)}
 
 
 def create_embedder(config: EmbedderConfig) -> Embedder:

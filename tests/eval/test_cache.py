@@ -1,0 +1,79 @@
+"""The generation cache: keys, persistence, and a re-run eval that never reaches the generator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from ragtune.eval.datasets import load_eval_data
+from ragtune.eval.runner import evaluate
+from ragtune.generate.base import Generator, Message
+from ragtune.generate.cache import GenerationCache
+
+
+class CountingGenerator(Generator):
+    """Answers "<first word of the question> [1]" and counts the prompts it is asked to generate."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.prompts = 0
+
+    def stream(self, messages: list[Message]) -> Iterator[str]:
+        yield from self.generate([messages])
+
+    def generate(self, batch: list[list[Message]], progress: bool = False) -> list[str]:
+        self.calls += 1
+        self.prompts += len(batch)
+        return [f"{m[-1]['content'].split('Question: ')[-1].split()[0]} [1]" for m in batch]
+
+
+def _messages(question: str) -> list[Message]:
+    return [{"role": "user", "content": question}]
+
+
+def test_cache_generates_only_misses_and_persists(tmp_path):
+    gen = CountingGenerator()
+    cache = GenerationCache(tmp_path, "model-a", None, 96)
+    batch = [_messages("Question: one"), _messages("Question: two"), _messages("Question: one")]
+    assert cache.generate(batch, gen.generate) == ["one [1]", "two [1]", "one [1]"]
+    assert gen.prompts == 2  # the repeated prompt is generated once
+    again = GenerationCache(tmp_path, "model-a", None, 96)  # a new process: same file
+    assert again.generate(batch + [_messages("Question: three")], gen.generate)[-1] == "three [1]"
+    assert (gen.calls, gen.prompts, again.hits, again.misses) == (2, 3, 3, 1)
+    assert (tmp_path / "generations.sqlite").stat().st_size > 0
+
+
+def test_cache_key_covers_model_adapter_prompt_and_length(tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    weights = adapter / "adapter_model.safetensors"
+    weights.write_bytes(b"w")
+    base = GenerationCache(tmp_path, "model-a", adapter, 96)
+    key = base.key(_messages("q"))
+    assert key == GenerationCache(tmp_path, "model-a", adapter, 96).key(_messages("q"))
+    assert key != base.key(_messages("q2"))
+    assert key != GenerationCache(tmp_path, "model-b", adapter, 96).key(_messages("q"))
+    assert key != GenerationCache(tmp_path, "model-a", None, 96).key(_messages("q"))
+    assert key != GenerationCache(tmp_path, "model-a", adapter, 64).key(_messages("q"))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained into the same folder
+    assert key != GenerationCache(tmp_path, "model-a", adapter, 96).key(_messages("q"))
+
+
+def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
+    questions = load_eval_data(squad_sample)[:6]
+    gen = CountingGenerator()
+    sample_pipeline.__dict__["generator"] = gen
+    first = evaluate(sample_pipeline, questions, progress=False)
+    assert gen.prompts == 6
+    second = evaluate(sample_pipeline, questions, progress=False)
+    assert gen.prompts == 6 and gen.calls == 1
+    assert [r.raw for r in second.records] == [r.raw for r in first.records]
+    assert second.metrics["answer"] == first.metrics["answer"]
+    assert set(first.metrics) == {"n", "retrieval", "answer", "grounding", "seconds"}
+    record = first.records[0]
+    assert record.raw.endswith("[1]") and record.prediction == record.raw[: -len(" [1]")]
+    assert record.cited == [1] and record.sources and record.f1 is not None
+    assert (sample_pipeline.config.resolved_cache_dir / "generations.sqlite").is_file()

@@ -1,0 +1,56 @@
+"""Eval reports: metrics, predictions, plots and the page, for one run and for runs side by side."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragtune.eval.datasets import load_eval_data
+from ragtune.eval.report import default_run_name, load_runs, recall_curve, write_report
+from ragtune.eval.runner import EvalResult, QuestionRecord, evaluate
+
+
+def _answered_result(f1s: list[float], em: float) -> EvalResult:
+    """A scored run built by hand: the report only reads records and metrics."""
+    records = [QuestionRecord(f"q{i}", f"question {i}?", ["ref"], {"p1": 1}, retrieved=["p1", "p2"], hit=True,
+                              raw="ref [1]", prediction="ref", cited=[1], em=f1, f1=f1) for i, f1 in enumerate(f1s)]
+    metrics = {"n": len(records), "retrieval": {"recall@1": 1.0, "recall@5": 1.0, "recall@20": 1.0, "mrr@10": 1.0,
+                                                "ndcg@10": 1.0},
+               "answer": {"em": em, "f1": sum(f1s) / len(f1s), "bleu": 10.0, "rouge_l": 50.0},
+               "grounding": {"grounded": 100.0, "abstained": 0.0}, "seconds": 1.0}
+    return EvalResult(metrics, records, {"retrieval_only": False, "closed_book": False, "k": 5, "adapter": None})
+
+
+def test_report_for_a_retrieval_run(sample_pipeline, squad_sample, tmp_path):
+    result = evaluate(sample_pipeline, load_eval_data(squad_sample), retrieval_only=True, progress=False)
+    page = write_report(result, tmp_path / "report", "retrieval")
+    folder = page.parent
+    assert page.name == "index.html" and "runs/retrieval/recall_at_k.png" in page.read_text(encoding="utf-8")
+    assert json.loads((folder / "metrics.json").read_text())["metrics"] == result.metrics
+    lines = (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == result.metrics["n"]
+    first = json.loads(lines[0])
+    assert {"question", "references", "prediction", "retrieved", "hit", "f1"} <= set(first)
+    assert (folder / "runs" / "retrieval" / "recall_at_k.png").stat().st_size > 0
+    assert not (folder / "runs" / "retrieval" / "f1_hist.png").exists()  # no answers, no F1
+    curve = recall_curve(result.records)
+    assert len(curve) == 20 and curve == sorted(curve)
+    assert curve[4] == pytest.approx(result.metrics["retrieval"]["recall@5"], abs=1e-4)
+
+
+def test_report_compares_runs(tmp_path):
+    folder = tmp_path / "report"
+    write_report(_answered_result([0.0, 50.0, 100.0], 33.3), folder, default_run_name())
+    assert not (folder / "compare.png").exists()  # one run: nothing to compare
+    write_report(_answered_result([100.0, 100.0, 50.0], 66.7), folder, default_run_name(adapter="a/dir"))
+    write_report(_answered_result([100.0, 100.0, 100.0], 100.0), folder, "rag+adapter")  # re-run replaces
+    assert [r["name"] for r in load_runs(folder)] == ["rag", "rag+adapter"]
+    assert len((folder / "runs.jsonl").read_text().splitlines()) == 3
+    for png in ("compare.png", "runs/rag/f1_hist.png", "runs/rag/recall_at_k.png", "runs/rag+adapter/f1_hist.png"):
+        assert (folder / png).stat().st_size > 0, png
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    assert "compare.png" in html and "runs/rag+adapter/f1_hist.png" in html and "question 0?" in html
+    assert json.loads((folder / "metrics.json").read_text())["name"] == "rag+adapter"
+    assert default_run_name(closed_book=True) == "closed-book"
+    assert default_run_name(retrieval_only=True) == "retrieval"

@@ -1,0 +1,42 @@
+"""The eval runner on a real index: retrieval metrics, per-question records, BEIR and flag rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragtune.errors import RagtuneError
+from ragtune.eval.datasets import EvalQuestion, load_eval_data
+from ragtune.eval.runner import evaluate
+
+
+def test_retrieval_only_finds_gold_paragraphs(sample_pipeline, squad_sample):
+    questions = load_eval_data(squad_sample)
+    result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False)
+    metrics = result.metrics
+    assert metrics["n"] == len(questions) == 37
+    assert set(metrics) == {"n", "retrieval", "seconds"}
+    assert set(metrics["retrieval"]) == {"recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"}
+    assert metrics["retrieval"]["recall@5"] >= 0.9  # measured: 1.0
+    assert metrics["retrieval"]["recall@1"] <= metrics["retrieval"]["recall@5"] <= metrics["retrieval"]["recall@20"]
+    for record in result.records:
+        assert len(record.retrieved) == len(set(record.retrieved)) <= 20
+        assert record.hit == any(pid in record.qrels for pid in record.retrieved[:5])
+        assert record.prediction is None and record.raw is None
+    assert result.settings["retrieval_only"] and result.settings["k"] == 5
+
+
+def test_questions_without_answers_score_retrieval_only(sample_pipeline, squad_sample):
+    """BEIR data has no reference answers: nothing is generated (no generator is ever loaded)."""
+    gold = load_eval_data(squad_sample)[0]
+    questions = [EvalQuestion("q1", gold.question, [], {next(iter(gold.qrels)): 2, "nonexistent": 1})]
+    result = evaluate(sample_pipeline, questions, progress=False)
+    assert set(result.metrics) == {"n", "retrieval", "seconds"}
+    assert result.metrics["retrieval"]["recall@20"] == pytest.approx(0.5)
+    assert "generator" not in sample_pipeline.__dict__
+    with pytest.raises(RagtuneError, match="closed-book"):
+        evaluate(sample_pipeline, questions, closed_book=True, progress=False)
+
+
+def test_retrieval_only_and_closed_book_exclude_each_other(sample_pipeline, squad_sample):
+    with pytest.raises(RagtuneError, match="exclude"):
+        evaluate(sample_pipeline, load_eval_data(squad_sample)[:1], retrieval_only=True, closed_book=True)
