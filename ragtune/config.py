@@ -55,7 +55,7 @@ class RetrievalConfig(_Section):
     min_dense_score: float = 0.25
     #: cross-encoder applied to the fused top `rerank_candidates` ("none" to skip); English-only models
     #: leave other languages in fused order
-    reranker: str = "none"
+    reranker: str = "ms-marco-minilm-l12-int8"
     rerank_candidates: int = Field(20, gt=0)
 
 
