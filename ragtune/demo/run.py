@@ -16,7 +16,7 @@ QUESTIONS = [
     "自1981年起至2012年6月，让-皮埃尔·巴利冈一直担任什么职务？",
     "地球体育场能容纳多少名观众？",
     "海梅·雷耶斯哪家漫画公司的虚拟人物？",
-    "How long did Project Apollo run?",
+    "In what year did the Apollo 1 cabin fire occur?",
     "Who was Kublai Khan's grandfather?",
     "When did Khan formally declare the Yuan dynasty?",
 ]

@@ -1,0 +1,67 @@
+"""Retrieval quality on the public sets: BM25-only, dense-only, hybrid and hybrid+rerank rows in one run.
+
+Usage: python bench/retrieval_quality.py [scifact|cmrc|squad ...] [--embedder NAME] [--limit N]
+Indexes are cached under .ragtune/bench/<set>-<embedder> (rebuilt when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, SHARED, record  # noqa: E402
+
+from ragtune.config import Config  # noqa: E402
+from ragtune.eval.datasets import load_eval_data  # noqa: E402
+from ragtune.eval.runner import evaluate  # noqa: E402
+from ragtune.pipeline import Pipeline  # noqa: E402
+
+SETS = {
+    "scifact": (SHARED / "scifact", SHARED / "scifact", "train"),
+    "cmrc": (SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "cmrc2018" / "cmrc2018_dev.json", None),
+    "squad": (SHARED / "expmrc-squad" / "expmrc-squad-dev.json", SHARED / "expmrc-squad" / "expmrc-squad-dev.json",
+              None),
+}
+VARIANTS = {
+    "bm25": {"retrieval.dense_weight": 0.0, "retrieval.bm25_weight": 1.0, "retrieval.reranker": "none"},
+    "dense": {"retrieval.dense_weight": 1.0, "retrieval.bm25_weight": 0.0, "retrieval.reranker": "none"},
+    "hybrid": {"retrieval.reranker": "none"},
+    "hybrid+rerank": {},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sets", nargs="*", default=list(SETS))
+    parser.add_argument("--embedder", default=Config().embedder.name)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    for name in args.sets:
+        corpus, data, split = SETS[name]
+        index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}"
+        base = Config.load(**{"embedder.name": args.embedder})
+        start = time.perf_counter()
+        report = Pipeline(index, base, progress=False).read([corpus])
+        questions = load_eval_data(data, split)[: args.limit]
+        rows = {}
+        for variant, overrides in VARIANTS.items():
+            config = Config.load(**{"embedder.name": args.embedder, **overrides})
+            t0 = time.perf_counter()
+            result = evaluate(Pipeline(index, config, progress=False), questions, retrieval_only=True, progress=False)
+            rows[variant] = {**result.metrics["retrieval"], "seconds": round(time.perf_counter() - t0, 1)}
+        record(
+            f"retrieval quality: {name} ({args.embedder})",
+            {"bench": "retrieval_quality", "set": name, "split": split, "embedder": args.embedder,
+             "n": len(questions), "passages": report.passages_total,
+             "index_s": round(time.perf_counter() - start, 1), "rows": rows},
+            notes="rows: BM25 alone, dense alone, fused (config defaults), fused + cross-encoder rerank "
+            "(English queries only). SciFact uses the train qrels (test qrels are not in ../shared).",
+        )
+
+
+if __name__ == "__main__":
+    main()
