@@ -61,7 +61,7 @@ class Pipeline:
         cfg = self.config.embedder
         if IndexStore.exists(self.index_dir):
             cfg = cfg.model_copy(update={"name": self.store.embedder})
-        return create_embedder(cfg)
+        return create_embedder(cfg, self.config.resolved_cache_dir)
 
     @cached_property
     def retriever(self) -> HybridRetriever:

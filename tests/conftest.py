@@ -33,7 +33,7 @@ def config() -> Config:
 def embedder(config):
     from ragtune.index.embedders import create_embedder
 
-    return create_embedder(config.embedder)
+    return create_embedder(config.embedder, config.resolved_cache_dir)
 
 
 @pytest.fixture

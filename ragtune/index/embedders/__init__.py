@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from ragtune.config import EmbedderConfig
+from pathlib import Path
+
+from ragtune.config import Config, EmbedderConfig
 from ragtune.index.embedders.base import Embedder, normalize
 from ragtune.index.embedders.onnx_bert import BgeSmallEnEmbedder
+from ragtune.index.embedders.onnx_int8 import SUFFIX as INT8_SUFFIX
+from ragtune.index.embedders.onnx_int8 import OnnxInt8Embedder
 from ragtune.index.embedders.sentence_transformer import SentenceTransformerEmbedder
 from ragtune.index.embedders.use import UseEmbedder
 
@@ -12,8 +16,8 @@ from ragtune.index.embedders.use import UseEmbedder
 EMBEDDERS: dict[str, type[Embedder]] = {cls.name: cls for cls in (UseEmbedder, BgeSmallEnEmbedder)}
 
 
-def create_embedder(config: EmbedderConfig) -> Embedder:
-    """Build the embedder a config names."""
+def create_embedder(config: EmbedderConfig, cache_dir: Path | None = None) -> Embedder:
+    """Build the embedder a config names: a dedicated backend, `<model>:int8`, or a sentence-transformers model."""
     common = dict(
         threads=config.threads,
         batch_size=config.batch_size,
@@ -23,6 +27,8 @@ def create_embedder(config: EmbedderConfig) -> Embedder:
     cls = EMBEDDERS.get(config.name)
     if cls is not None:
         return cls(**common)
+    if config.name.endswith(INT8_SUFFIX):
+        return OnnxInt8Embedder(config.name, cache_dir or Config().resolved_cache_dir, **common)
     return SentenceTransformerEmbedder(config.name, **common)
 
 

@@ -59,7 +59,9 @@ def export_int8(model_dir: Path, cache_dir: Path) -> Path:
         torch.onnx.export(Hidden(model), tuple(sample[n] for n in names), str(work / "fp32.onnx"),
                           input_names=names, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                           dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]})
-        quantize_dynamic(str(work / "fp32.onnx"), str(work / "model.onnx"), weight_type=QuantType.QInt8)
+        # per-channel weights on MatMuls only: cosine to fp32 ~0.99 (per-tensor gave ~0.92 on Chinese text)
+        quantize_dynamic(str(work / "fp32.onnx"), str(work / "model.onnx"), weight_type=QuantType.QInt8,
+                         per_channel=True, op_types_to_quantize=["MatMul"])
         (work / "fp32.onnx").unlink()
         tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
         (work / "pooling").write_text(_pooling(model_dir))

@@ -39,7 +39,8 @@ class SentenceTransformerEmbedder(Embedder):
             self.model = SentenceTransformer(resolve_model_path(name), device="cpu")
         except (OSError, ValueError) as exc:
             raise RagtuneError(f"embedder {name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
