@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragtune.errors import LoadError
-from ragtune.read.encoding import read_text_file
+from ragtune.read.encoding import iter_jsonl, read_text_file
 from ragtune.read.squad import load_squad_questions
 
 
@@ -62,15 +61,9 @@ def _load_beir(folder: Path, split: str | None) -> list[EvalQuestion]:
 
 def _read_queries(path: Path) -> dict[str, str]:
     queries: dict[str, str] = {}
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LoadError(path, f"line {number}: invalid JSON ({exc.msg})") from exc
-        qid = record.get("_id", record.get("id")) if isinstance(record, dict) else None
-        text = record.get("text") if isinstance(record, dict) else None
+    for number, record in iter_jsonl(path):
+        qid = record.get("_id", record.get("id"))
+        text = record.get("text")
         if qid in (None, "") or not isinstance(text, str):
             raise LoadError(path, f'line {number}: needs "_id" and "text"')
         queries[str(qid)] = text

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -64,13 +66,34 @@ _SUPERSETS = {
 _MIN_CJK_SCORE = 0.5
 
 
-def read_text_file(path: str | Path) -> str:
-    """Read a text file of any supported encoding; raise LoadError for unreadable, binary or empty files."""
+def read_file_bytes(path: str | Path) -> bytes:
+    """A file's bytes; LoadError for an unreadable or empty file."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise LoadError(path, f"cannot read: {exc.strerror or exc}") from None
-    return decode_bytes(data, path)
+    if not data.strip():
+        raise LoadError(path, "empty file")
+    return data
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; LoadError naming the line for anything else."""
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LoadError(path, f"line {number}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise LoadError(path, f"line {number}: expected a JSON object")
+        yield number, record
+
+
+def read_text_file(path: str | Path) -> str:
+    """Read a text file of any supported encoding; raise LoadError for unreadable, binary or empty files."""
+    return decode_bytes(read_file_bytes(path), path)
 
 
 def decode_bytes(data: bytes, path: str | Path, hint: str | None = None) -> str:

@@ -15,6 +15,7 @@ from lxml.etree import LxmlError
 
 from ragtune.errors import LoadError
 from ragtune.read.document import Document
+from ragtune.read.encoding import read_file_bytes
 from ragtune.read.loaders.base import Loader
 
 # What python-docx raises on files that are not (valid) Word packages.
@@ -27,12 +28,7 @@ class DocxLoader(Loader):
     extensions = (".docx",)
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise LoadError(path, f"cannot read: {exc.strerror or exc}") from None
-        if not data.strip():
-            raise LoadError(path, "empty file")
+        data = read_file_bytes(path)
         try:
             document = docx.Document(io.BytesIO(data))
             lines = list(_lines(document))

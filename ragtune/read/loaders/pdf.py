@@ -12,6 +12,7 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
 from ragtune.errors import LoadError
 from ragtune.read.document import Document
+from ragtune.read.encoding import read_file_bytes
 from ragtune.read.loaders.base import Loader
 
 # What pypdf raises on malformed files besides its own errors.
@@ -30,12 +31,7 @@ class PdfLoader(Loader):
     extensions = (".pdf",)
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise LoadError(path, f"cannot read: {exc.strerror or exc}") from None
-        if not data.strip():
-            raise LoadError(path, "empty file")
+        data = read_file_bytes(path)
         try:
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not _unlock(reader):

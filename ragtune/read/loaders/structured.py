@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ragtune.errors import LoadError
 from ragtune.read.document import Document
-from ragtune.read.encoding import read_text_file
+from ragtune.read.encoding import iter_jsonl
 from ragtune.read.loaders.base import Loader
 from ragtune.read.squad import load_squad_documents
 
@@ -28,15 +27,7 @@ class JsonlLoader(Loader):
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
         docs = []
-        for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LoadError(path, f"line {number}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(record, dict):
-                raise LoadError(path, f"line {number}: expected a JSON object")
+        for number, record in iter_jsonl(path):
             text = record.get("text", record.get("contents"))
             rid = record.get("id", record.get("_id"))
             if not isinstance(text, str) or rid in (None, ""):
