@@ -31,9 +31,10 @@ from ragtune.pipeline import Pipeline  # noqa: E402
 def grown_store(folder: Path, size: int, seed: int = 0) -> IndexStore:
     config = Config()
     bench = ROOT / ".ragtune" / "bench"
-    sources = [(bench / "latency-cmrc", SHARED / "cmrc2018" / "cmrc2018_dev.json"),
-               (bench / "latency-squad", SHARED / "expmrc-squad" / "expmrc-squad-dev.json"),
-               (bench / "latency-scifact", SHARED / "scifact")]
+    # the same cached indexes bench/retrieval_quality.py builds
+    sources = [(bench / f"cmrc-{config.embedder.name}", SHARED / "cmrc2018" / "cmrc2018_dev.json"),
+               (bench / f"squad-{config.embedder.name}", SHARED / "expmrc-squad" / "expmrc-squad-dev.json"),
+               (bench / f"scifact-{config.embedder.name}", SHARED / "scifact")]
     passages, vectors, tokens = [], [], []
     for index, corpus in sources:
         Pipeline(index, config, progress=True).read([corpus])
