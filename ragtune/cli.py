@@ -148,6 +148,49 @@ def demo(
     run_demo(Config.load(config), index)
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("generator")
+def train_generator_(
+    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"}.')],
+    index: IndexOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write (best adapter, checkpoint/).")],
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
+                         ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --out.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style)."""
+    from ragtune.pipeline import Pipeline
+    from ragtune.train.generator import train_generator
+
+    cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr})
+    pipeline = Pipeline(index, cfg, progress=PROGRESS)
+    _ = pipeline.store  # fail fast on a missing index, before loading models
+    result = train_generator(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
+    best = result.best or {}
+    scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
+    early = " (early stop)" if result.stopped_early else ""
+    out.print(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
+              f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
+
+
+@app.command("export")
+def export_(
+    adapter: Annotated[Path, typer.Option("--adapter", help="Trained adapter folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the merged model.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Merge an adapter into its base model: a plain transformers model folder with tokenizer."""
+    from ragtune.train.export import export_merged
+
+    out.print(f"exported → {export_merged(adapter, out_dir, Config.load(config))}")
+
+
 def main() -> None:
     try:
         app()

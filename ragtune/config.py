@@ -70,6 +70,47 @@ class GeneratorConfig(_Section):
     threads: int | None = None
 
 
+class TrainConfig(_Section):
+    """Fine-tuning the generator with LoRA on retrieved passages (RAFT-style: gold + distractors)."""
+
+    seed: int = 0
+    #: passages per training prompt; None: retrieval.top_k, so training prompts look like ask's
+    top_k: int | None = Field(None, gt=0)
+    #: how deep to search the retrieved list for the gold passage and for distractors
+    retrieve_depth: int = Field(20, gt=0)
+    #: chance that a prompt contains the gold passage; otherwise only distractors and the IDK target
+    gold_probability: float = Field(0.8, ge=0.0, le=1.0)
+    #: tokens per training sequence; longer prompts have their passages shortened, the answer is kept
+    max_length: int = Field(1024, gt=16)
+    lora_rank: int = Field(8, gt=0)
+    lora_alpha: int = Field(16, gt=0)
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    #: optimizer steps; overrides epochs when set
+    max_steps: int | None = Field(None, gt=0)
+    batch_size: int = Field(2, gt=0)
+    grad_accum: int = Field(4, gt=0)
+    #: batches per length bucket: examples are sorted by length inside shuffled buckets of this many batches
+    bucket_batches: int = Field(16, gt=0)
+    #: bf16 autocast (about 2x faster on CPUs with avx512_bf16/AMX; LoRA weights stay float32)
+    bf16: bool = True
+    eval_every: int = Field(50, gt=0)
+    #: held-out share of questions (at least one when there are two or more); eval_size overrides it
+    eval_fraction: float = Field(0.1, ge=0, lt=1)
+    eval_size: int | None = Field(None, ge=0)
+    eval_batch_size: int = Field(8, gt=0)
+    eval_max_new_tokens: int = Field(32, gt=0)
+    #: evaluations without a better F1 before stopping early
+    patience: int = Field(3, gt=0)
+    #: checkpoint every this many steps (and at the end, and on Ctrl-C)
+    save_every: int = Field(50, gt=0)
+
+
 class Config(_Section):
     """Everything ragtune can be told; `Config()` is the embedded default."""
 
@@ -78,6 +119,7 @@ class Config(_Section):
     index: IndexConfig = IndexConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     generator: GeneratorConfig = GeneratorConfig()
+    train: TrainConfig = TrainConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 
     @classmethod

@@ -1,0 +1,40 @@
+"""Length-bucketed, right-padded batches: similar lengths together waste little compute on padding."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from ragtune.train.tokenize import IGNORE, Encoded
+
+
+def length_plan(lengths: list[int], batch_size: int, bucket_batches: int, seed: int, epoch: int) -> list[list[int]]:
+    """One epoch's batches: shuffled, cut into buckets, sorted by length inside each, batches shuffled."""
+    rng = random.Random(f"{seed}/epoch/{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    size = batch_size * bucket_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), size):
+        bucket = sorted(order[start : start + size], key=lambda i: lengths[i])
+        batches.extend(bucket[b : b + batch_size] for b in range(0, len(bucket), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(rows: list[Encoded], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded input_ids, attention_mask, labels."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row.input_ids)
+        mask[i, : len(row)] = 1
+        labels[i, : len(row)] = torch.tensor(row.labels)
+    return ids, mask, labels
+
+
+def target_tokens(row: Encoded) -> int:
+    return sum(label != IGNORE for label in row.labels[1:])

@@ -1,0 +1,95 @@
+"""Atomic folders and RNG snapshots: a crash or Ctrl-C leaves a complete checkpoint to resume from exactly."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ragtune.errors import RagtuneError
+
+STATE_FILE = "state.pt"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yields an empty sibling folder; when the block succeeds it replaces `target`, else it is removed."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        yield tmp
+        replace_dir(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(source: Path, target: Path) -> None:
+    """Rename `source` onto `target`; an old `target` is moved aside first and deleted only afterwards."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(target, old)
+    os.rename(source, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def existing_dir(target: Path) -> Path | None:
+    """`target`, or the old copy a crash between replace_dir's two renames left beside it."""
+    if target.is_dir():
+        return target
+    old = sorted(target.parent.glob(f".{target.name}.old-*"))
+    return old[0] if old else None
+
+
+def publish_files(source: Path, target: Path, names: tuple[str, ...] = ADAPTER_FILES) -> None:
+    """Move files from `source` into `target`, each by an atomic os.replace."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.replace(source / name, target / name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def capture_rng() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def save_checkpoint(folder: Path, model, state: dict[str, Any]) -> None:
+    """Adapter (a loadable PEFT folder) plus `state.pt` (optimizer, scheduler, RNG, step, data order)."""
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp)
+        torch.save(state, tmp / STATE_FILE)
+
+
+def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(adapter weights as saved by save_pretrained, state) from a checkpoint folder."""
+    from safetensors.torch import load_file
+
+    found = existing_dir(folder)
+    if found is None or not (found / STATE_FILE).is_file():
+        raise RagtuneError(f"{folder}: no checkpoint to resume from")
+    # our own file: it holds RNG states (tuples, numpy arrays), which weights_only loading refuses
+    state = torch.load(found / STATE_FILE, weights_only=False)
+    return load_file(found / "adapter_model.safetensors"), state

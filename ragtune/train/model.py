@@ -1,0 +1,112 @@
+"""The generator being trained: float32 base + LoRA, the answer-only loss, and greedy answers for evaluation."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ragtune.config import Config, TrainConfig
+from ragtune.errors import RagtuneError
+from ragtune.eval.answer_metrics import em_f1
+from ragtune.generate.base import Message
+from ragtune.generate.citations import strip_citations
+from ragtune.generate.packaged import resolve_generator_path
+from ragtune.pipeline import idk_answer
+from ragtune.train.batches import collate, target_tokens
+from ragtune.train.examples import EvalExample
+from ragtune.train.tokenize import IGNORE, Encoded
+
+
+def load_base(config: Config):
+    """(tokenizer, float32 model) of the configured generator; LoRA weights train in float32."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    path = resolve_generator_path(config.generator.name, config.resolved_cache_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise RagtuneError(f"generator {config.generator.name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
+
+
+def add_lora(model, tc: TrainConfig):
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=tc.lora_rank, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
+                      target_modules=list(tc.target_modules), task_type="CAUSAL_LM")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            return get_peft_model(model, lora)
+        except ValueError as exc:
+            raise RagtuneError(f"train.target_modules: {str(exc).splitlines()[0]}") from exc
+
+
+def loss_sum(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of the labelled tokens; logits only at the positions that predict one."""
+    targets = labels[:, 1:]
+    positions = (targets != IGNORE).any(0).nonzero().squeeze(1)
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
+    return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets[:, positions].flatten(),
+                                             ignore_index=IGNORE, reduction="sum")
+
+
+def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16: bool = True) -> float:
+    """Per-token loss of `rows` in eval mode (no dropout)."""
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                total += loss_sum(model, *collate(chunk, pad_id)).item()
+                tokens += sum(target_tokens(r) for r in chunk)
+    finally:
+        model.train(was_training)
+    return total / max(tokens, 1)
+
+
+def generate_answers(model, tokenizer, batch: list[list[Message]], batch_size: int, max_new_tokens: int,
+                     bf16: bool = True) -> list[str]:
+    """Greedy answers of the model as it is now, batched and left-padded like HFGenerator.generate."""
+    tokenizer.padding_side = "left"
+    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    results: dict[int, str] = {}
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        inputs = tokenizer([texts[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
+                                 top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
+        new = out[:, inputs["input_ids"].shape[1] :]
+        for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True)):
+            results[i] = text.strip()
+    tokenizer.padding_side = "right"
+    return [results[i] for i in range(len(texts))]
+
+
+def score(model, tokenizer, examples: list[EvalExample], tc: TrainConfig) -> dict[str, float]:
+    """EM/F1 (0–100) of the model's answers to ask's prompts; questions without relevant passages get IDK."""
+    prompted = [e for e in examples if e.messages is not None]
+    raws = generate_answers(model, tokenizer, [e.messages for e in prompted], tc.eval_batch_size,
+                            tc.eval_max_new_tokens, tc.bf16) if prompted else []
+    answers = dict(zip((id(e) for e in prompted), raws))
+    em_sum = f1_sum = 0.0
+    for example in examples:
+        prediction = strip_citations(answers.get(id(example), idk_answer(example.question)))
+        em, f1 = em_f1(prediction, example.answers)
+        em_sum += em
+        f1_sum += f1
+    n = max(len(examples), 1)
+    return {"em": round(100 * em_sum / n, 2), "f1": round(100 * f1_sum / n, 2)}
+
+
