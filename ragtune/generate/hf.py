@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,4 +98,6 @@ def _with_adapter(model, adapter: Path):
 
     if not (adapter / "adapter_config.json").is_file():
         raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
-    return PeftModel.from_pretrained(model, str(adapter))
+    with warnings.catch_warnings():  # peft's deprecation notices are not the user's business
+        warnings.simplefilter("ignore", FutureWarning)
+        return PeftModel.from_pretrained(model, str(adapter))
