@@ -50,7 +50,8 @@ class RetrievalConfig(_Section):
     fusion: str = "linear"
     rrf_k: int = 60
     bm25_weight: float = 1.0
-    dense_weight: float = 0.4
+    #: None: the embedder's own measured weight (USE 0.4, BGE and sentence-transformers 1.0; BENCHMARKS.md)
+    dense_weight: float | None = None
     #: below this cosine, with no BM25 term match, a passage counts as irrelevant
     min_dense_score: float = 0.25
     #: cross-encoder applied to the fused top `rerank_candidates` ("none" to skip); English-only models

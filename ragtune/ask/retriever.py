@@ -34,6 +34,8 @@ class HybridRetriever:
     """Scores every passage with both retrievers, fuses the union of their top candidates."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RetrievalConfig):
+        if config.dense_weight is None:
+            config = config.model_copy(update={"dense_weight": embedder.dense_weight})
         self.store, self.embedder, self.config = store, embedder, config
         self.fusion = create_fusion(config)
         self.reranker = create_reranker(config.reranker)

@@ -45,3 +45,12 @@ def test_weighted_rrf_and_linear_fusion_by_hand():
                                [1 / 2 + 2 / 4, 1 / 4 + 2 / 2, 1 / 3 + 2 / 3])
     np.testing.assert_allclose(LinearFusion(config).fuse(dense, bm25, candidates),
                                [1.0 + 0.0, 0.0 + 2.0, 0.5 + 1.0])
+
+
+def test_dense_weight_defaults_to_the_embedders_measured_weight(mixed_index):
+    from ragtune.ask.retriever import HybridRetriever
+
+    retriever = HybridRetriever(mixed_index.store, mixed_index.embedder, RetrievalConfig())
+    assert retriever.config.dense_weight == mixed_index.embedder.dense_weight == 0.4
+    explicit = HybridRetriever(mixed_index.store, mixed_index.embedder, RetrievalConfig(dense_weight=0.9))
+    assert explicit.config.dense_weight == 0.9

@@ -21,6 +21,8 @@ class Embedder(ABC):
     #: identifies the vector space; an index refuses queries from a different one
     name: str
     dim: int
+    #: weight of this embedder's scores against BM25's (1.0) in fused retrieval, measured on the public sets
+    dense_weight: float = 1.0
 
     def __init__(self, batch_size: int = 64, query_prefix: str = "", passage_prefix: str = ""):
         self.batch_size = batch_size
