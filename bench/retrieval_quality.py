@@ -1,6 +1,6 @@
 """Retrieval quality on the public sets: BM25-only, dense-only, hybrid and hybrid+rerank rows in one run.
 
-Usage: python bench/retrieval_quality.py [scifact|cmrc|squad ...] [--embedder NAME] [--limit N]
+Usage: python bench/retrieval_quality.py [scifact|cmrc|squad ...] [--embedder NAME] [--limit N] [--rows a,b]
 Indexes are cached under .ragtune/bench/<set>-<embedder> (rebuilt when missing).
 """
 
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("sets", nargs="*", default=list(SETS))
     parser.add_argument("--embedder", default=Config().embedder.name)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--rows", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
     args = parser.parse_args()
     for name in args.sets:
         corpus, data, split = SETS[name]
@@ -49,6 +50,8 @@ def main() -> None:
         questions = load_eval_data(data, split)[: args.limit]
         rows = {}
         for variant, overrides in VARIANTS.items():
+            if variant not in args.rows.split(","):
+                continue
             config = Config.load(**{"embedder.name": args.embedder, **overrides})
             t0 = time.perf_counter()
             result = evaluate(Pipeline(index, config, progress=False), questions, retrieval_only=True, progress=False)
