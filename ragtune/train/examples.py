@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import LoadError
 from ragtune.generate.base import Message
 from ragtune.index.store import Passage
-from ragtune.read.encoding import read_text_file
+from ragtune.read.encoding import iter_jsonl
 from ragtune.read.squad import load_squad_questions
 
 
@@ -78,15 +77,9 @@ def load_train_questions(path: str | Path) -> list[TrainQuestion]:
 
 def _load_jsonl(path: Path) -> list[TrainQuestion]:
     questions = []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LoadError(path, f"line {number}: invalid JSON ({exc.msg})") from exc
-        question = record.get("question") if isinstance(record, dict) else None
-        answer = record.get("answer", record.get("answers")) if isinstance(record, dict) else None
+    for number, record in iter_jsonl(path):
+        question = record.get("question")
+        answer = record.get("answer", record.get("answers"))
         answers = [answer] if isinstance(answer, str) else answer
         if not isinstance(question, str) or not isinstance(answers, list) or not all(
                 isinstance(a, str) for a in answers):

@@ -22,6 +22,7 @@ from ragtune.ask.retriever import RetrievedPassage
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
+from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, length_plan, target_tokens
 from ragtune.train.checkpoint import (
     capture_rng,
@@ -237,14 +238,6 @@ class _Run:
         self.write_meta()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_out(out: Path, resume: bool) -> None:
     if resume:
         if existing_dir(out / CHECKPOINT) is None:
@@ -266,7 +259,7 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     data, out = Path(data).expanduser(), Path(out).expanduser()
     _check_out(out, resume)
     questions = load_train_questions(data)
-    data_sha256 = _sha256(data)
+    data_sha256 = file_sha256(data)
     train_examples, held = prepare_examples(pipeline, questions)
     if config.generator.threads:
         torch.set_num_threads(config.generator.threads)
