@@ -1,0 +1,58 @@
+"""Answer quality: closed-book vs RAG (vs RAG with an adapter) on the same questions, same index, one run.
+
+Usage: python bench/answer_quality.py [cmrc|squad ...] [--limit 100] [--adapter DIR]
+Uses the indexes bench/retrieval_quality.py builds (.ragtune/bench/<set>-<embedder>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, SHARED, CpuMeter, record  # noqa: E402
+
+from ragtune.config import Config  # noqa: E402
+from ragtune.eval.datasets import load_eval_data  # noqa: E402
+from ragtune.eval.runner import evaluate  # noqa: E402
+from ragtune.pipeline import Pipeline  # noqa: E402
+
+SETS = {"cmrc": SHARED / "cmrc2018" / "cmrc2018_dev.json", "squad": SHARED / "expmrc-squad" / "expmrc-squad-dev.json"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sets", nargs="*", default=list(SETS))
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--adapter", default=None)
+    args = parser.parse_args()
+    config = Config()
+    for name in args.sets:
+        index = ROOT / ".ragtune" / "bench" / f"{name}-{config.embedder.name}"
+        Pipeline(index, config, progress=False).read([SETS[name]])
+        # every 7th question: spread over articles instead of the first few
+        questions = load_eval_data(SETS[name])[::7][: args.limit]
+        runs = {"closed-book": dict(closed_book=True), "rag": {}}
+        if args.adapter:
+            runs["rag+adapter"] = dict(adapter=args.adapter)
+        rows = {}
+        for run, options in runs.items():
+            pipeline = Pipeline(index, config, adapter=options.pop("adapter", None), progress=False)
+            with CpuMeter() as meter:
+                result = evaluate(pipeline, questions, progress=False, **options)
+            rows[run] = {**result.metrics.get("answer", {}), **result.metrics.get("grounding", {}),
+                         "recall@5": result.metrics.get("retrieval", {}).get("recall@5"),
+                         "seconds": round(meter.seconds, 1), "cpu_util": round(meter.cpu_util, 2)}
+        record(
+            f"answer quality: {name} ({len(questions)} questions)",
+            {"bench": "answer_quality", "set": name, "n": len(questions), "generator": config.generator.name,
+             "rows": rows},
+            notes="EM/F1/ROUGE-L/BLEU 0-100 (official SQuAD / CMRC scoring); grounded/abstained in %; generated "
+            "answers are cached, so `seconds` is only meaningful on a cold cache.",
+        )
+
+
+if __name__ == "__main__":
+    main()
