@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ragtune.ask.fusion import create_fusion
+from ragtune.ask.prompt import question_language
 from ragtune.ask.rerankers import create_reranker
 from ragtune.config import RetrievalConfig
 from ragtune.index.embedders import Embedder
 from ragtune.index.store import IndexStore, Passage
 from ragtune.index.tokenize import tokenize
-from ragtune.text import is_chinese
+from ragtune.read.reader import embedding_text
 
 
 @dataclass
@@ -54,9 +55,9 @@ class HybridRetriever:
 
     def _rerank(self, query: str, ranked: list[RetrievedPassage]) -> list[RetrievedPassage]:
         """Cross-encoder order over the fused candidates, when a reranker covers the query's language."""
-        if self.reranker is None or _language(query) not in self.reranker.languages or not ranked:
+        if self.reranker is None or question_language(query) not in self.reranker.languages or not ranked:
             return ranked
-        texts = [f"{r.passage.title}\n{r.passage.text}" if r.passage.title else r.passage.text for r in ranked]
+        texts = [embedding_text(r.passage) for r in ranked]
         scores = self.reranker.scores(query, texts)
         for item, score in zip(ranked, scores):
             item.score = float(score)
@@ -84,10 +85,6 @@ class HybridRetriever:
             )
             for i, row in zip(order.tolist(), candidates[order].tolist())
         ]
-
-
-def _language(text: str) -> str:
-    return "zh" if is_chinese(text) else "en"
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

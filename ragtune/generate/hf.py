@@ -18,30 +18,15 @@ from ragtune.generate.packaged import resolve_generator_path
 
 class HFGenerator(Generator):
     def __init__(self, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
         if config.threads:
             torch.set_num_threads(config.threads)
         self.config = config
         self.name = config.name
-        path = resolve_generator_path(config.name, cache_dir)
-        dtype = getattr(torch, config.dtype, None)
-        if not isinstance(dtype, torch.dtype):
-            raise RagtuneError(f"generator.dtype {config.dtype!r} is not a torch dtype")
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        except (OSError, ValueError) as exc:
-            raise RagtuneError(f"generator {config.name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
+        self.tokenizer, self.model = load_causal_lm(config.name, cache_dir, torch_dtype(config.dtype))
         if adapter is not None:
-            self.model = _with_adapter(self.model, Path(adapter))
+            self.model = with_adapter(self.model, Path(adapter))
         self.model.eval()
         self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def _encode(self, batch: list[list[Message]]) -> dict:
         texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
@@ -93,7 +78,34 @@ class HFGenerator(Generator):
         return answers
 
 
-def _with_adapter(model, adapter: Path):
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype a config names (`generator.dtype`), or a one-line error."""
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise RagtuneError(f"generator.dtype {name!r} is not a torch dtype")
+    return dtype
+
+
+def load_causal_lm(name: str, cache_dir: Path, dtype: torch.dtype):
+    """(tokenizer with a pad token, model) for a packaged name, HF id or folder; quiet, one-line errors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    path = resolve_generator_path(name, cache_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise RagtuneError(f"generator {name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
+
+
+def with_adapter(model, adapter: Path):
+    """The model wrapped with a trained PEFT adapter folder."""
     from peft import PeftModel
 
     if not (adapter / "adapter_config.json").is_file():

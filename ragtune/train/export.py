@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import torch
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
+from ragtune.generate.hf import torch_dtype, with_adapter
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.train.checkpoint import atomic_dir
 from ragtune.train.generator import META
@@ -31,7 +31,6 @@ def adapter_base(adapter: Path, config: Config) -> str:
 def export_merged(adapter: str | Path, out: str | Path, config: Config | None = None) -> Path:
     """Base + adapter merged (in float32, saved in generator.dtype) with its tokenizer, written atomically to OUT.
     An existing OUT is replaced only when it is empty or itself a model folder."""
-    from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -41,18 +40,14 @@ def export_merged(adapter: str | Path, out: str | Path, config: Config | None = 
         raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "config.json").is_file())):
         raise RagtuneError(f"{out} exists and is not a model folder; choose another --out")
-    dtype = getattr(torch, config.generator.dtype, None)
-    if not isinstance(dtype, torch.dtype):
-        raise RagtuneError(f"generator.dtype {config.generator.dtype!r} is not a torch dtype")
+    dtype = torch_dtype(config.generator.dtype)
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     base_path = adapter_base(adapter, config)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base_path)
         base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # peft calls a transformers API deprecated in v5
-            merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+        merged = with_adapter(base, adapter).merge_and_unload()
     except (OSError, ValueError) as exc:
         raise RagtuneError(f"{adapter}: cannot merge into {base_path}: {str(exc).splitlines()[0]}") from exc
     merged = merged.to(dtype)

@@ -11,7 +11,7 @@ from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1
 from ragtune.generate.base import Message
 from ragtune.generate.citations import strip_citations
-from ragtune.generate.packaged import resolve_generator_path
+from ragtune.generate.hf import load_causal_lm
 from ragtune.pipeline import idk_answer
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.examples import EvalExample
@@ -20,20 +20,7 @@ from ragtune.train.tokenize import IGNORE, Encoded
 
 def load_base(config: Config):
     """(tokenizer, float32 model) of the configured generator; LoRA weights train in float32."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    path = resolve_generator_path(config.generator.name, config.resolved_cache_dir)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    except (OSError, ValueError) as exc:
-        raise RagtuneError(f"generator {config.generator.name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, model
+    return load_causal_lm(config.generator.name, config.resolved_cache_dir, torch.float32)
 
 
 def add_lora(model, tc: TrainConfig):
