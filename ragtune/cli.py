@@ -37,15 +37,29 @@ def _print_report(report, verb: str = "read") -> None:
 
 @app.command()
 def read(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to add or update.")],
     index: IndexOpt,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to add or update.")] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove these paths from the index instead.")] = False,
+    reembed: Annotated[bool, typer.Option("--reembed", help="Re-encode every passage with --embedder.")] = False,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="With --reembed: embedder name or folder "
+                                                 "(e.g. a retriever adapter's encoder/).")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Add or update documents in an index; prints counts."""
     from ragtune.pipeline import Pipeline
 
     pipeline = Pipeline(index, Config.load(config), progress=PROGRESS)
+    if reembed:
+        if not embedder or paths or delete:
+            raise RagtuneError("--reembed takes --embedder NAME_OR_DIR and no paths or --delete")
+        done = pipeline.reembed(embedder)
+        out.print(f"reembedded {done.passages_total} passages with {pipeline.embedder.name} "
+                  f"in {done.seconds:.1f}s")
+        return
+    if embedder is not None:
+        raise RagtuneError("--embedder is only for --reembed (an index keeps the embedder it was built with)")
+    if not paths:
+        raise RagtuneError("name files or folders to read (or --reembed --embedder NAME_OR_DIR)")
     report = pipeline.delete(paths) if delete else pipeline.read(paths)
     _print_report(report, "delete" if delete else "read")
     if report.errors and report.files_ok == 0:
@@ -177,6 +191,35 @@ def train_generator_(
     early = " (early stop)" if result.stopped_early else ""
     out.print(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
+
+
+@train_app.command("retriever")
+def train_retriever_(
+    data: Annotated[Path, typer.Argument(help="SQuAD json, BEIR folder (train qrels), or synth jsonl "
+                                         '({"question", "answer", "passage_id"}).')],
+    index: IndexOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write.")],
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
+                         ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the query adapter.")] = None,
+    split: Annotated[str, typer.Option("--split", help="BEIR qrels split to train on.")] = "train",
+    config: ConfigOpt = None,
+) -> None:
+    """Contrastively tune the retriever: in-batch negatives plus hard negatives mined from the index."""
+    from ragtune.pipeline import Pipeline
+    from ragtune.train.retriever import train_retriever
+
+    cfg = Config.load(config, **{"train_retriever.max_steps": max_steps, "train_retriever.epochs": epochs,
+                                 "train_retriever.lr": lr})
+    pipeline = Pipeline(index, cfg, progress=PROGRESS)
+    _ = pipeline.store  # fail fast on a missing index, before loading models
+    result = train_retriever(pipeline, data, out_dir, split=split, progress=PROGRESS)
+    then = (f"; run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` before using it"
+            if result.kind == "encoder" else "")
+    out.print(f"trained {result.kind} {result.steps} steps on {result.examples} examples "
+              f"({result.questions} questions) in {result.train_seconds:.1f}s, loss {result.loss_first:.3f} → "
+              f"{result.loss_last:.3f} → {result.out}{then}")
 
 
 @app.command("export")

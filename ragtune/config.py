@@ -112,6 +112,34 @@ class TrainConfig(_Section):
     save_every: int = Field(50, gt=0)
 
 
+class RetrieverTrainConfig(_Section):
+    """Contrastive fine-tuning of the retriever: in-batch negatives plus hard negatives mined from the index."""
+
+    seed: int = 0
+    #: "query": a residual linear adapter on frozen query vectors (passage vectors stay valid);
+    #: "encoder": the whole sentence-transformers encoder (the corpus must be re-embedded after);
+    #: "auto": encoder for sentence-transformers embedders, query adapter for the others
+    adapter: str = Field("auto", pattern="^(auto|query|encoder)$")
+    #: learning rate of the query adapter
+    lr: float = Field(1e-3, gt=0)
+    #: learning rate of a full encoder
+    encoder_lr: float = Field(2e-5, gt=0)
+    #: pulls the adapter towards identity, so few questions cannot move it far
+    weight_decay: float = Field(0.01, ge=0)
+    epochs: float = Field(3.0, gt=0)
+    #: optimizer steps; overrides epochs when set
+    max_steps: int | None = Field(None, gt=0)
+    batch_size: int = Field(32, gt=1)
+    #: mined negatives per question (besides the other questions' passages in the batch)
+    hard_negatives: int = Field(3, ge=0)
+    #: how deep the BM25 and dense rankings are searched for hard negatives
+    mine_depth: int = Field(30, gt=0)
+    #: softmax temperature of the InfoNCE loss (0.05 is MultipleNegativesRankingLoss's scale 20)
+    temperature: float = Field(0.05, gt=0)
+    #: tokens per text when training a full encoder
+    max_length: int = Field(256, gt=8)
+
+
 class Config(_Section):
     """Everything ragtune can be told; `Config()` is the embedded default."""
 
@@ -121,6 +149,7 @@ class Config(_Section):
     retrieval: RetrievalConfig = RetrievalConfig()
     generator: GeneratorConfig = GeneratorConfig()
     train: TrainConfig = TrainConfig()
+    train_retriever: RetrieverTrainConfig = RetrieverTrainConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 
     @classmethod

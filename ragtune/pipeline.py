@@ -8,14 +8,25 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from ragtune.adapters import (
+    ENCODER,
+    ENCODER_DIR,
+    GENERATOR,
+    QUERY_ADAPTER,
+    QUERY_ADAPTER_FILE,
+    AdapterInfo,
+    embedder_name,
+    inspect_adapter,
+)
 from ragtune.ask.prompt import IDK, build_messages, question_language
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config
+from ragtune.errors import RagtuneError
 from ragtune.generate import Generator, Message, create_generator
 from ragtune.generate.citations import cited_numbers
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.store import IndexStore
-from ragtune.read.reader import ReadReport, delete_paths, read_paths
+from ragtune.read.reader import ReadReport, delete_paths, read_paths, reembed_index
 
 
 @dataclass
@@ -64,15 +75,39 @@ class Pipeline:
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
     @cached_property
+    def adapter_info(self) -> AdapterInfo | None:
+        return inspect_adapter(self.adapter) if self.adapter is not None else None
+
+    @property
+    def generator_adapter(self) -> Path | None:
+        """The `--adapter` folder when it is a generator LoRA (a retriever adapter leaves the generator as it is)."""
+        info = self.adapter_info
+        return info.folder if info is not None and info.kind == GENERATOR else None
+
+    @cached_property
+    def query_embedder(self) -> Embedder:
+        """The index's embedder for queries, through a retriever adapter when `--adapter` is one."""
+        info = self.adapter_info
+        if info is None or not info.is_retriever:
+            return self.embedder
+        _check_retriever_adapter(info, self.store.embedder, self.index_dir)  # before loading any model
+        if info.kind == ENCODER:
+            return self.embedder  # the index was re-embedded with the adapter's encoder: it is the index's own
+        from ragtune.index.embedders.adapted import QueryAdaptedEmbedder, load_query_weight
+
+        return QueryAdaptedEmbedder(self.embedder, load_query_weight(info.folder / QUERY_ADAPTER_FILE,
+                                                                     self.embedder.dim))
+
+    @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.embedder, self.config.retrieval)
+        return HybridRetriever(self.store, self.query_embedder, self.config.retrieval)
 
     @cached_property
     def generator(self) -> Generator:
-        return create_generator(self.config, adapter=self.adapter)
+        return create_generator(self.config, adapter=self.generator_adapter)
 
     def _reset_index(self) -> None:
-        for name in ("store", "retriever"):
+        for name in ("store", "retriever", "query_embedder"):
             self.__dict__.pop(name, None)
 
     # ---- read -----------------------------------------------------------------------------
@@ -83,6 +118,15 @@ class Pipeline:
 
     def delete(self, paths: list[str | Path]) -> ReadReport:
         report = delete_paths(self.index_dir, paths)
+        self._reset_index()
+        return report
+
+    def reembed(self, embedder: str | Path) -> ReadReport:
+        """Re-encode every stored passage with another embedder (e.g. a re-trained encoder), atomically."""
+        cfg = self.config.embedder.model_copy(update={"name": embedder_name(str(embedder))})
+        new = create_embedder(cfg, self.config.resolved_cache_dir)
+        report = reembed_index(self.index_dir, new, progress=self.progress)
+        self.__dict__["embedder"] = new
         self._reset_index()
         return report
 
@@ -119,6 +163,17 @@ class Pipeline:
         timings["generate_s"] = time.perf_counter() - gen_start
         text = "".join(pieces).strip()
         return Answer(question, text, sources, cited_numbers(text, len(sources)), timings)
+
+
+def _check_retriever_adapter(info: AdapterInfo, index_embedder: str, index_dir: Path) -> None:
+    """A query adapter fits only its own embedder's index; a new encoder only an index re-embedded with it."""
+    if info.kind == ENCODER and embedder_name(index_embedder) != str(info.encoder_path):
+        raise RagtuneError(f"{info.folder}: this adapter re-trained the passage encoder; run `ragtune read "
+                           f"--reembed --embedder {info.folder / ENCODER_DIR} --index {index_dir}` first")
+    trained_on = info.meta.get("embedder")
+    if info.kind == QUERY_ADAPTER and trained_on != index_embedder:
+        raise RagtuneError(f"{info.folder}: query adapter trained for embedder {trained_on!r}, but the index at "
+                           f"{index_dir} uses {index_embedder!r}")
 
 
 def answer_sources(retrieved: list[RetrievedPassage]) -> list[RetrievedPassage]:

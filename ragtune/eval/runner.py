@@ -135,7 +135,8 @@ def _prepare(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[
 def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[list[Message]], rows: list[int],
               source_texts: list[list[str]], progress: bool) -> None:
     cfg = pipeline.config
-    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.adapter, cfg.generator.max_new_tokens)
+    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
+                            cfg.generator.max_new_tokens)
     # pipeline.generator is only loaded when something is not cached yet
     raws = cache.generate(batch, lambda todo: pipeline.generator.generate(todo, progress=progress))
     for i, raw in zip(rows, raws, strict=True):

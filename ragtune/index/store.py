@@ -115,6 +115,15 @@ class IndexStore:
         self.bm25.build(self.tokens)
         return dropped
 
+    def replace_vectors(self, embedder: str, vectors: np.ndarray) -> None:
+        """Move every passage into another embedder's vector space (row-aligned `vectors`)."""
+        vectors = np.asarray(vectors, np.float32)
+        if len(vectors) != len(self.passages):
+            raise ValueError(f"{len(vectors)} vectors for {len(self.passages)} passages")
+        self.embedder, self.dim = embedder, int(vectors.shape[1])
+        self.vectors = create_vector_index(self.vector_backend, self.dim)
+        self.vectors.build(vectors)
+
     # ---- writing -------------------------------------------------------------------------
     @contextmanager
     def lock(self):

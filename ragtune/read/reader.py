@@ -117,6 +117,21 @@ def delete_paths(folder: Path, paths: list[str | Path]) -> ReadReport:
     return report
 
 
+def reembed_index(folder: Path, embedder: Embedder, progress: bool = True) -> ReadReport:
+    """Encode every stored passage with `embedder` into a new snapshot (BM25 and passages unchanged)."""
+    start = time.perf_counter()
+    report = ReadReport()
+    store = IndexStore.load(Path(folder))
+    with store.lock():
+        texts = [embedding_text(p) for p in store.passages]
+        vectors = embedder.encode_passages(texts, progress=progress)
+        store.replace_vectors(embedder.name, vectors.reshape(len(texts), embedder.dim))
+        store.save()
+    report.passages_total = len(store)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
 def embedding_text(passage: Passage) -> str:
     """Title plus text: titles carry the topic that a chunk's own sentences often omit."""
     return f"{passage.title}\n{passage.text}" if passage.title else passage.text

@@ -1,0 +1,69 @@
+"""What a trained `--adapter` folder holds: a generator LoRA, a query-side retriever adapter, or a new encoder.
+
+Deciding needs only the folder's small files (no model is loaded), so ask and eval can refuse early.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragtune.errors import RagtuneError
+
+META = "ragtune.json"
+#: a PEFT LoRA for the generator (the file PEFT writes)
+GENERATOR = "generator"
+#: a residual linear map applied to the frozen embedder's query vectors (passage vectors unchanged)
+QUERY_ADAPTER = "query-adapter"
+#: a re-trained sentence-transformers encoder in `encoder/`: the corpus must be re-embedded with it
+ENCODER = "encoder"
+QUERY_ADAPTER_FILE = "query_adapter.safetensors"
+ENCODER_DIR = "encoder"
+
+
+@dataclass
+class AdapterInfo:
+    folder: Path
+    kind: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_retriever(self) -> bool:
+        return self.kind in (QUERY_ADAPTER, ENCODER)
+
+    @property
+    def encoder_path(self) -> Path:
+        return (self.folder / ENCODER_DIR).resolve()
+
+
+def inspect_adapter(folder: str | Path) -> AdapterInfo:
+    """Read ragtune.json's `kind` (retriever adapters), else recognise a PEFT folder (generator adapters)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise RagtuneError(f"{folder}: no such adapter folder")
+    meta: dict[str, Any] = {}
+    if (folder / META).is_file():
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RagtuneError(f"{folder / META}: unreadable ({exc})") from exc
+    if meta.get("kind") == "retriever":
+        kind = meta.get("retriever")
+        if kind == QUERY_ADAPTER and not (folder / QUERY_ADAPTER_FILE).is_file():
+            raise RagtuneError(f"{folder}: retriever adapter without {QUERY_ADAPTER_FILE}")
+        if kind == ENCODER and not (folder / ENCODER_DIR).is_dir():
+            raise RagtuneError(f"{folder}: retriever adapter without its {ENCODER_DIR}/ folder")
+        if kind not in (QUERY_ADAPTER, ENCODER):
+            raise RagtuneError(f"{folder / META}: unknown retriever adapter {kind!r}")
+        return AdapterInfo(folder, kind, meta)
+    if (folder / "adapter_config.json").is_file():
+        return AdapterInfo(folder, GENERATOR, meta)
+    raise RagtuneError(f"{folder}: not an adapter folder (neither a retriever {META} nor a PEFT adapter_config.json)")
+
+
+def embedder_name(name: str) -> str:
+    """How an index records an embedder: a local model folder by its absolute path, so any cwd finds it."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name

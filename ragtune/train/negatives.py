@@ -1,0 +1,158 @@
+"""Retriever training data: questions with their positive passages and hard negatives mined from the index.
+
+Hard negatives are the passages BM25 and the dense retriever rank highest that are *not* answers: never a
+gold/qrels-positive document and never a passage containing a reference answer (a false negative teaches the
+retriever to push the right passage away). The same rule masks in-batch negatives.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ragtune.index.store import IndexStore, Passage
+from ragtune.index.tokenize import tokenize
+from ragtune.train.examples import contains_answer, load_train_questions
+
+
+@dataclass(frozen=True)
+class RetrievalQuestion:
+    """A question, its reference answers (empty for BEIR) and the ids of documents that answer it."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    positive_ids: frozenset[str] = frozenset()
+
+
+@dataclass
+class RetrieverExample:
+    """Question number `query` (in the loaded list), one positive passage row, hard-negative rows best first."""
+
+    query: int
+    positive: int
+    negatives: list[int]
+
+
+def load_retrieval_questions(path: str | Path, split: str | None = None) -> list[RetrievalQuestion]:
+    """SQuAD json, jsonl of {question, answer[, passage_id]} (synth output), or a BEIR folder (qrels `split`)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        from ragtune.eval.datasets import load_eval_data
+
+        return [RetrievalQuestion(q.id, q.question, (), frozenset(d for d, s in q.qrels.items() if s > 0))
+                for q in load_eval_data(path, split or "train")]
+    return [RetrievalQuestion(q.id, q.question, tuple(q.answers), frozenset([q.gold_id] if q.gold_id else []))
+            for q in load_train_questions(path)]
+
+
+def is_positive(question: RetrievalQuestion, passage: Passage) -> bool:
+    """A passage that must never be a negative for `question`: its gold document, or one holding an answer."""
+    if passage.id in question.positive_ids:
+        return True
+    return bool(question.answers) and contains_answer(passage, question.answers)
+
+
+class NegativeMiner:
+    """Candidates from BM25 and dense rankings of one index, interleaved, with every positive removed."""
+
+    def __init__(self, store: IndexStore, depth: int = 30):
+        self.store, self.depth = store, depth
+        self.rows_by_id: dict[str, list[int]] = defaultdict(list)
+        for row, passage in enumerate(store.passages):
+            self.rows_by_id[passage.id].append(row)
+
+    def candidates(self, question: str, vector: np.ndarray) -> list[int]:
+        """Rows in the order dense 1, BM25 1, dense 2, BM25 2, ... (each once)."""
+        n = len(self.store)
+        depth = min(self.depth, n)
+        _, dense = self.store.vectors.search(np.asarray(vector, np.float32)[None, :], depth)
+        bm25 = self.store.bm25.scores(tokenize(question))
+        lexical = np.argsort(-bm25, kind="stable")[:depth]
+        lexical = lexical[bm25[lexical] > 0]  # rows without a query term are not lexical candidates
+        order: list[int] = []
+        seen: set[int] = set()
+        for pair in zip(_padded(dense[0], depth), _padded(lexical, depth)):
+            for row in pair:
+                if row >= 0 and row not in seen:
+                    seen.add(row)
+                    order.append(row)
+        return order
+
+    def negatives(self, question: RetrievalQuestion, vector: np.ndarray, n: int) -> list[int]:
+        passages = self.store.passages
+        return [r for r in self.candidates(question.question, vector) if not is_positive(question, passages[r])][:n]
+
+    def positives(self, question: RetrievalQuestion, vector: np.ndarray) -> list[int]:
+        """One row per positive document: its chunk holding an answer, else its first chunk.
+
+        Without a positive document (jsonl without passage_id), the best-ranked passage holding an answer.
+        """
+        passages = self.store.passages
+        if not question.positive_ids:
+            found = next((r for r in self.candidates(question.question, vector) if is_positive(question, passages[r])),
+                         None)
+            return [] if found is None else [found]
+        rows = []
+        for doc in sorted(question.positive_ids):
+            chunks = self.rows_by_id.get(doc, [])
+            with_answer = [r for r in chunks if question.answers and contains_answer(passages[r], question.answers)]
+            if with_answer or chunks:
+                rows.append((with_answer or chunks)[0])
+        return rows
+
+
+def mine_examples(store: IndexStore, questions: Sequence[RetrievalQuestion], vectors: np.ndarray, *,
+                  hard_negatives: int, depth: int) -> list[RetrieverExample]:
+    """One example per (question, positive document in the index); questions without one are left out."""
+    miner = NegativeMiner(store, depth)
+    examples = []
+    for i, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
+        positives = miner.positives(question, vector)
+        if not positives:
+            continue
+        negatives = miner.negatives(question, vector, hard_negatives) if hard_negatives else []
+        examples.extend(RetrieverExample(i, row, negatives) for row in positives)
+    return examples
+
+
+@dataclass
+class ContrastiveBatch:
+    """Queries × passage columns: each query's positive column, and which columns may count as its negatives."""
+
+    queries: list[int]
+    columns: list[int]
+    targets: list[int]
+    allowed: np.ndarray  # (queries, columns) bool
+
+
+def make_batch(examples: Sequence[RetrieverExample], questions: Sequence[RetrievalQuestion],
+               passages: Sequence[Passage]) -> ContrastiveBatch:
+    """Columns are every positive and hard negative of the batch (in-batch negatives), each once.
+
+    A column that is a positive for another question of the batch (same paragraph, or one holding its answer)
+    is masked for that question rather than taught as a negative.
+    """
+    columns: list[int] = []
+    where: dict[int, int] = {}
+    for ex in examples:
+        for row in (ex.positive, *ex.negatives):
+            if row not in where:
+                where[row] = len(columns)
+                columns.append(row)
+    allowed = np.ones((len(examples), len(columns)), dtype=bool)
+    for i, ex in enumerate(examples):
+        question = questions[ex.query]
+        for j, row in enumerate(columns):
+            if row != ex.positive and is_positive(question, passages[row]):
+                allowed[i, j] = False
+    return ContrastiveBatch([ex.query for ex in examples], columns, [where[ex.positive] for ex in examples], allowed)
+
+
+def _padded(rows: np.ndarray, length: int) -> list[int]:
+    rows = [int(r) for r in rows]
+    return rows + [-1] * (length - len(rows))

@@ -1,0 +1,161 @@
+"""`ragtune train retriever`: contrastive fine-tuning of the embedder against the current index.
+
+A frozen embedder (the numpy USE default, ONNX models) gets a query-side adapter: the stored passage vectors
+stay valid and `ask --adapter OUT` uses it at once. A sentence-transformers embedder may be tuned whole: OUT
+then holds `encoder/`, and the corpus must be re-embedded with it before ask/eval accept the adapter.
+The output folder is written atomically (a temporary sibling renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ragtune.adapters import ENCODER, ENCODER_DIR, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
+from ragtune.errors import RagtuneError
+from ragtune.index.embedders import Embedder
+from ragtune.index.embedders.sentence_transformer import SentenceTransformerEmbedder
+from ragtune.pipeline import Pipeline
+from ragtune.read.ingest import file_sha256
+from ragtune.read.reader import embedding_text
+from ragtune.train.checkpoint import atomic_dir, seed_everything
+from ragtune.train.negatives import RetrieverExample, load_retrieval_questions, make_batch, mine_examples
+
+
+@dataclass
+class RetrieverTrainResult:
+    out: Path
+    kind: str
+    steps: int
+    questions: int
+    examples: int
+    loss_first: float
+    loss_last: float
+    train_seconds: float
+
+
+def choose_kind(setting: str, embedder: Embedder) -> str:
+    """`train_retriever.adapter` resolved for this embedder: only sentence-transformers models can be tuned whole."""
+    trainable = isinstance(embedder, SentenceTransformerEmbedder)
+    if setting == "auto":
+        return ENCODER if trainable else QUERY_ADAPTER
+    if setting == "encoder" and not trainable:
+        raise RagtuneError(f"embedder {embedder.name!r} is not a sentence-transformers model, so only its query "
+                           "side can be tuned (train_retriever.adapter: query)")
+    return ENCODER if setting == "encoder" else QUERY_ADAPTER
+
+
+def batch_plan(n: int, batch_size: int, seed: int) -> Iterator[list[int]]:
+    """Endless seeded shuffles of example numbers, cut into batches (a short last batch is kept)."""
+    epoch = 0
+    while True:
+        order = list(range(n))
+        random.Random(f"{seed}/{epoch}").shuffle(order)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+        epoch += 1
+
+
+def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, split: str | None = None,
+                    progress: bool = True) -> RetrieverTrainResult:
+    """Mine hard negatives from `pipeline`'s index for `data`'s questions, train, write the adapter to OUT."""
+    tc = pipeline.config.train_retriever
+    data, out = Path(data).expanduser(), Path(out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RagtuneError(f"{out} is not empty: choose a new --out")
+    questions = load_retrieval_questions(data, split)
+    store, embedder = pipeline.store, pipeline.embedder
+    kind = choose_kind(tc.adapter, embedder)
+    query_vectors = embedder.encode_queries([q.question for q in questions], progress=progress)
+    examples = mine_examples(store, questions, query_vectors, hard_negatives=tc.hard_negatives, depth=tc.mine_depth)
+    if not examples:
+        raise RagtuneError(f"{data}: no question's positive passage is in the index at {pipeline.index_dir} "
+                           "(index the data's passages with `ragtune read` first)")
+    total = tc.max_steps or max(1, math.ceil(tc.epochs * len(examples) / tc.batch_size))
+    seed_everything(tc.seed)
+    plan = batch_plan(len(examples), tc.batch_size, tc.seed)
+    passages = store.passages
+    start = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        if kind == QUERY_ADAPTER:
+            losses = _train_query_adapter(tmp, examples, plan, total, questions, query_vectors, passages,
+                                          np.asarray(store.vectors.vectors()), tc, progress)
+        else:
+            losses = _train_encoder(tmp, examples, plan, total, questions, store.embedder, embedder, passages, tc,
+                                    progress)
+        seconds = time.perf_counter() - start
+        head, tail = losses[: max(1, len(losses) // 10)], losses[-max(1, len(losses) // 10):]
+        result = RetrieverTrainResult(out, kind, total, len(questions), len(examples), float(np.mean(head)),
+                                      float(np.mean(tail)), seconds)
+        meta = {
+            "kind": "retriever", "retriever": kind, "embedder": store.embedder,
+            "reembed_required": kind == ENCODER, **({"encoder": ENCODER_DIR} if kind == ENCODER else {}),
+            "data": str(data), "data_sha256": file_sha256(data) if data.is_file() else None,
+            "questions": len(questions), "examples": len(examples), "steps": total,
+            "loss_first": round(result.loss_first, 4), "loss_last": round(result.loss_last, 4),
+            "train_seconds": round(seconds, 2), "config": tc.model_dump(mode="json"),
+        }
+        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return result
+
+
+def _steps(plan: Iterator[list[int]], total: int, progress: bool, desc: str):
+    bar = tqdm(range(total), desc=desc, unit="step", disable=not progress, dynamic_ncols=True)
+    for _ in bar:
+        yield next(plan), bar
+
+
+def _train_query_adapter(tmp: Path, examples: list[RetrieverExample], plan, total: int, questions, query_vectors,
+                         passages, passage_vectors: np.ndarray, tc, progress: bool) -> list[float]:
+    """Only the adapter learns: base query vectors and stored passage vectors are fixed inputs."""
+    from ragtune.train.query_adapter import QueryAdapter, adapter_step, batch_tensors
+
+    adapter = QueryAdapter(passage_vectors.shape[1])
+    optimizer = torch.optim.AdamW(adapter.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    losses = []
+    for rows, bar in _steps(plan, total, progress, "training retriever (query adapter)"):
+        batch = make_batch([examples[i] for i in rows], questions, passages)
+        losses.append(adapter_step(adapter, optimizer, batch_tensors(batch, query_vectors, passage_vectors),
+                                   tc.temperature))
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    adapter.save(tmp / QUERY_ADAPTER_FILE)
+    return losses
+
+
+def _train_encoder(tmp: Path, examples: list[RetrieverExample], plan, total: int, questions, index_embedder: str,
+                   embedder: Embedder, passages, tc, progress: bool) -> list[float]:
+    from ragtune.train.encoder import encoder_step, load_encoder
+
+    model = load_encoder(index_embedder)
+    saved_length, model.max_seq_length = model.max_seq_length, min(model.max_seq_length, tc.max_length)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.encoder_lr, weight_decay=tc.weight_decay)
+    query_texts = [embedder.query_prefix + q.question for q in questions]
+    passage_texts = _LazyTexts(passages, embedder.passage_prefix)
+    losses = []
+    for rows, bar in _steps(plan, total, progress, "training retriever (encoder)"):
+        batch = make_batch([examples[i] for i in rows], questions, passages)
+        losses.append(encoder_step(model, optimizer, batch, query_texts, passage_texts, tc.temperature))
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    model.eval()
+    model.max_seq_length = saved_length  # the training cut-off is not the encoder's own
+    model.save(str(tmp / ENCODER_DIR))
+    return losses
+
+
+class _LazyTexts:
+    """Row → the text `read` embedded for that passage, built only for rows a batch uses."""
+
+    def __init__(self, passages, prefix: str):
+        self.passages, self.prefix = passages, prefix
+
+    def __getitem__(self, row: int) -> str:
+        return self.prefix + embedding_text(self.passages[row])

@@ -1,0 +1,235 @@
+"""Retriever fine-tuning on the real packaged embedders: loss, hard negatives, and the adapter ask loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ragtune.adapters import ENCODER, QUERY_ADAPTER, QUERY_ADAPTER_FILE, inspect_adapter
+from ragtune.config import Config
+from ragtune.errors import RagtuneError
+from ragtune.index.store import IndexStore
+from ragtune.pipeline import Pipeline
+from ragtune.train.examples import contains_answer
+from ragtune.train.negatives import NegativeMiner, load_retrieval_questions, make_batch, mine_examples
+from ragtune.train.query_adapter import QueryAdapter, adapter_loss, adapter_step, batch_tensors
+
+SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact"
+
+
+def _with(pipeline: Pipeline, adapter=None, **train_retriever) -> Pipeline:
+    """The same index and loaded embedder, with other train_retriever settings (and an --adapter)."""
+    tc = pipeline.config.train_retriever.model_copy(update=train_retriever)
+    fresh = Pipeline(pipeline.index_dir, pipeline.config.model_copy(update={"train_retriever": tc}), adapter=adapter,
+                     progress=False)
+    fresh.__dict__["embedder"] = pipeline.embedder
+    return fresh
+
+
+def _mined(pipeline: Pipeline, data, depth: int = 50, hard_negatives: int = 3, split=None):
+    questions = load_retrieval_questions(data, split)
+    vectors = pipeline.embedder.encode_queries([q.question for q in questions])
+    examples = mine_examples(pipeline.store, questions, vectors, hard_negatives=hard_negatives, depth=depth)
+    return questions, vectors, examples
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def test_one_query_adapter_step_lowers_the_contrastive_loss_on_its_batch(train_pipeline, squad_slice):
+    questions, vectors, examples = _mined(train_pipeline, squad_slice)
+    batch = make_batch(examples[:8], questions, train_pipeline.store.passages)
+    tensors = batch_tensors(batch, vectors, np.asarray(train_pipeline.store.vectors.vectors()))
+    adapter = QueryAdapter(vectors.shape[1])
+    optimizer = torch.optim.AdamW(adapter.parameters(), lr=1e-3)
+    with torch.no_grad():
+        before = adapter_loss(adapter, tensors, 0.05).item()
+    assert adapter_step(adapter, optimizer, tensors, 0.05) == pytest.approx(before)
+    with torch.no_grad():
+        after = adapter_loss(adapter, tensors, 0.05).item()
+    assert after < before
+
+
+def test_in_batch_columns_that_answer_a_question_are_masked_for_it(train_pipeline, squad_slice):
+    questions, _, examples = _mined(train_pipeline, squad_slice)
+    batch = make_batch(examples, questions, train_pipeline.store.passages)
+    passages = train_pipeline.store.passages
+    for i, query in enumerate(batch.queries):
+        q = questions[query]
+        assert batch.allowed[i, batch.targets[i]]
+        for j, row in enumerate(batch.columns):
+            if j != batch.targets[i] and (passages[row].id in q.positive_ids or contains_answer(passages[row],
+                                                                                                q.answers)):
+                assert not batch.allowed[i, j]
+    # SQuAD paragraphs carry several questions, so some masking must have happened
+    assert not batch.allowed.all()
+
+
+# --------------------------------------------------------------------------- hard negatives
+
+
+def test_miner_never_returns_a_passage_containing_the_answer(train_pipeline, squad_slice, tmp_path):
+    passages = train_pipeline.store.passages
+    # SQuAD (gold paragraph known) and jsonl without passage_id (only the answer rule applies)
+    jsonl = tmp_path / "pairs.jsonl"
+    squad = load_retrieval_questions(squad_slice)
+    jsonl.write_text("".join(json.dumps({"question": q.question, "answer": q.answers[0]}) + "\n" for q in squad))
+    for data in (squad_slice, jsonl):
+        questions, vectors, examples = _mined(train_pipeline, data, hard_negatives=len(passages))
+        assert examples
+        miner = NegativeMiner(train_pipeline.store, depth=len(passages))
+        for ex in examples:
+            q = questions[ex.query]
+            assert ex.negatives and ex.positive not in ex.negatives
+            for row in ex.negatives:
+                assert not contains_answer(passages[row], q.answers)
+                assert passages[row].id not in q.positive_ids
+            # only answer passages were left out of the candidates
+            candidates = miner.candidates(q.question, vectors[ex.query])
+            assert [r for r in candidates if r not in ex.negatives] == [
+                r for r in candidates if passages[r].id in q.positive_ids or contains_answer(passages[r], q.answers)]
+
+
+@pytest.fixture(scope="module")
+def scifact_slice(tmp_path_factory) -> Path:
+    """A small real BEIR folder: 12 SciFact train queries, their positive abstracts, and 40 other abstracts."""
+    folder = tmp_path_factory.mktemp("scifact")
+    rows = (SCIFACT / "qrels" / "train.tsv").read_text().splitlines()[1:]
+    qrels: dict[str, list[str]] = {}
+    for line in rows:
+        qid, doc, _ = line.split("\t")
+        if len(qrels) < 12 or qid in qrels:
+            qrels.setdefault(qid, []).append(doc)
+    wanted = {d for docs in qrels.values() for d in docs}
+    corpus, others = [], 0
+    for line in (SCIFACT / "corpus.jsonl").read_text().splitlines():
+        doc = json.loads(line)
+        if doc["_id"] in wanted or others < 40:
+            others += doc["_id"] not in wanted
+            corpus.append(line)
+    queries = [line for line in (SCIFACT / "queries.jsonl").read_text().splitlines()
+               if json.loads(line)["_id"] in qrels]
+    (folder / "qrels").mkdir()
+    (folder / "corpus.jsonl").write_text("\n".join(corpus) + "\n")
+    (folder / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    (folder / "qrels" / "train.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, docs in qrels.items() for d in docs))
+    return folder
+
+
+def test_miner_never_returns_a_qrels_positive_passage(pipeline_factory, scifact_slice):
+    pipeline = pipeline_factory("scifact")
+    pipeline.read([scifact_slice])
+    passages = pipeline.store.passages
+    questions, vectors, examples = _mined(pipeline, scifact_slice, depth=len(passages), hard_negatives=len(passages))
+    assert {questions[ex.query].id for ex in examples} == {q.id for q in questions}
+    miner = NegativeMiner(pipeline.store, depth=len(passages))
+    for ex in examples:
+        q = questions[ex.query]
+        assert passages[ex.positive].id in q.positive_ids
+        assert not any(passages[row].id in q.positive_ids for row in ex.negatives)
+        # every candidate that is not a qrels positive is offered: only positives were taken out
+        candidates = miner.candidates(q.question, vectors[ex.query])
+        assert [r for r in candidates if passages[r].id not in q.positive_ids] == ex.negatives
+
+
+# --------------------------------------------------------------------------- the query adapter ask loads
+
+
+@pytest.fixture(scope="module")
+def query_adapter(train_pipeline, squad_slice, tmp_path_factory):
+    from ragtune.train.retriever import train_retriever
+
+    out = tmp_path_factory.mktemp("retriever") / "adapter"
+    pipeline = _with(train_pipeline, max_steps=8, batch_size=8, lr=1e-3)
+    return train_retriever(pipeline, squad_slice, out, progress=False)
+
+
+def test_training_writes_a_query_adapter_folder(query_adapter, train_pipeline):
+    assert query_adapter.kind == QUERY_ADAPTER and query_adapter.steps == 8
+    assert query_adapter.loss_last < query_adapter.loss_first
+    info = inspect_adapter(query_adapter.out)
+    assert info.kind == QUERY_ADAPTER and info.meta["embedder"] == train_pipeline.store.embedder
+    assert not info.meta["reembed_required"]
+    assert not list(query_adapter.out.parent.glob(".adapter.tmp-*"))  # the temporary folder was renamed away
+
+
+def test_saved_query_adapter_is_the_one_ask_loads(query_adapter, train_pipeline):
+    from safetensors.torch import load_file
+
+    pipeline = _with(train_pipeline, adapter=query_adapter.out)
+    assert pipeline.generator_adapter is None  # a retriever adapter leaves the generator alone
+    assert pipeline.retriever.embedder is pipeline.query_embedder
+    texts = ["Who led the Mongol Empire?", "When did Project Apollo end?"]
+    base = train_pipeline.embedder.encode_queries(texts)
+    adapted = pipeline.query_embedder.encode_queries(texts)
+    assert not np.allclose(adapted, base, atol=1e-4)
+    saved = QueryAdapter(base.shape[1])
+    saved.load_state_dict(load_file(str(query_adapter.out / QUERY_ADAPTER_FILE)))
+    with torch.no_grad():
+        expected = saved(torch.from_numpy(base)).numpy()
+    np.testing.assert_allclose(adapted, expected, atol=1e-5)
+    # passages are untouched: the index needs no re-embedding
+    assert pipeline.query_embedder.name == train_pipeline.store.embedder
+    np.testing.assert_array_equal(pipeline.query_embedder.encode_passages(texts),
+                                  train_pipeline.embedder.encode_passages(texts))
+    assert pipeline.retrieve(texts[0], k=3)
+
+
+def test_training_into_a_used_folder_is_refused(query_adapter, train_pipeline, squad_slice):
+    from ragtune.train.retriever import train_retriever
+
+    with pytest.raises(RagtuneError, match="is not empty"):
+        train_retriever(train_pipeline, squad_slice, query_adapter.out, progress=False)
+
+
+# --------------------------------------------------------------------------- a re-trained sentence-transformers encoder
+
+
+def ragtune(*args):
+    return subprocess.run([sys.executable, "-m", "ragtune.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_encoder_adapter_needs_reembedding_first(tmp_path, squad_slice):
+    from ragtune.train.retriever import train_retriever
+
+    config = Config(embedder={"name": "all-minilm-l6-v2"}, retrieval={"reranker": "none"},
+                    train_retriever={"max_steps": 2, "batch_size": 4, "hard_negatives": 1, "max_length": 64})
+    index = tmp_path / "index"
+    pipeline = Pipeline(index, config, progress=False)
+    pipeline.read([squad_slice])
+    result = train_retriever(pipeline, squad_slice, tmp_path / "adapter", progress=False)
+    assert result.kind == ENCODER
+    info = inspect_adapter(result.out)
+    assert info.meta["reembed_required"] and (result.out / "encoder" / "config.json").is_file()
+
+    refused = ragtune("ask", "Who led the Mongol Empire?", "--index", index, "--adapter", result.out)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert f"run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` first" in refused.stderr
+
+    before = IndexStore.current_snapshot(index)
+    done = ragtune("read", "--reembed", "--embedder", result.out / "encoder", "--index", index)
+    assert done.returncode == 0, done.stderr
+    store = IndexStore.load(index)
+    assert IndexStore.current_snapshot(index) != before and not before.exists()
+    assert store.embedder == str((result.out / "encoder").resolve()) and len(store) == len(pipeline.store)
+
+    tuned = Pipeline(index, config, adapter=result.out, progress=False)
+    question = "Who led the Mongol Empire?"
+    assert tuned.retrieve(question, k=3)
+    from ragtune.train.encoder import load_encoder
+
+    encoder = load_encoder(str(result.out / "encoder"))
+    assert encoder.max_seq_length == pipeline.embedder.model.max_seq_length  # the training cut-off is not saved
+    expected = encoder.encode([question], normalize_embeddings=True)
+    np.testing.assert_allclose(tuned.query_embedder.encode_queries([question]), expected, atol=1e-4)
+    base = pipeline.embedder.encode_queries([question])
+    assert not np.allclose(base, expected, atol=1e-4)
