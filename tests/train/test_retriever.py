@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -197,14 +198,46 @@ def ragtune(*args):
                           timeout=600)
 
 
-def test_encoder_adapter_needs_reembedding_first(tmp_path, squad_slice):
-    from ragtune.train.retriever import train_retriever
-
+@pytest.fixture(scope="module")
+def minilm_pipeline(tmp_path_factory, squad_slice) -> Pipeline:
+    """The SQuAD slice indexed with a sentence-transformers embedder, whose encoder can be tuned whole."""
     config = Config(embedder={"name": "all-minilm-l6-v2"}, retrieval={"reranker": "none"},
                     train_retriever={"max_steps": 2, "batch_size": 4, "hard_negatives": 1, "max_length": 64})
-    index = tmp_path / "index"
-    pipeline = Pipeline(index, config, progress=False)
+    pipeline = Pipeline(tmp_path_factory.mktemp("minilm") / "index", config, progress=False)
     pipeline.read([squad_slice])
+    return pipeline
+
+
+def test_one_encoder_step_lowers_the_contrastive_loss_on_its_batch(minilm_pipeline, squad_slice):
+    from ragtune.read.reader import embedding_text
+    from ragtune.train.encoder import encoder_loss, encoder_step, load_encoder
+
+    questions, _, examples = _mined(minilm_pipeline, squad_slice, hard_negatives=1)
+    passages = minilm_pipeline.store.passages
+    batch = make_batch(examples[:4], questions, passages)
+    query_texts = [q.question for q in questions]
+    passage_texts = [embedding_text(p) for p in passages]
+    torch.manual_seed(0)  # the step itself runs with dropout
+    model = load_encoder(minilm_pipeline.store.embedder)
+    model.eval()  # no dropout: the two losses compare like for like
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+    with torch.no_grad():
+        before = encoder_loss(model, batch, query_texts, passage_texts, 0.05).item()
+    encoder_step(model, optimizer, batch, query_texts, passage_texts, 0.05)
+    model.eval()
+    with torch.no_grad():
+        after = encoder_loss(model, batch, query_texts, passage_texts, 0.05).item()
+    assert after < before
+
+
+def test_encoder_adapter_needs_reembedding_first(tmp_path, minilm_pipeline, squad_slice):
+    from ragtune.train.retriever import train_retriever
+
+    config = minilm_pipeline.config
+    index = tmp_path / "index"
+    shutil.copytree(minilm_pipeline.index_dir, index)  # re-embedded below: the shared index stays as it is
+    pipeline = Pipeline(index, config, progress=False)
+    pipeline.__dict__["embedder"] = minilm_pipeline.embedder
     result = train_retriever(pipeline, squad_slice, tmp_path / "adapter", progress=False)
     assert result.kind == ENCODER
     info = inspect_adapter(result.out)
@@ -233,3 +266,35 @@ def test_encoder_adapter_needs_reembedding_first(tmp_path, squad_slice):
     np.testing.assert_allclose(tuned.query_embedder.encode_queries([question]), expected, atol=1e-4)
     base = pipeline.embedder.encode_queries([question])
     assert not np.allclose(base, expected, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- what an adapter folder is
+
+
+def test_adapter_folders_are_told_apart_by_their_files(tmp_path):
+    from ragtune.adapters import GENERATOR
+
+    peft = tmp_path / "peft"
+    peft.mkdir()
+    (peft / "adapter_config.json").write_text("{}")
+    (peft / "ragtune.json").write_text(json.dumps({"base_model": "qwen2.5-0.5b-instruct"}))
+    assert inspect_adapter(peft).kind == GENERATOR
+    assert Pipeline(tmp_path / "index", adapter=peft).generator_adapter == peft
+    with pytest.raises(RagtuneError, match="not an adapter folder"):
+        inspect_adapter(tmp_path)
+    with pytest.raises(RagtuneError, match="no such adapter folder"):
+        inspect_adapter(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "ragtune.json").write_text(json.dumps({"kind": "retriever", "retriever": QUERY_ADAPTER}))
+    with pytest.raises(RagtuneError, match=QUERY_ADAPTER_FILE):
+        inspect_adapter(broken)
+
+
+def test_a_query_adapter_for_another_embedder_is_refused(query_adapter, train_pipeline, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(query_adapter.out, other)
+    meta = json.loads((other / "ragtune.json").read_text())
+    (other / "ragtune.json").write_text(json.dumps({**meta, "embedder": "bge-small-en"}))
+    with pytest.raises(RagtuneError, match="trained for embedder 'bge-small-en'"):
+        _ = _with(train_pipeline, adapter=other).query_embedder
