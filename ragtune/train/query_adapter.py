@@ -59,3 +59,21 @@ def adapter_step(adapter: QueryAdapter, optimizer: torch.optim.Optimizer, tensor
     loss.backward()
     optimizer.step()
     return float(loss.item())
+
+
+def dense_mrr(adapter: QueryAdapter, query_vectors: np.ndarray, passage_vectors: np.ndarray,
+              positives: list[set[int]], k: int = 10, chunk: int = 64) -> float:
+    """MRR@k of the positive rows when passages are ranked by the adapted query vectors alone."""
+    if not positives:
+        return 0.0
+    with torch.no_grad():
+        adapted = adapter(torch.from_numpy(np.ascontiguousarray(query_vectors, dtype=np.float32))).numpy()
+    total = 0.0
+    for start in range(0, len(adapted), chunk):
+        scores = adapted[start : start + chunk] @ passage_vectors.T
+        depth = min(k, scores.shape[1])
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1), axis=1)
+        for ranked, wanted in zip(top.tolist(), positives[start : start + chunk]):
+            total += next((1.0 / rank for rank, row in enumerate(ranked, start=1) if row in wanted), 0.0)
+    return total / len(positives)

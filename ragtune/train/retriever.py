@@ -41,6 +41,8 @@ class RetrieverTrainResult:
     loss_first: float
     loss_last: float
     train_seconds: float
+    #: query adapter only: held-out questions, dense MRR@10 of the base and of the kept step, which step
+    heldout: dict | None = None
 
 
 def choose_kind(setting: str, embedder: Embedder) -> str:
@@ -65,6 +67,16 @@ def batch_plan(n: int, batch_size: int, seed: int) -> Iterator[list[int]]:
         epoch += 1
 
 
+def held_out(examples: list[RetrieverExample], n_questions: int, fraction: float, seed: int
+             ) -> tuple[list[RetrieverExample], list[RetrieverExample]]:
+    """(train, held out) examples: a seeded `fraction` of the questions (none below 10 questions)."""
+    count = round(fraction * n_questions) if n_questions >= 10 else 0
+    order = list(range(n_questions))
+    random.Random(f"{seed}/heldout").shuffle(order)
+    held = set(order[:count])
+    return [e for e in examples if e.query not in held], [e for e in examples if e.query in held]
+
+
 def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, split: str | None = None,
                     progress: bool = True) -> RetrieverTrainResult:
     """Mine hard negatives from `pipeline`'s index for `data`'s questions, train, write the adapter to OUT."""
@@ -80,29 +92,33 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
     if not examples:
         raise RagtuneError(f"{data}: no question's positive passage is in the index at {pipeline.index_dir} "
                            "(index the data's passages with `ragtune read` first)")
+    held: list[RetrieverExample] = []
+    if kind == QUERY_ADAPTER:  # cheap to score on stored vectors; a whole encoder would need the corpus re-encoded
+        examples, held = held_out(examples, len(questions), tc.eval_fraction, tc.seed)
     total = tc.max_steps or max(1, math.ceil(tc.epochs * len(examples) / tc.batch_size))
     seed_everything(tc.seed)
     plan = batch_plan(len(examples), tc.batch_size, tc.seed)
     passages = store.passages
     start = time.perf_counter()
+    heldout = None
     with atomic_dir(out) as tmp:
         if kind == QUERY_ADAPTER:
-            losses = _train_query_adapter(tmp, examples, plan, total, questions, query_vectors, passages,
-                                          np.asarray(store.vectors.vectors()), tc, progress)
+            losses, heldout = _train_query_adapter(tmp, examples, held, plan, total, questions, query_vectors,
+                                                   passages, np.asarray(store.vectors.vectors()), tc, progress)
         else:
             losses = _train_encoder(tmp, examples, plan, total, questions, store.embedder, embedder, passages, tc,
                                     progress)
         seconds = time.perf_counter() - start
         head, tail = losses[: max(1, len(losses) // 10)], losses[-max(1, len(losses) // 10):]
         result = RetrieverTrainResult(out, kind, total, len(questions), len(examples), float(np.mean(head)),
-                                      float(np.mean(tail)), seconds)
+                                      float(np.mean(tail)), seconds, heldout)
         meta = {
             "kind": "retriever", "retriever": kind, "embedder": store.embedder,
             "reembed_required": kind == ENCODER, **({"encoder": ENCODER_DIR} if kind == ENCODER else {}),
             "data": str(data), "data_sha256": file_sha256(data) if data.is_file() else None,
             "questions": len(questions), "examples": len(examples), "steps": total,
             "loss_first": round(result.loss_first, 4), "loss_last": round(result.loss_last, 4),
-            "train_seconds": round(seconds, 2), "config": tc.model_dump(mode="json"),
+            "heldout": heldout, "train_seconds": round(seconds, 2), "config": tc.model_dump(mode="json"),
         }
         (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     return result
@@ -114,21 +130,49 @@ def _steps(plan: Iterator[list[int]], total: int, progress: bool, desc: str):
         yield next(plan), bar
 
 
-def _train_query_adapter(tmp: Path, examples: list[RetrieverExample], plan, total: int, questions, query_vectors,
-                         passages, passage_vectors: np.ndarray, tc, progress: bool) -> list[float]:
-    """Only the adapter learns: base query vectors and stored passage vectors are fixed inputs."""
-    from ragtune.train.query_adapter import QueryAdapter, adapter_step, batch_tensors
+def _train_query_adapter(tmp: Path, examples: list[RetrieverExample], held: list[RetrieverExample], plan,
+                         total: int, questions, query_vectors, passages, passage_vectors: np.ndarray, tc,
+                         progress: bool) -> tuple[list[float], dict | None]:
+    """Only the adapter learns: base query vectors and stored passage vectors are fixed inputs.
+
+    With held-out questions, the weights of the step with the best held-out dense MRR@10 are kept (step 0, the
+    identity, included); without, the last step's.
+    """
+    from ragtune.train.query_adapter import QueryAdapter, adapter_step, batch_tensors, dense_mrr
 
     adapter = QueryAdapter(passage_vectors.shape[1])
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    held_queries = sorted({e.query for e in held})
+    held_positives = [{e.positive for e in held if e.query == q} for q in held_queries]
+
+    def score() -> float:
+        return dense_mrr(adapter, query_vectors[held_queries], passage_vectors, held_positives)
+
+    best = {"step": 0, "mrr@10": score()} if held else None
+    base_mrr = best["mrr@10"] if best else None
+    best_weight = adapter.weight.detach().clone()
     losses = []
     for rows, bar in _steps(plan, total, progress, "training retriever (query adapter)"):
         batch = make_batch([examples[i] for i in rows], questions, passages)
         losses.append(adapter_step(adapter, optimizer, batch_tensors(batch, query_vectors, passage_vectors),
                                    tc.temperature))
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        step = len(losses)
+        if best is not None and (step % tc.eval_every == 0 or step == total):
+            mrr = score()
+            if mrr > best["mrr@10"]:
+                best, best_weight = {"step": step, "mrr@10": mrr}, adapter.weight.detach().clone()
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", heldout_mrr=f"{mrr:.3f}")
+        else:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    if best is None:
+        best_weight = adapter.weight.detach().clone()
+    with torch.no_grad():
+        adapter.weight.copy_(best_weight)
     adapter.save(tmp / QUERY_ADAPTER_FILE)
-    return losses
+    heldout = None if best is None else {
+        "questions": len(held_queries), "base_mrr@10": round(base_mrr, 4), "best_mrr@10": round(best["mrr@10"], 4),
+        "best_step": best["step"]}
+    return losses, heldout
 
 
 def _train_encoder(tmp: Path, examples: list[RetrieverExample], plan, total: int, questions, index_embedder: str,

@@ -148,7 +148,7 @@ def query_adapter(train_pipeline, squad_slice, tmp_path_factory):
     from ragtune.train.retriever import train_retriever
 
     out = tmp_path_factory.mktemp("retriever") / "adapter"
-    pipeline = _with(train_pipeline, max_steps=8, batch_size=8, lr=1e-3)
+    pipeline = _with(train_pipeline, max_steps=8, batch_size=8, lr=1e-3, eval_fraction=0.0)  # keep the last step
     return train_retriever(pipeline, squad_slice, out, progress=False)
 
 
@@ -159,6 +159,18 @@ def test_training_writes_a_query_adapter_folder(query_adapter, train_pipeline):
     assert info.kind == QUERY_ADAPTER and info.meta["embedder"] == train_pipeline.store.embedder
     assert not info.meta["reembed_required"]
     assert not list(query_adapter.out.parent.glob(".adapter.tmp-*"))  # the temporary folder was renamed away
+
+
+def test_held_out_questions_pick_a_step_no_worse_than_the_base(train_pipeline, squad_slice, tmp_path):
+    from ragtune.train.retriever import train_retriever
+
+    pipeline = _with(train_pipeline, max_steps=6, batch_size=4, lr=1e-3, eval_fraction=0.3, eval_every=2)
+    result = train_retriever(pipeline, squad_slice, tmp_path / "adapter", progress=False)
+    heldout = result.heldout
+    assert heldout["questions"] == 4 and heldout["best_step"] in (0, 2, 4, 6)
+    assert heldout["best_mrr@10"] >= heldout["base_mrr@10"] > 0
+    assert json.loads((result.out / "ragtune.json").read_text())["heldout"] == heldout
+    assert result.examples == 9  # the held-out questions are not trained on
 
 
 def test_saved_query_adapter_is_the_one_ask_loads(query_adapter, train_pipeline):
