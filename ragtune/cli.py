@@ -217,9 +217,12 @@ def train_retriever_(
     result = train_retriever(pipeline, data, out_dir, split=split, progress=PROGRESS)
     then = (f"; run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` before using it"
             if result.kind == "encoder" else "")
+    held = result.heldout
+    kept = (f"; held-out dense MRR@10 {held['base_mrr@10']:.3f} → {held['best_mrr@10']:.3f} (step "
+            f"{held['best_step']} kept)" if held else "")
     out.print(f"trained {result.kind} {result.steps} steps on {result.examples} examples "
               f"({result.questions} questions) in {result.train_seconds:.1f}s, loss {result.loss_first:.3f} → "
-              f"{result.loss_last:.3f} → {result.out}{then}")
+              f"{result.loss_last:.3f}{kept} → {result.out}{then}")
 
 
 @app.command("export")
