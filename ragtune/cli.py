@@ -225,6 +225,30 @@ def train_retriever_(
               f"{result.loss_last:.3f}{kept} → {result.out}{then}")
 
 
+@app.command("synth")
+def synth(
+    index: IndexOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="jsonl of question/answer pairs to write.")],
+    n: Annotated[int | None, typer.Option("--n", min=1, help="Pairs to keep (default: synth.n).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Which passages and sentences are asked about.")
+                    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Synthesise question/answer pairs from the indexed passages (filtered by span and round-trip checks)."""
+    from ragtune.pipeline import Pipeline
+    from ragtune.train.synth import synthesise, write_pairs
+
+    cfg = Config.load(config, **{"synth.seed": seed})
+    pipeline = Pipeline(index, cfg, progress=PROGRESS)
+    if len(pipeline.store) == 0:
+        raise RagtuneError(f"{index}: the index is empty; `ragtune read` some documents first")
+    report = synthesise(pipeline, n, progress=PROGRESS)
+    write_pairs(report.kept, out_file)
+    rejected = ", ".join(f"{reason} {count}" for reason, count in report.rejected.most_common()) or "none"
+    out.print(f"synth: kept {len(report.kept)} of {report.generated} generated pairs (rejected: {rejected}) "
+              f"→ {out_file}")
+
+
 @app.command("export")
 def export_(
     adapter: Annotated[Path, typer.Option("--adapter", help="Trained adapter folder.")],

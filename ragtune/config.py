@@ -112,6 +112,24 @@ class TrainConfig(_Section):
     save_every: int = Field(50, gt=0)
 
 
+class SynthConfig(_Section):
+    """Synthesising QA pairs from indexed passages with the generator, kept only if they survive the filters."""
+
+    n: int = Field(200, gt=0)
+    seed: int = 0
+    #: a kept question must retrieve its source document within this many results (the round-trip check)
+    roundtrip_k: int = Field(5, gt=0)
+    #: longer answers are not the short spans ask is trained to give
+    max_answer_units: int = Field(12, gt=0)
+    #: an answer that is not a verbatim span needs this share of its units in the passage (close paraphrase)
+    min_answer_overlap: float = Field(0.8, ge=0, le=1)
+    #: passages shorter than this rarely carry a fact worth asking about
+    min_passage_units: int = Field(40, gt=0)
+    max_passage_units: int = Field(320, gt=16)
+    #: candidates generated per round, as a multiple of the pairs still missing (the filters reject some)
+    overgenerate: float = Field(1.5, ge=1)
+
+
 class RetrieverTrainConfig(_Section):
     """Contrastive fine-tuning of the retriever: in-batch negatives plus hard negatives mined from the index."""
 
@@ -154,6 +172,7 @@ class Config(_Section):
     generator: GeneratorConfig = GeneratorConfig()
     train: TrainConfig = TrainConfig()
     train_retriever: RetrieverTrainConfig = RetrieverTrainConfig()
+    synth: SynthConfig = SynthConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 
     @classmethod

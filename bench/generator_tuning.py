@@ -1,0 +1,192 @@
+"""Does fine-tuning the generator help? closed-book vs RAG vs RAG + tuned adapter vs RAG + synth-tuned adapter.
+
+Usage: python bench/generator_tuning.py cmrc|squad [--steps N] [--eval-questions N] [--stages ...]
+
+Every stage runs the real CLI (`ragtune read`, `ragtune train generator`, `ragtune synth`,
+`ragtune eval --json`) with the same eval command and index for every condition, and is skipped when its
+output already exists under .ragtune/bench/generator-tuning/<set>/ (so stages can run in several sittings;
+generated answers are cached, so a rerun only re-scores). The last stage records one row per condition.
+
+- cmrc: train on the first articles of the CMRC 2018 (pseudo) training zip, indexed on their own; evaluate
+  on every 6th dev question (500) against the open corpus of all dev paragraphs.
+- squad: split the English SQuAD subset by article (even/odd article number); one index of all paragraphs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, SHARED, record  # noqa: E402
+
+RAGTUNE = [str(ROOT / ".venv" / "bin" / "ragtune")]
+WORK = ROOT / ".ragtune" / "bench" / "generator-tuning"
+CONFIG = Path(__file__).resolve().parent / "generator_tuning.yaml"
+STAGES = ["closed-book", "rag", "train", "rag+tuned", "synth", "train-synth", "rag+synth-tuned", "record"]
+
+
+def _with_ids(path: Path) -> dict:
+    """The SQuAD file with every paragraph's id made explicit, so subsets keep the full file's ids."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for a, article in enumerate(data["data"]):
+        for p, para in enumerate(article["paragraphs"]):
+            para.setdefault("id", f"{path.stem}-{a}-{p}")
+    return data
+
+
+def _subset(data: dict, keep_article, keep_question=lambda i: True) -> tuple[dict, int]:
+    out, n, i = [], 0, 0
+    for a, article in enumerate(data["data"]):
+        if not keep_article(a):
+            continue
+        paragraphs = []
+        for para in article["paragraphs"]:
+            qas = []
+            for qa in para["qas"]:
+                if keep_question(i):
+                    qas.append(qa)
+                i += 1
+            if qas:
+                paragraphs.append({**para, "qas": qas})
+        if paragraphs:
+            out.append({**article, "paragraphs": paragraphs})
+            n += sum(len(p["qas"]) for p in paragraphs)
+    return {"version": data.get("version", ""), "data": out}, n
+
+
+def prepare(name: str, work: Path, train_articles: int, eval_questions: int) -> dict[str, Path]:
+    """Write train.json / test.json (SQuAD format) and say which corpus each index holds."""
+    work.mkdir(parents=True, exist_ok=True)
+    paths = {"train": work / "train.json", "test": work / "test.json"}
+    if name == "cmrc":
+        dev = SHARED / "cmrc2018" / "cmrc2018_dev.json"
+        with zipfile.ZipFile(SHARED / "cmrc2018" / "train-pseudo-cmrc2018.zip") as zf:
+            train = json.loads(zf.read("train-pseudo-cmrc2018.json"))
+        train, _ = _subset(train, lambda a: a < train_articles)
+        test, _ = _subset(json.loads(dev.read_text(encoding="utf-8")), lambda a: True,
+                          lambda i: i % 6 == 0 and i // 6 < eval_questions)
+        paths.update(eval_corpus=dev, train_corpus=paths["train"])
+    else:
+        source = SHARED / "expmrc-squad" / "expmrc-squad-dev.json"
+        full = _with_ids(source)
+        train, _ = _subset(full, lambda a: a % 2 == 0)
+        test, _ = _subset(full, lambda a: a % 2 == 1, lambda i: i < eval_questions)
+        corpus = work / "corpus.json"
+        corpus.write_text(json.dumps(full, ensure_ascii=False), encoding="utf-8")
+        paths.update(eval_corpus=corpus, train_corpus=corpus)
+    for key, data in (("train", train), ("test", test)):
+        paths[key].write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return paths
+
+
+def run(args: list[str], log: list[str]) -> str:
+    """Run a ragtune command, keep its command line for the record, return stdout."""
+    shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
+    print(f"$ {shown}", file=sys.stderr, flush=True)
+    log.append(shown)
+    done = subprocess.run([*RAGTUNE, *args], stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {shown}")
+    return done.stdout
+
+
+def eval_stage(name: str, paths: dict, work: Path, log: list[str], extra: list[str]) -> None:
+    result = work / f"eval-{name}.json"
+    if result.exists():
+        return
+    start = time.perf_counter()
+    out = run(["eval", str(paths["test"]), "--index", str(work / "index-eval"), "--json", "--name", name,
+               "--report", str(work / "report"), *extra], log)
+    metrics = json.loads(out)
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
+    result.write_text(json.dumps(metrics), encoding="utf-8")
+
+
+def train_stage(data: Path, index: Path, out: Path, steps: int, log: list[str]) -> None:
+    if (out / "ragtune.json").exists() and not (out / "checkpoint").exists():
+        return
+    if (out / "ragtune.json").exists():
+        meta = json.loads((out / "ragtune.json").read_text())
+        if meta["step"] >= meta["total_steps"] or meta["stopped_early"]:
+            return
+    resume = ["--resume"] if (out / "checkpoint").exists() else []
+    run(["train", "generator", str(data), "--index", str(index), "--out", str(out), "--max-steps", str(steps),
+         "--config", str(CONFIG), *resume], log)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("set", choices=["cmrc", "squad"])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--train-articles", type=int, default=300, help="cmrc: training articles from the zip")
+    parser.add_argument("--eval-questions", type=int, default=500)
+    parser.add_argument("--synth", type=int, default=300, help="QA pairs to synthesise")
+    parser.add_argument("--stages", nargs="*", default=STAGES, choices=STAGES)
+    args = parser.parse_args()
+
+    work = WORK / args.set
+    paths = prepare(args.set, work, args.train_articles, args.eval_questions)
+    log: list[str] = []
+    run(["read", str(paths["eval_corpus"]), "--index", str(work / "index-eval")], log)
+    train_index = work / "index-eval"
+    if paths["train_corpus"] != paths["eval_corpus"]:
+        train_index = work / "index-train"
+        run(["read", str(paths["train_corpus"]), "--index", str(train_index)], log)
+
+    if "closed-book" in args.stages:
+        eval_stage("closed-book", paths, work, log, ["--closed-book"])
+    if "rag" in args.stages:
+        eval_stage("rag", paths, work, log, [])
+    if "train" in args.stages:
+        train_stage(paths["train"], train_index, work / "adapter", args.steps, log)
+    if "rag+tuned" in args.stages:
+        eval_stage("rag+tuned", paths, work, log, ["--adapter", str(work / "adapter")])
+    synth = work / "synth.jsonl"
+    if "synth" in args.stages and not synth.exists():
+        run(["synth", "--index", str(train_index), "--out", str(synth), "--n", str(args.synth)], log)
+    if "train-synth" in args.stages:
+        train_stage(synth, train_index, work / "adapter-synth", args.steps, log)
+    if "rag+synth-tuned" in args.stages:
+        eval_stage("rag+synth-tuned", paths, work, log, ["--adapter", str(work / "adapter-synth")])
+    if "record" in args.stages:
+        record_all(args, work, paths)
+
+
+def record_all(args, work: Path, paths: dict) -> None:
+    rows, training = {}, {}
+    for name in ("closed-book", "rag", "rag+tuned", "rag+synth-tuned"):
+        result = work / f"eval-{name}.json"
+        if result.exists():
+            metrics = json.loads(result.read_text())
+            rows[name] = {**metrics.get("answer", {}), "recall@5": metrics.get("retrieval", {}).get("recall@5"),
+                          "grounded": metrics.get("grounding", {}).get("grounded"),
+                          "eval_seconds": metrics.get("seconds")}
+    for name in ("adapter", "adapter-synth"):
+        meta_path = work / name / "ragtune.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            training[name] = {"examples": meta["examples"], "steps": meta["step"],
+                              "train_minutes": round(meta["train_seconds"] / 60, 1),
+                              "step_seconds": meta["mean_step_seconds"], "best": meta["best"]}
+    n = json.loads((work / "eval-rag.json").read_text())["n"] if (work / "eval-rag.json").exists() else None
+    gain = None
+    if "rag" in rows and "rag+tuned" in rows:
+        gain = round(rows["rag+tuned"]["f1"] - rows["rag"]["f1"], 1)
+    record(f"generator tuning: {args.set} ({n} test questions)",
+           {"bench": "generator_tuning", "set": args.set, "n": n, "f1_gain_tuned_over_rag": gain, "rows": rows,
+            "training": training, "train_config": CONFIG.name},
+           notes="same `ragtune eval --json` command and index for every row; EM/F1/ROUGE-L/BLEU 0-100; "
+           "eval_seconds is wall time of that eval (0 if its generations were already cached); "
+           "train_minutes includes the held-out evaluations during training.")
+
+
+if __name__ == "__main__":
+    main()

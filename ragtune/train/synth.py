@@ -1,0 +1,209 @@
+"""Question/answer pairs synthesised from the indexed passages, for users with documents but no QA data.
+
+The generator writes one question + short answer per passage (in the passage's language, about one focus
+sentence so a passage can yield varied questions). A pair is kept only if the answer is a span (or close
+paraphrase) of the passage, the question does not give the answer away, and retrieving the question finds
+the source document again (the round-trip check): pairs the retriever cannot answer teach the generator
+nothing it will see at ask time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ragtune.ask.prompt import question_language
+from ragtune.config import SynthConfig
+from ragtune.generate.base import Message
+from ragtune.generate.cache import GenerationCache
+from ragtune.index.store import Passage
+from ragtune.pipeline import Pipeline
+from ragtune.read.chunking import split_sentences
+from ragtune.text import count_units, truncate_units
+
+SYSTEM = {
+    "en": (
+        "You write one quiz question about the passage you are given, and its answer. The answer must be "
+        "copied word for word from the passage and be short (a name, number, date or short phrase). The "
+        "question must make sense on its own, without the passage. Reply in exactly two lines:\n"
+        "Question: ...\nAnswer: ..."
+    ),
+    "zh": (
+        "你根据给出的资料出一道题并给出答案。答案必须从资料中原样摘录，并且简短（一个名称、数字、日期或短语）。"
+        "问题要能脱离资料单独看懂。只输出两行：\n问题：……\n答案：……"
+    ),
+}
+LABELS = {"en": ("Passage", "Ask about this sentence"), "zh": ("资料", "围绕这句话出题")}
+EXAMPLE = {
+    "en": ("Eiffel Tower", "The Eiffel Tower is a wrought-iron tower in Paris. It was completed in 1889.",
+           "It was completed in 1889.", "Question: In what year was the Eiffel Tower completed?\nAnswer: 1889"),
+    "zh": ("长城", "长城位于中国北方。长城的总长度约21196千米。", "长城的总长度约21196千米。",
+           "问题：长城的总长度约是多少？\n答案：约21196千米"),
+}
+_QUESTION = re.compile(r"^\s*(?:question|问题|问)\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_ANSWER = re.compile(r"^\s*(?:answer|答案|答)\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_UNIT = re.compile(r"[\u3400-\u9fff]|\w+|[^\w\s]", re.UNICODE)
+_EDGE_PUNCT = " \t\"'“”‘’「」《》.,;:!?。，；：！？、"
+
+
+@dataclass
+class SynthPair:
+    question: str
+    answer: str
+    passage: Passage
+
+    def to_json(self, number: int) -> dict:
+        return {"id": f"synth-{number}", "question": self.question, "answer": self.answer,
+                "passage_id": self.passage.id, "title": self.passage.title,
+                "lang": question_language(self.question)}
+
+
+@dataclass
+class SynthReport:
+    kept: list[SynthPair] = field(default_factory=list)
+    generated: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+
+# --------------------------------------------------------------------------- prompt and filters
+
+
+def focus_sentence(text: str, rng: random.Random) -> str:
+    """A sentence long enough to hold a fact; the question is asked about it."""
+    sentences = [s for s in split_sentences(text) if count_units(s) >= 8] or [text]
+    return rng.choice(sentences)
+
+
+def synth_messages(passage: Passage, focus: str, max_units: int) -> list[Message]:
+    lang = question_language(passage.text)
+    label, focus_label = LABELS[lang]
+    title, text, shot_focus, shot_answer = EXAMPLE[lang]
+
+    def user(title: str, body: str, sentence: str) -> str:
+        head = f"{title}: {body}" if title else body
+        return f"{label}: {head}\n\n{focus_label}: {sentence}"
+
+    return [
+        {"role": "system", "content": SYSTEM[lang]},
+        {"role": "user", "content": user(title, text, shot_focus)},
+        {"role": "assistant", "content": shot_answer},
+        {"role": "user", "content": user(passage.title, truncate_units(passage.text, max_units), focus)},
+    ]
+
+
+def parse_pair(raw: str) -> tuple[str, str] | None:
+    """(question, answer) from the model's two lines, or None when either is missing."""
+    question, answer = _QUESTION.search(raw), _ANSWER.search(raw)
+    if not question or not answer:
+        return None
+    answer_text = answer.group(1).strip(_EDGE_PUNCT)
+    return (question.group(1).strip(), answer_text) if answer_text else None
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower()).strip()
+
+
+def rejection(question: str, answer: str, passage_text: str, config: SynthConfig) -> str | None:
+    """Why a parsed pair is not kept (None: keep it); the round-trip check comes later, in batches."""
+    if count_units(question) < 4:
+        return "short question"
+    if question_language(question) != question_language(passage_text):
+        return "wrong language"
+    if count_units(answer) > config.max_answer_units:
+        return "long answer"
+    if _norm(answer) in _norm(question):
+        return "answer in question"
+    if _norm(answer) in _norm(passage_text):
+        return None
+    units = _UNIT.findall(answer.lower())
+    passage_units = set(_UNIT.findall(passage_text.lower()))
+    if not units or sum(u in passage_units for u in units) / len(units) < config.min_answer_overlap:
+        return "answer not in passage"
+    return None
+
+
+def candidate_passages(passages: list[Passage], config: SynthConfig) -> list[Passage]:
+    """Long-enough passages in a seeded order that visits every document once before any twice."""
+    rng = random.Random(config.seed)
+    pool = [p for p in passages if count_units(p.text) >= config.min_passage_units]
+    rng.shuffle(pool)
+    seen: Counter = Counter()
+    visits = []
+    for passage in pool:
+        visits.append(seen[passage.id])
+        seen[passage.id] += 1
+    return [p for _, p in sorted(zip(visits, pool), key=lambda pair: pair[0])]
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) -> SynthReport:
+    """Up to `n` filtered pairs from `pipeline`'s index, generated in batched rounds until enough survive."""
+    config = pipeline.config.synth
+    n = n or config.n
+    rng = random.Random(config.seed)
+    cfg = pipeline.config
+    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.adapter, cfg.generator.max_new_tokens)
+    report = SynthReport()
+    pending = candidate_passages(list(pipeline.store.passages), config)
+    questions_seen: set[str] = set()
+    with tqdm(total=n, desc="synthesising", unit="pair", disable=not progress) as bar:
+        while pending and len(report.kept) < n:
+            want = math.ceil((n - len(report.kept)) * config.overgenerate)
+            round_passages, pending = pending[:want], pending[want:]
+            batch = [synth_messages(p, focus_sentence(p.text, rng), config.max_passage_units)
+                     for p in round_passages]
+            raws = cache.generate(batch, lambda todo: pipeline.generator.generate(todo, progress=progress))
+            report.generated += len(raws)
+            survivors = []
+            for passage, raw in zip(round_passages, raws, strict=True):
+                pair = parse_pair(raw)
+                reason = "unparsed" if pair is None else rejection(*pair, passage.text, config)
+                if reason is None and _norm(pair[0]) in questions_seen:
+                    reason = "duplicate"
+                if reason is not None:
+                    report.rejected[reason] += 1
+                    continue
+                questions_seen.add(_norm(pair[0]))
+                survivors.append(SynthPair(pair[0], pair[1], passage))
+            for pair in roundtrip(pipeline, survivors, config.roundtrip_k, report.rejected):
+                if len(report.kept) < n:
+                    report.kept.append(pair)
+                    bar.update(1)
+    return report
+
+
+def roundtrip(pipeline: Pipeline, pairs: list[SynthPair], k: int, rejected: Counter) -> list[SynthPair]:
+    """The pairs whose question retrieves its source document within the top k."""
+    if not pairs:
+        return []
+    results = pipeline.retriever.retrieve_many([p.question for p in pairs], k)
+    kept = []
+    for pair, ranked in zip(pairs, results, strict=True):
+        if any(r.passage.id == pair.passage.id for r in ranked):
+            kept.append(pair)
+        else:
+            rejected["round trip"] += 1
+    return kept
+
+
+def write_pairs(pairs: list[SynthPair], out: str | Path) -> Path:
+    """jsonl that `ragtune train generator|retriever` read; written to a temp file and renamed."""
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for number, pair in enumerate(pairs):
+            fh.write(json.dumps(pair.to_json(number), ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    return out
