@@ -1,11 +1,14 @@
-"""What a trained `--adapter` folder holds: a generator LoRA, a query-side retriever adapter, or a new encoder.
+"""What a trained `--adapter` folder holds: a generator LoRA, a query-side retriever adapter, a new encoder, or
+a jointly trained LoRA + query adapter.
 
-Deciding needs only the folder's small files (no model is loaded), so ask and eval can refuse early.
+Deciding needs only the folder's small files (no model is loaded), so ask and eval can refuse early. Several
+folders combine when each tunes a different side (one generator side, one retriever side).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ GENERATOR = "generator"
 QUERY_ADAPTER = "query-adapter"
 #: a re-trained sentence-transformers encoder in `encoder/`: the corpus must be re-embedded with it
 ENCODER = "encoder"
+#: `ragtune train joint`: a PEFT LoRA and a query adapter trained together, in one folder
+JOINT = "joint"
 QUERY_ADAPTER_FILE = "query_adapter.safetensors"
 ENCODER_DIR = "encoder"
 
@@ -31,7 +36,16 @@ class AdapterInfo:
 
     @property
     def is_retriever(self) -> bool:
-        return self.kind in (QUERY_ADAPTER, ENCODER)
+        return self.kind in (QUERY_ADAPTER, ENCODER, JOINT)
+
+    @property
+    def is_generator(self) -> bool:
+        return self.kind in (GENERATOR, JOINT)
+
+    @property
+    def retriever_kind(self) -> str | None:
+        """How the retriever side applies: a query adapter (also a joint folder's), an encoder, or None."""
+        return QUERY_ADAPTER if self.kind == JOINT else self.kind if self.is_retriever else None
 
     @property
     def encoder_path(self) -> Path:
@@ -49,6 +63,11 @@ def inspect_adapter(folder: str | Path) -> AdapterInfo:
             meta = json.loads((folder / META).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RagtuneError(f"{folder / META}: unreadable ({exc})") from exc
+    if meta.get("kind") == JOINT:
+        for name in (QUERY_ADAPTER_FILE, "adapter_config.json"):
+            if not (folder / name).is_file():
+                raise RagtuneError(f"{folder}: joint adapter without {name}")
+        return AdapterInfo(folder, JOINT, meta)
     if meta.get("kind") == "retriever":
         kind = meta.get("retriever")
         if kind == QUERY_ADAPTER and not (folder / QUERY_ADAPTER_FILE).is_file():
@@ -61,6 +80,24 @@ def inspect_adapter(folder: str | Path) -> AdapterInfo:
     if (folder / "adapter_config.json").is_file():
         return AdapterInfo(folder, GENERATOR, meta)
     raise RagtuneError(f"{folder}: not an adapter folder (neither a retriever {META} nor a PEFT adapter_config.json)")
+
+
+def split_adapters(infos: Sequence[AdapterInfo]) -> tuple[AdapterInfo | None, AdapterInfo | None]:
+    """(generator side, retriever side) of several `--adapter` folders; two for the same side is an error.
+
+    This is how separately trained adapters are used together: `--adapter GEN --adapter RETRIEVER`.
+    """
+    generator = retriever = None
+    for info in infos:
+        if info.is_generator:
+            if generator is not None:
+                raise RagtuneError(f"{generator.folder} and {info.folder} both tune the generator; give one")
+            generator = info
+        if info.is_retriever:
+            if retriever is not None:
+                raise RagtuneError(f"{retriever.folder} and {info.folder} both tune the retriever; give one")
+            retriever = info
+    return generator, retriever
 
 
 def embedder_name(name: str) -> str:

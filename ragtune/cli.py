@@ -22,6 +22,8 @@ PROGRESS = sys.stderr.isatty()
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]
+ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapter with a separately trained "
+                "retriever adapter.")
 
 
 def _print_report(report, verb: str = "read") -> None:
@@ -71,7 +73,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     index: IndexOpt,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve.")] = None,
-    adapter: Annotated[Path | None, typer.Option("--adapter", help="Fine-tuned adapter folder.")] = None,
+    adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -104,7 +106,7 @@ def print_sources(answer) -> None:
 def eval_(
     data: Annotated[Path, typer.Argument(help="SQuAD-format json, or a BEIR folder (corpus/queries/qrels).")],
     index: IndexOpt,
-    adapter: Annotated[Path | None, typer.Option("--adapter", help="Fine-tuned adapter folder.")] = None,
+    adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only.")] = False,
     closed_book: Annotated[bool, typer.Option("--closed-book", help="Answer without retrieval.")] = False,
     split: Annotated[str | None, typer.Option("--split", help="BEIR qrels split (default test, else train).")
@@ -223,6 +225,39 @@ def train_retriever_(
     out.print(f"trained {result.kind} {result.steps} steps on {result.examples} examples "
               f"({result.questions} questions) in {result.train_seconds:.1f}s, loss {result.loss_first:.3f} → "
               f"{result.loss_last:.3f}{kept} → {result.out}{then}")
+
+
+@train_app.command("joint")
+def train_joint_(
+    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
+                                         '"passage_id"]}.')],
+    index: IndexOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write (LoRA + query adapter).")],
+    mode: Annotated[str | None, typer.Option("--mode", help="sequence (RAG-Sequence) or token (RAG-Token).")
+                    ] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
+                         ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Tune the query encoder and the generator's LoRA together on the RAG marginal likelihood."""
+    from ragtune.pipeline import Pipeline
+    from ragtune.train.joint import train_joint
+
+    cfg = Config.load(config, **{"train_joint.mode": mode, "train_joint.max_steps": max_steps,
+                                 "train_joint.epochs": epochs})
+    pipeline = Pipeline(index, cfg, progress=PROGRESS)
+    _ = pipeline.store  # fail fast on a missing index, before loading models
+    result = train_joint(pipeline, data, out_dir, progress=PROGRESS)
+    first, last = result.first, result.last
+
+    def change(name: str, digits: int) -> str:
+        shown = [("-" if e[name] is None else f"{e[name]:.{digits}f}") for e in (first, last)]
+        return " → ".join(shown)
+
+    out.print(f"trained joint RAG-{result.mode} {result.steps} steps on {result.questions} questions in "
+              f"{result.train_seconds:.1f}s: loss/token {change('loss', 3)}, p(z|q) entropy {change('entropy', 2)}, "
+              f"gold rank {change('gold_rank', 2)}, temperature {result.temperature:.4f} → {result.out}")
 
 
 @app.command("synth")

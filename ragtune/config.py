@@ -162,6 +162,40 @@ class RetrieverTrainConfig(_Section):
     eval_every: int = Field(5, gt=0)
 
 
+class JointTrainConfig(_Section):
+    """Training the query adapter and the generator's LoRA together on the RAG marginal likelihood.
+
+    The LoRA's shape (rank, alpha, dropout, target modules) and bf16 come from `train:`, so a joint adapter is
+    the same kind of PEFT folder as a generator one.
+    """
+
+    seed: int = 0
+    #: "sequence": -log Σ_z p(z|q) p(y|q,z) (RAG-Sequence); "token": -Σ_t log Σ_z p(z|q) p(y_t|q,z,y<t) (RAG-Token)
+    mode: str = Field("sequence", pattern="^(sequence|token)$")
+    #: candidate passages per question (the frozen retriever's top k, no reranker), one prompt each
+    k: int = Field(4, gt=1)
+    #: softmax temperature of p(z|q) over the candidates' cosine scores (the starting value when learned)
+    temperature: float = Field(0.05, gt=0)
+    learn_temperature: bool = True
+    #: learning rate of the generator's LoRA
+    lr: float = Field(2e-4, gt=0)
+    #: learning rate of the query adapter (and of the temperature)
+    query_lr: float = Field(3e-4, gt=0)
+    #: pulls the query adapter towards identity, as in train_retriever
+    query_weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    #: optimizer steps; overrides epochs when set
+    max_steps: int | None = Field(None, gt=0)
+    #: questions per optimizer step (each costs k prompts through the generator)
+    batch_size: int = Field(2, gt=0)
+    #: tokens per prompt (one passage each); longer passages are shortened, the answer is kept
+    max_length: int = Field(512, gt=16)
+    #: steps between history entries (loss, p(z|q) entropy, gold rank) in ragtune.json
+    log_every: int = Field(10, gt=0)
+
+
 class Config(_Section):
     """Everything ragtune can be told; `Config()` is the embedded default."""
 
@@ -172,6 +206,7 @@ class Config(_Section):
     generator: GeneratorConfig = GeneratorConfig()
     train: TrainConfig = TrainConfig()
     train_retriever: RetrieverTrainConfig = RetrieverTrainConfig()
+    train_joint: JointTrainConfig = JointTrainConfig()
     synth: SynthConfig = SynthConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,12 +11,12 @@ from pathlib import Path
 from ragtune.adapters import (
     ENCODER,
     ENCODER_DIR,
-    GENERATOR,
     QUERY_ADAPTER,
     QUERY_ADAPTER_FILE,
     AdapterInfo,
     embedder_name,
     inspect_adapter,
+    split_adapters,
 )
 from ragtune.ask.prompt import IDK, build_messages, question_language
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
@@ -52,13 +52,19 @@ class Answer:
 
 
 class Pipeline:
-    """One index folder plus the models that read and answer from it (loaded on first use)."""
+    """One index folder plus the models that read and answer from it (loaded on first use).
 
-    def __init__(self, index_dir: str | Path, config: Config | None = None, adapter: str | Path | None = None,
-                 progress: bool = True):
+    `adapter` is one trained folder, or several that tune different sides (a generator LoRA and a retriever
+    adapter trained separately); a joint folder tunes both.
+    """
+
+    def __init__(self, index_dir: str | Path, config: Config | None = None,
+                 adapter: str | Path | Sequence[str | Path] | None = None, progress: bool = True):
         self.index_dir = Path(index_dir)
         self.config = config or Config()
         self.adapter = adapter
+        self.adapters = [] if adapter is None else [Path(adapter)] if isinstance(adapter, (str, Path)) else [
+            Path(a) for a in adapter]
         self.progress = progress
 
     # ---- lazily built parts ---------------------------------------------------------------
@@ -75,20 +81,25 @@ class Pipeline:
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
     @cached_property
-    def adapter_info(self) -> AdapterInfo | None:
-        return inspect_adapter(self.adapter) if self.adapter is not None else None
+    def _adapter_sides(self) -> tuple[AdapterInfo | None, AdapterInfo | None]:
+        return split_adapters([inspect_adapter(a) for a in self.adapters])
 
     @property
     def generator_adapter(self) -> Path | None:
-        """The `--adapter` folder when it is a generator LoRA (a retriever adapter leaves the generator as it is)."""
-        info = self.adapter_info
-        return info.folder if info is not None and info.kind == GENERATOR else None
+        """The `--adapter` folder holding a generator LoRA (a retriever adapter leaves the generator as it is)."""
+        info = self._adapter_sides[0]
+        return info.folder if info is not None else None
+
+    @property
+    def retriever_adapter(self) -> AdapterInfo | None:
+        """The `--adapter` folder that tunes the retriever (a query adapter, an encoder, or a joint folder)."""
+        return self._adapter_sides[1]
 
     @cached_property
     def query_embedder(self) -> Embedder:
         """The index's embedder for queries, through a retriever adapter when `--adapter` is one."""
-        info = self.adapter_info
-        if info is None or not info.is_retriever:
+        info = self.retriever_adapter
+        if info is None:
             return self.embedder
         _check_retriever_adapter(info, self.store.embedder, self.index_dir)  # before loading any model
         if info.kind == ENCODER:
@@ -171,7 +182,7 @@ def _check_retriever_adapter(info: AdapterInfo, index_embedder: str, index_dir: 
         raise RagtuneError(f"{info.folder}: this adapter re-trained the passage encoder; run `ragtune read "
                            f"--reembed --embedder {info.folder / ENCODER_DIR} --index {index_dir}` first")
     trained_on = info.meta.get("embedder")
-    if info.kind == QUERY_ADAPTER and trained_on != index_embedder:
+    if info.retriever_kind == QUERY_ADAPTER and trained_on != index_embedder:
         raise RagtuneError(f"{info.folder}: query adapter trained for embedder {trained_on!r}, but the index at "
                            f"{index_dir} uses {index_embedder!r}")
 

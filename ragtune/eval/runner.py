@@ -97,7 +97,7 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
         metrics["grounding"] = {name: round(value, 2) for name, value in grounding.items()}
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     settings = {"retrieval_only": not generate, "closed_book": closed_book, "k": k,
-                "adapter": str(pipeline.adapter) if pipeline.adapter else None}
+                "adapter": ", ".join(map(str, pipeline.adapters)) or None}
     return EvalResult(metrics, records, settings)
 
 

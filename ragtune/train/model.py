@@ -45,6 +45,24 @@ def loss_sum(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor)
                                              ignore_index=IGNORE, reduction="sum")
 
 
+def label_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p of each row's labelled tokens, in order and left-aligned: ((rows, T) log-probs, (rows, T) mask).
+
+    What the RAG losses need per passage; as in loss_sum, logits only at the positions that predict a label.
+    """
+    targets = labels[:, 1:]
+    positions = (targets != IGNORE).any(0).nonzero().squeeze(1)
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
+    picked = targets[:, positions]
+    keep = picked != IGNORE
+    logp = logits.float().log_softmax(-1).gather(-1, picked.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    order = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices  # labelled positions first
+    width = int(keep.sum(1).max())
+    kept = keep.gather(1, order)[:, :width]
+    return logp.gather(1, order)[:, :width] * kept, kept.float()
+
+
 def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16: bool = True) -> float:
     """Per-token loss of `rows` in eval mode (no dropout)."""
     was_training = model.training

@@ -1,0 +1,280 @@
+"""`ragtune train joint`: the query adapter and the generator's LoRA trained together on the RAG marginal likelihood.
+
+For each question the frozen index's retriever (no reranker) gives k candidate passages; p(z|q) is the softmax of
+the adapted query vector's cosine with each stored passage vector over a temperature, and the generator scores the
+answer once per candidate, from ask's prompt holding only that passage. The loss -log Σ_z p(z|q) p(y|q,z)
+(RAG-Sequence) or its per-token form (RAG-Token) sends gradients into both halves: the generator learns to answer
+from the passage, the retriever to put mass on passages the generator can answer from. Passage vectors never
+change, so the index stays valid and `ask --adapter OUT` applies both halves at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ragtune.adapters import JOINT, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
+from ragtune.ask.retriever import HybridRetriever
+from ragtune.config import JointTrainConfig
+from ragtune.errors import RagtuneError
+from ragtune.pipeline import Pipeline
+from ragtune.read.ingest import file_sha256
+from ragtune.train.batches import collate, target_tokens
+from ragtune.train.checkpoint import atomic_dir, seed_everything
+from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_train_questions
+from ragtune.train.model import add_lora, label_logprobs, load_base
+from ragtune.train.query_adapter import QueryAdapter
+from ragtune.train.rag_loss import doc_entropy, rag_sequence_nll, rag_token_nll, sequence_logprobs
+from ragtune.train.retriever import batch_plan
+from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
+
+RETRIEVE_BATCH = 64
+
+
+@dataclass
+class JointItem:
+    """One question: its base query vector's row, the k candidate passage rows (retrieval order), which of them
+    are gold, and one encoded prompt + answer per candidate."""
+
+    question: TrainQuestion
+    query: int
+    rows: list[int]
+    gold: list[bool]
+    encoded: list[Encoded]
+
+
+@dataclass
+class JointTrainResult:
+    out: Path
+    mode: str
+    steps: int
+    questions: int
+    first: dict
+    last: dict
+    temperature: float
+    train_seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def single_passage_example(question: TrainQuestion, title: str, text: str, max_units: int) -> TrainExample:
+    """ask's prompt with only this passage, the target cited as ask cites it: `answer [1]`."""
+    return TrainExample(question.id, question.question, list(question.answers), [(title, text)],
+                        f"{question.answers[0]} [1]", 1, max_units)
+
+
+def is_gold(question: TrainQuestion, passage) -> bool:
+    """The question's own document (SQuAD paragraph, synth passage_id), else any passage holding an answer."""
+    return passage.id == question.gold_id if question.gold_id else contains_answer(passage, question.answers)
+
+
+def prepare_items(pipeline: Pipeline, questions: list[TrainQuestion], tokenizer, stops: set[int],
+                  tc: JointTrainConfig, progress: bool = False) -> tuple[list[JointItem], np.ndarray]:
+    """Candidates from the frozen index (the base retriever, no reranker) and their encoded prompts;
+    returns the items and the base query vectors they point into."""
+    store = pipeline.store
+    config = pipeline.config
+    retriever = HybridRetriever(store, pipeline.embedder, config.retrieval.model_copy(update={"reranker": "none"}))
+    texts = [q.question for q in questions]
+    vectors = pipeline.embedder.encode_queries(texts, progress=progress)
+    row_of = {(p.id, p.chunk): row for row, p in enumerate(store.passages)}
+    items = []
+    for start in range(0, len(questions), RETRIEVE_BATCH):
+        chunk = questions[start : start + RETRIEVE_BATCH]
+        for i, (question, ranked) in enumerate(zip(chunk, retriever.retrieve_many([q.question for q in chunk], tc.k)),
+                                               start=start):
+            if len(ranked) < 2:
+                continue  # one candidate: p(z|q) = 1, nothing for the retriever to learn
+            encoded = [encode_example(tokenizer, single_passage_example(question, r.passage.title, r.passage.text,
+                                                                        config.generator.max_passage_tokens),
+                                      tc.max_length, stops) for r in ranked]
+            items.append(JointItem(question, i, [row_of[(r.passage.id, r.passage.chunk)] for r in ranked],
+                                   [is_gold(question, r.passage) for r in ranked], encoded))
+    return items, vectors
+
+
+# --------------------------------------------------------------------------- the loss of one question
+
+
+class JointModel(torch.nn.Module):
+    """The two trainable halves and the temperature: LoRA-wrapped generator, query adapter, log temperature."""
+
+    def __init__(self, generator, dim: int, temperature: float, learn_temperature: bool):
+        super().__init__()
+        self.generator = generator
+        self.query_adapter = QueryAdapter(dim)
+        self.log_temperature = torch.nn.Parameter(torch.tensor(math.log(temperature)),
+                                                  requires_grad=learn_temperature)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.log_temperature.detach().exp())
+
+    def doc_logits(self, query: torch.Tensor, passages: torch.Tensor) -> torch.Tensor:
+        """(k,) scores of the candidates: cos(adapted query, stored passage) / temperature."""
+        return passages @ self.query_adapter(query[None])[0] / self.log_temperature.exp()
+
+    def answer_logprobs(self, encoded: list[Encoded], pad_id: int, bf16: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(k, T) log p(y_t | q, z, y<t) for each candidate's prompt, and the (T,) mask of answer tokens."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            token_logprobs, mask = label_logprobs(self.generator, *collate(encoded, pad_id))
+        return token_logprobs.float(), mask[0]
+
+    def nll(self, mode: str, query: torch.Tensor, passages: torch.Tensor, encoded: list[Encoded], pad_id: int,
+            bf16: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(negative log marginal likelihood, doc logits, answer tokens) of one question."""
+        doc_logits = self.doc_logits(query, passages)
+        token_logprobs, mask = self.answer_logprobs(encoded, pad_id, bf16)
+        if mode == "token":
+            loss = rag_token_nll(doc_logits, token_logprobs, mask)
+        else:
+            loss = rag_sequence_nll(doc_logits, sequence_logprobs(token_logprobs, mask))
+        return loss, doc_logits, int(mask.sum())
+
+
+def gold_rank(doc_logits: torch.Tensor, gold: list[bool]) -> int | None:
+    """1-based position of the best-scored gold candidate in p(z|q) order; None when no candidate is gold."""
+    order = torch.argsort(doc_logits.detach(), descending=True, stable=True).tolist()
+    return next((n for n, row in enumerate(order, start=1) if gold[row]), None)
+
+
+class _Stats:
+    """Running means of what training logs: per-token loss, p(z|q) entropy, gold rank, share of gold in top k."""
+
+    def __init__(self):
+        self.sums = defaultdict(float)
+        self.counts = defaultdict(int)
+
+    def add(self, name: str, value: float | None, weight: int = 1) -> None:
+        if value is not None:
+            self.sums[name] += value * weight
+            self.counts[name] += weight
+
+    def means(self) -> dict[str, float | None]:
+        names = ("loss", "entropy", "gold_rank", "gold_in_k")
+        return {n: round(self.sums[n] / self.counts[n], 4) if self.counts[n] else None for n in names}
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RagtuneError(f"{out} is not empty: choose a new --out")
+
+
+def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progress: bool = True
+                ) -> JointTrainResult:
+    """Train on `data`'s questions against `pipeline`'s index; write LoRA + query adapter + ragtune.json to OUT."""
+    config = pipeline.config
+    tc = config.train_joint
+    data, out = Path(data).expanduser(), Path(out).expanduser()
+    _check_out(out)
+    questions = load_train_questions(data)
+    store = pipeline.store
+    if len(store) < 2:
+        raise RagtuneError(f"{pipeline.index_dir}: joint training needs at least 2 indexed passages")
+    if config.generator.threads:
+        torch.set_num_threads(config.generator.threads)
+    seed_everything(tc.seed)
+    tokenizer, base = load_base(config)
+    tokenizer.padding_side = "right"
+    stops = stop_token_ids(tokenizer, getattr(getattr(base, "generation_config", None), "eos_token_id", None))
+    items, query_vectors = prepare_items(pipeline, questions, tokenizer, stops, tc, progress)
+    if not items:
+        raise RagtuneError(f"{data}: no question retrieved 2 or more passages from {pipeline.index_dir}")
+    passage_vectors = np.asarray(store.vectors.vectors(), dtype=np.float32)
+    model = JointModel(add_lora(base, config.train), passage_vectors.shape[1], tc.temperature, tc.learn_temperature)
+    total = tc.max_steps or max(1, math.ceil(tc.epochs * len(items) / tc.batch_size))
+    optimizer, scheduler = _optimizer(model, tc, total)
+    plan = batch_plan(len(items), tc.batch_size, tc.seed)
+    pad_id = tokenizer.pad_token_id
+    bf16 = config.train.bf16
+    history: list[dict] = []
+    window, first = _Stats(), None
+    start = time.perf_counter()
+    model.train()
+    bar = tqdm(range(1, total + 1), desc=f"training joint (RAG-{tc.mode})", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    for step in bar:
+        batch = [items[i] for i in next(plan)]
+        tokens = sum(target_tokens(item.encoded[0]) for item in batch)  # the same answer in every prompt
+        for item in batch:
+            query = torch.from_numpy(query_vectors[item.query].astype(np.float32))
+            passages = torch.from_numpy(passage_vectors[item.rows])
+            loss, doc_logits, n_tokens = model.nll(tc.mode, query, passages, item.encoded, pad_id, bf16)
+            (loss / max(tokens, 1)).backward()
+            rank = gold_rank(doc_logits, item.gold)
+            window.add("loss", loss.item() / max(n_tokens, 1), n_tokens)
+            window.add("entropy", float(doc_entropy(doc_logits.detach())))
+            window.add("gold_in_k", float(rank is not None))
+            window.add("gold_rank", rank)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], tc.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        means = window.means()
+        bar.set_postfix(loss=f"{means['loss']:.3f}", H=f"{means['entropy']:.2f}",
+                        gold_rank="-" if means["gold_rank"] is None else f"{means['gold_rank']:.2f}",
+                        T=f"{model.temperature:.3f}")
+        if step % tc.log_every == 0 or step == total:
+            history.append({"step": step, **means, "temperature": round(model.temperature, 5)})
+            first = first or history[-1]
+            window = _Stats()
+    bar.close()
+    seconds = time.perf_counter() - start
+    result = JointTrainResult(out, tc.mode, total, len(items), first, history[-1], model.temperature, seconds,
+                              history)
+    _save(model, out, result, pipeline, data, len(questions))
+    return result
+
+
+def _optimizer(model: JointModel, tc: JointTrainConfig, total: int):
+    """AdamW with its own learning rate per half; linear warmup then linear decay for both."""
+    lora = [p for p in model.generator.parameters() if p.requires_grad]
+    groups = [{"params": lora, "lr": tc.lr, "weight_decay": 0.0},
+              {"params": list(model.query_adapter.parameters()), "lr": tc.query_lr,
+               "weight_decay": tc.query_weight_decay}]
+    if model.log_temperature.requires_grad:
+        groups.append({"params": [model.log_temperature], "lr": tc.query_lr, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups)
+    warmup = round(tc.warmup_ratio * total)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _save(model: JointModel, out: Path, result: JointTrainResult, pipeline: Pipeline, data: Path,
+          n_questions: int) -> None:
+    """PEFT files + query_adapter.safetensors + ragtune.json, appearing at OUT all at once."""
+    config = pipeline.config
+    with atomic_dir(out) as tmp:
+        model.generator.save_pretrained(tmp)
+        model.query_adapter.save(tmp / QUERY_ADAPTER_FILE)
+        meta = {
+            "kind": JOINT, "retriever": QUERY_ADAPTER, "embedder": pipeline.store.embedder,
+            "base_model": config.generator.name, "mode": result.mode,
+            "temperature": round(result.temperature, 6),
+            "data": str(data), "data_sha256": file_sha256(data),
+            "questions": n_questions, "examples": result.questions, "steps": result.steps,
+            "first": result.first, "last": result.last, "history": result.history,
+            "train_seconds": round(result.train_seconds, 2),
+            "config": {"train_joint": config.train_joint.model_dump(mode="json"),
+                       "train": config.train.model_dump(mode="json"),
+                       "retrieval": config.retrieval.model_dump(mode="json")},
+        }
+        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
