@@ -153,7 +153,8 @@ def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) 
     n = n or config.n
     rng = random.Random(config.seed)
     cfg = pipeline.config
-    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.adapter, cfg.generator.max_new_tokens)
+    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
+                            cfg.generator.max_new_tokens)
     report = SynthReport()
     pending = candidate_passages(list(pipeline.store.passages), config)
     questions_seen: set[str] = set()
