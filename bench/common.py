@@ -7,12 +7,25 @@ import os
 import platform
 import resource
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+RAGTUNE = [str(ROOT / ".venv" / "bin" / "ragtune")]
+
+
+def run_cli(args: list[str], log: list[str]) -> str:
+    """Run a ragtune command as a user would, keep its command line for the record, return its stdout."""
+    shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
+    print(f"$ {shown}", file=sys.stderr, flush=True)
+    log.append(shown)
+    done = subprocess.run([*RAGTUNE, *args], stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {shown}")
+    return done.stdout
 
 
 def machine() -> str:

@@ -16,86 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, SHARED, record  # noqa: E402
+from common import ROOT, record  # noqa: E402
+from common import run_cli as run  # noqa: E402
+from splits import qa_split as prepare  # noqa: E402
 
-RAGTUNE = [str(ROOT / ".venv" / "bin" / "ragtune")]
 WORK = ROOT / ".ragtune" / "bench" / "generator-tuning"
 CONFIG = Path(__file__).resolve().parent / "generator_tuning.yaml"
 STAGES = ["closed-book", "rag", "train", "rag+tuned", "synth", "train-synth", "rag+synth-tuned", "record"]
-
-
-def _with_ids(path: Path) -> dict:
-    """The SQuAD file with every paragraph's id made explicit, so subsets keep the full file's ids."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    for a, article in enumerate(data["data"]):
-        for p, para in enumerate(article["paragraphs"]):
-            para.setdefault("id", f"{path.stem}-{a}-{p}")
-    return data
-
-
-def _subset(data: dict, keep_article, keep_question=lambda i: True) -> tuple[dict, int]:
-    out, n, i = [], 0, 0
-    for a, article in enumerate(data["data"]):
-        if not keep_article(a):
-            continue
-        paragraphs = []
-        for para in article["paragraphs"]:
-            qas = []
-            for qa in para["qas"]:
-                if keep_question(i):
-                    qas.append(qa)
-                i += 1
-            if qas:
-                paragraphs.append({**para, "qas": qas})
-        if paragraphs:
-            out.append({**article, "paragraphs": paragraphs})
-            n += sum(len(p["qas"]) for p in paragraphs)
-    return {"version": data.get("version", ""), "data": out}, n
-
-
-def prepare(name: str, work: Path, train_articles: int, eval_questions: int) -> dict[str, Path]:
-    """Write train.json / test.json (SQuAD format) and say which corpus each index holds."""
-    work.mkdir(parents=True, exist_ok=True)
-    paths = {"train": work / "train.json", "test": work / "test.json"}
-    if name == "cmrc":
-        dev = SHARED / "cmrc2018" / "cmrc2018_dev.json"
-        with zipfile.ZipFile(SHARED / "cmrc2018" / "train-pseudo-cmrc2018.zip") as zf:
-            train = json.loads(zf.read("train-pseudo-cmrc2018.json"))
-        train, _ = _subset(train, lambda a: a < train_articles)
-        test, _ = _subset(json.loads(dev.read_text(encoding="utf-8")), lambda a: True,
-                          lambda i: i % 6 == 0 and i // 6 < eval_questions)
-        paths.update(eval_corpus=dev, train_corpus=paths["train"])
-    else:
-        source = SHARED / "expmrc-squad" / "expmrc-squad-dev.json"
-        full = _with_ids(source)
-        train, _ = _subset(full, lambda a: a % 2 == 0)
-        test, _ = _subset(full, lambda a: a % 2 == 1, lambda i: i < eval_questions)
-        corpus = work / "corpus.json"
-        corpus.write_text(json.dumps(full, ensure_ascii=False), encoding="utf-8")
-        paths.update(eval_corpus=corpus, train_corpus=corpus)
-    for key, data in (("train", train), ("test", test)):
-        paths[key].write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return paths
-
-
-def run(args: list[str], log: list[str]) -> str:
-    """Run a ragtune command, keep its command line for the record, return stdout."""
-    shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
-    print(f"$ {shown}", file=sys.stderr, flush=True)
-    log.append(shown)
-    done = subprocess.run([*RAGTUNE, *args], stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"failed ({done.returncode}): {shown}")
-    return done.stdout
 
 
 def eval_stage(name: str, paths: dict, work: Path, log: list[str], extra: list[str]) -> None:

@@ -22,19 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
 import shutil
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, SHARED, record  # noqa: E402
+from common import run_cli as run  # noqa: E402
+from splits import qa_split  # noqa: E402
 
-RAGTUNE = [str(ROOT / ".venv" / "bin" / "ragtune")]
 WORK = ROOT / ".ragtune" / "bench" / "retriever-tuning"
 SETS = ["scifact", "cmrc", "squad"]
 #: retrieval settings each condition is scored under (YAML overrides of the config)
@@ -43,44 +41,6 @@ ROWS = {
     "hybrid": {"retrieval": {"reranker": "none"}},
     "hybrid+rerank": {},
 }
-
-
-def _with_ids(path: Path) -> dict:
-    """The SQuAD file with every paragraph's id explicit (`<stem>-<article>-<paragraph>`), so subsets keep them."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    for a, article in enumerate(data["data"]):
-        for p, para in enumerate(article["paragraphs"]):
-            para.setdefault("id", f"{path.stem}-{a}-{p}")
-    return data
-
-
-def _articles(data: dict, keep) -> dict:
-    return {"version": data.get("version", ""), "data": [a for i, a in enumerate(data["data"]) if keep(i)]}
-
-
-def _every_nth_question(data: dict, limit: int) -> dict:
-    """At most `limit` questions, spread evenly over the file (paragraphs without one kept out)."""
-    total = sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
-    step = max(1, total // limit) if limit else 1
-    out, i = [], 0
-    for article in data["data"]:
-        paragraphs = []
-        for para in article["paragraphs"]:
-            qas = []
-            for qa in para["qas"]:
-                if i % step == 0 and (not limit or i // step < limit):
-                    qas.append(qa)
-                i += 1
-            if qas:
-                paragraphs.append({**para, "qas": qas})
-        if paragraphs:
-            out.append({**article, "paragraphs": paragraphs})
-    return {"version": data.get("version", ""), "data": out}
-
-
-def _write_json(path: Path, data: dict) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def prepare(name: str, work: Path, train_articles: int, eval_questions: int) -> dict:
@@ -102,32 +62,9 @@ def prepare(name: str, work: Path, train_articles: int, eval_questions: int) -> 
                 "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows if keep(r[0])))
         return {"train": folder, "train_split": "train", "eval": folder, "eval_split": "heldout",
                 "train_corpus": source, "eval_corpus": source}
-    if name == "cmrc":
-        with zipfile.ZipFile(SHARED / "cmrc2018" / "train-pseudo-cmrc2018.zip") as zf:
-            pseudo = json.loads(zf.read("train-pseudo-cmrc2018.json"))
-        train = _write_json(work / "train.json", _articles(pseudo, lambda a: a < train_articles))
-        dev = SHARED / "cmrc2018" / "cmrc2018_dev.json"
-        test = _write_json(work / "test.json", _every_nth_question(json.loads(dev.read_text(encoding="utf-8")),
-                                                                    eval_questions))
-        return {"train": train, "train_split": None, "eval": test, "eval_split": None,
-                "train_corpus": train, "eval_corpus": dev}
-    full = _with_ids(SHARED / "expmrc-squad" / "expmrc-squad-dev.json")
-    corpus = _write_json(work / "corpus.json", full)
-    train = _write_json(work / "train.json", _articles(full, lambda a: a % 2 == 0))
-    test = _write_json(work / "test.json", _every_nth_question(_articles(full, lambda a: a % 2 == 1), eval_questions))
-    return {"train": train, "train_split": None, "eval": test, "eval_split": None,
-            "train_corpus": corpus, "eval_corpus": corpus}
-
-
-def run(args: list[str], log: list[str]) -> str:
-    """Run a ragtune command, keep its command line for the record, return stdout."""
-    shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
-    print(f"$ {shown}", file=sys.stderr, flush=True)
-    log.append(shown)
-    done = subprocess.run([*RAGTUNE, *args], stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"failed ({done.returncode}): {shown}")
-    return done.stdout
+    paths = qa_split(name, work, train_articles, eval_questions)
+    return {"train": paths["train"], "train_split": None, "eval": paths["test"], "eval_split": None,
+            "train_corpus": paths["train_corpus"], "eval_corpus": paths["eval_corpus"]}
 
 
 def bench_set(name: str, args, log: list[str]) -> dict:
