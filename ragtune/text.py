@@ -23,9 +23,14 @@ def is_chinese(text: str) -> bool:
     return cjk_ratio(text) > 0.3
 
 
+def split_units(text: str) -> list[str]:
+    """The units count_units counts: CJK characters, words, punctuation marks."""
+    return _UNIT.findall(text)
+
+
 def count_units(text: str) -> int:
     """Approximate token count: one per CJK character, word, or punctuation mark."""
-    return len(_UNIT.findall(text))
+    return len(split_units(text))
 
 
 def truncate_units(text: str, max_units: int) -> str:

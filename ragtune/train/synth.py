@@ -27,7 +27,7 @@ from ragtune.generate.cache import GenerationCache
 from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
 from ragtune.read.chunking import split_sentences
-from ragtune.text import count_units, truncate_units
+from ragtune.text import count_units, split_units, truncate_units
 
 SYSTEM = {
     "en": (
@@ -50,7 +50,6 @@ EXAMPLE = {
 }
 _QUESTION = re.compile(r"^\s*(?:question|问题|问)\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _ANSWER = re.compile(r"^\s*(?:answer|答案|答)\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-_UNIT = re.compile(r"[\u3400-\u9fff]|\w+|[^\w\s]", re.UNICODE)
 _EDGE_PUNCT = " \t\"'“”‘’「」《》.,;:!?。，；：！？、"
 
 
@@ -124,8 +123,8 @@ def rejection(question: str, answer: str, passage_text: str, config: SynthConfig
         return "answer in question"
     if _norm(answer) in _norm(passage_text):
         return None
-    units = _UNIT.findall(answer.lower())
-    passage_units = set(_UNIT.findall(passage_text.lower()))
+    units = split_units(answer.lower())
+    passage_units = set(split_units(passage_text.lower()))
     if not units or sum(u in passage_units for u in units) / len(units) < config.min_answer_overlap:
         return "answer not in passage"
     return None
