@@ -115,19 +115,26 @@ def rejection(question: str, answer: str, passage_text: str, config: SynthConfig
     """Why a parsed pair is not kept (None: keep it); the round-trip check comes later, in batches."""
     if count_units(question) < 4:
         return "short question"
+    if not question.rstrip().endswith(("?", "？")):
+        return "not a question"
     if question_language(question) != question_language(passage_text):
         return "wrong language"
     if count_units(answer) > config.max_answer_units:
         return "long answer"
-    if _norm(answer) in _norm(question):
+    if _norm(answer) in _norm(question) or _overlap(answer, question) >= config.min_answer_overlap:
         return "answer in question"
     if _norm(answer) in _norm(passage_text):
         return None
-    units = split_units(answer.lower())
-    passage_units = set(split_units(passage_text.lower()))
-    if not units or sum(u in passage_units for u in units) / len(units) < config.min_answer_overlap:
+    if _overlap(answer, passage_text) < config.min_answer_overlap:
         return "answer not in passage"
     return None
+
+
+def _overlap(answer: str, text: str) -> float:
+    """Share of the answer's units (words, CJK characters, marks) that occur in `text`."""
+    units = split_units(answer.lower())
+    present = set(split_units(text.lower()))
+    return sum(u in present for u in units) / len(units) if units else 0.0
 
 
 def candidate_passages(passages: list[Passage], config: SynthConfig) -> list[Passage]:

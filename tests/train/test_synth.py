@@ -47,6 +47,10 @@ def test_filters_name_why_a_pair_is_dropped():
     long_answer = " ".join(["word"] * (CFG.max_answer_units + 1))
     assert rejection("What is said about the tower?", long_answer, EN + " " + long_answer, CFG) == "long answer"
     assert rejection("When?", "1889", EN, CFG) == "short question"
+    assert rejection("The tower was completed in some year.", "1889", EN, CFG) == "not a question"
+    # every unit of the answer is in the question, though not as one substring
+    assert rejection("Did work on the tower run through 1887, 1888 and 1889?", "1887, 1888, 1889",
+                     EN + " Work ran in 1887, 1888, 1889.", CFG) == "answer in question"
 
 
 def _passage(doc: str, chunk: int, units: int = 60) -> Passage:
