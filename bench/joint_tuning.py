@@ -3,19 +3,22 @@
 Usage: python bench/joint_tuning.py [cmrc] [squad] [--steps N] [--mode sequence|token] [--eval-questions N]
        [--train-articles N] [--stages ...]
 
-Per set, every stage runs the real CLI and is skipped when its output already exists under
-.ragtune/bench/joint-tuning/<set>/ (generated answers are cached, so a rerun only re-scores):
+Per set, every stage runs the real CLI and is skipped when its output already exists. The work folder is
+bench/generator_tuning.py's (.ragtune/bench/generator-tuning/<set>/), so the data, the indexes, the base RAG
+result and the tuned generator adapter are the ones that benchmark made, and are not made twice:
 
-- rag: the base retriever and generator (`ragtune eval --json`).
-- separate: `ragtune train retriever` (query adapter, its own defaults) and `ragtune train generator` (LoRA,
-  bench/generator_tuning.yaml, --steps) on the same training questions, evaluated together with
-  `--adapter GEN --adapter RETRIEVER`.
-- joint: `ragtune train joint --mode M --max-steps N` on the same questions, evaluated with `--adapter JOINT`.
+- rag: the base retriever and generator (`ragtune eval --json`), i.e. generator_tuning's `rag` row.
+- separate: `ragtune train retriever` (query adapter, its own defaults) plus generator_tuning's LoRA adapter
+  (`ragtune train generator`, bench/generator_tuning.yaml, --steps) on the same training questions, evaluated
+  together with `--adapter GEN --adapter RETRIEVER`.
+- joint: `ragtune train joint --mode M --max-steps N` on the same questions with `train_joint.batch_size` 8, so
+  it takes as many optimizer steps and sees as many questions as the generator run; evaluated with
+  `--adapter JOINT`.
 
-Data and indexes are bench/generator_tuning.py's: cmrc trains on the first --train-articles articles of the
-CMRC 2018 pseudo training zip (indexed on their own) and evaluates every 6th dev question against all dev
-paragraphs; squad splits the English SQuAD subset by article (even = train, odd = test) over one index. The
-last stage records one table: EM/F1 and recall@1/5/20 per set and condition.
+Data: cmrc trains on the first --train-articles articles of the CMRC 2018 pseudo training zip (indexed on
+their own) and evaluates every 6th dev question against all dev paragraphs; squad splits the English SQuAD
+subset by article (even = train, odd = test) over one index. The last stage records one table: EM/F1 and
+recall@1/5/20 per set and condition.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, record  # noqa: E402
-from generator_tuning import eval_stage, prepare, run, train_stage  # noqa: E402
+from common import record  # noqa: E402
+from generator_tuning import WORK, eval_stage, prepare, run, train_stage  # noqa: E402
 
-WORK = ROOT / ".ragtune" / "bench" / "joint-tuning"
+JOINT_CONFIG = Path(__file__).resolve().parent / "joint_tuning.yaml"
 SETS = ["cmrc", "squad"]
 STAGES = ["rag", "train-retriever", "train-generator", "rag+separate", "train-joint", "rag+joint", "record"]
 CONDITIONS = {"rag": "base", "rag+separate": "separate", "rag+joint": "joint"}
@@ -44,7 +47,7 @@ def bench_set(name: str, args, log: list[str]) -> Path:
     if paths["train_corpus"] != paths["eval_corpus"]:
         train_index = work / "index-train"
         run(["read", str(paths["train_corpus"]), "--index", str(train_index)], log)
-    retriever, generator, joint = work / "adapter-retriever", work / "adapter-generator", work / "adapter-joint"
+    retriever, generator, joint = work / "adapter-retriever", work / "adapter", work / "adapter-joint"
 
     if "rag" in args.stages:
         eval_stage("rag", paths, work, log, [])
@@ -56,7 +59,7 @@ def bench_set(name: str, args, log: list[str]) -> Path:
         eval_stage("rag+separate", paths, work, log, ["--adapter", str(generator), "--adapter", str(retriever)])
     if "train-joint" in args.stages and not (joint / "ragtune.json").exists():
         run(["train", "joint", str(paths["train"]), "--index", str(train_index), "--out", str(joint),
-             "--mode", args.mode, "--max-steps", str(args.steps)], log)
+             "--mode", args.mode, "--max-steps", str(args.steps), "--config", str(JOINT_CONFIG)], log)
     if "rag+joint" in args.stages:
         eval_stage("rag+joint", paths, work, log, ["--adapter", str(joint)])
     return work
@@ -78,22 +81,23 @@ def table(name: str, work: Path) -> list[dict]:
 def training(work: Path) -> dict:
     """What each tuned condition cost and, for the joint run, how p(z|q) and the gold passage's rank moved."""
     found = {}
-    for name in ("adapter-retriever", "adapter-generator", "adapter-joint"):
-        path = work / name / "ragtune.json"
+    for name, folder in (("retriever", "adapter-retriever"), ("generator", "adapter"), ("joint", "adapter-joint")):
+        path = work / folder / "ragtune.json"
         if not path.exists():
             continue
         meta = json.loads(path.read_text())
         entry = {"steps": meta.get("steps", meta.get("step")), "train_minutes": round(meta["train_seconds"] / 60, 1)}
         if meta.get("kind") == "joint":
             entry.update(mode=meta["mode"], temperature=meta["temperature"], first=meta["first"], last=meta["last"])
-        found[name.removeprefix("adapter-")] = entry
+        found[name] = entry
     return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", default=SETS, choices=SETS)
-    parser.add_argument("--steps", type=int, default=60, help="optimizer steps of the generator and joint runs")
+    parser.add_argument("--steps", type=int, default=60, help="optimizer steps of the generator and joint runs "
+                        "(the generator adapter is generator_tuning.py's: give the same --steps)")
     parser.add_argument("--mode", default="sequence", choices=["sequence", "token"])
     parser.add_argument("--train-articles", type=int, default=300, help="cmrc: training articles from the zip")
     parser.add_argument("--eval-questions", type=int, default=500)

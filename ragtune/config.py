@@ -71,10 +71,22 @@ class GeneratorConfig(_Section):
     threads: int | None = None
 
 
-class TrainConfig(_Section):
-    """Fine-tuning the generator with LoRA on retrieved passages (RAFT-style: gold + distractors)."""
+class _ScheduleConfig(_Section):
+    """What every LoRA training run shares: seed, AdamW learning rate, warmup, linear decay, clipping, run length."""
 
     seed: int = 0
+    #: learning rate of the generator's LoRA
+    lr: float = Field(2e-4, gt=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    #: optimizer steps; overrides epochs when set
+    max_steps: int | None = Field(None, gt=0)
+
+
+class TrainConfig(_ScheduleConfig):
+    """Fine-tuning the generator with LoRA on retrieved passages (RAFT-style: gold + distractors)."""
+
     #: passages per training prompt; None: retrieval.top_k, so training prompts look like ask's
     top_k: int | None = Field(None, gt=0)
     #: how deep to search the retrieved list for the gold passage and for distractors
@@ -87,13 +99,7 @@ class TrainConfig(_Section):
     lora_alpha: int = Field(16, gt=0)
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    lr: float = Field(2e-4, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
-    epochs: float = Field(1.0, gt=0)
-    #: optimizer steps; overrides epochs when set
-    max_steps: int | None = Field(None, gt=0)
     batch_size: int = Field(2, gt=0)
     grad_accum: int = Field(4, gt=0)
     #: batches per length bucket: examples are sorted by length inside shuffled buckets of this many batches
@@ -162,14 +168,13 @@ class RetrieverTrainConfig(_Section):
     eval_every: int = Field(5, gt=0)
 
 
-class JointTrainConfig(_Section):
+class JointTrainConfig(_ScheduleConfig):
     """Training the query adapter and the generator's LoRA together on the RAG marginal likelihood.
 
     The LoRA's shape (rank, alpha, dropout, target modules) and bf16 come from `train:`, so a joint adapter is
     the same kind of PEFT folder as a generator one.
     """
 
-    seed: int = 0
     #: "sequence": -log Σ_z p(z|q) p(y|q,z) (RAG-Sequence); "token": -Σ_t log Σ_z p(z|q) p(y_t|q,z,y<t) (RAG-Token)
     mode: str = Field("sequence", pattern="^(sequence|token)$")
     #: candidate passages per question (the frozen retriever's top k, no reranker), one prompt each
@@ -177,17 +182,10 @@ class JointTrainConfig(_Section):
     #: softmax temperature of p(z|q) over the candidates' cosine scores (the starting value when learned)
     temperature: float = Field(0.05, gt=0)
     learn_temperature: bool = True
-    #: learning rate of the generator's LoRA
-    lr: float = Field(2e-4, gt=0)
     #: learning rate of the query adapter (and of the temperature)
     query_lr: float = Field(3e-4, gt=0)
     #: pulls the query adapter towards identity, as in train_retriever
     query_weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
-    epochs: float = Field(1.0, gt=0)
-    #: optimizer steps; overrides epochs when set
-    max_steps: int | None = Field(None, gt=0)
     #: questions per optimizer step (each costs k prompts through the generator)
     batch_size: int = Field(2, gt=0)
     #: tokens per prompt (one passage each); longer passages are shortened, the answer is kept
