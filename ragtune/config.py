@@ -107,6 +107,9 @@ class TrainConfig(_ScheduleConfig):
     #: bf16 autocast (about 2x faster on CPUs with avx512_bf16/AMX; LoRA weights stay float32)
     bf16: bool = True
     eval_every: int = Field(50, gt=0)
+    #: score the held-out slice before the first step too, so the history starts at the base model's score and a
+    #: run that never beats it keeps the step-0 adapter (a no-op: LoRA starts at zero)
+    eval_at_start: bool = True
     #: held-out share of questions (at least one when there are two or more); eval_size overrides it
     eval_fraction: float = Field(0.1, ge=0, lt=1)
     eval_size: int | None = Field(None, ge=0)

@@ -291,6 +291,8 @@ def _loop(run: _Run, progress: bool, stop_after: int | None) -> bool:
     bar = tqdm(total=run.total_steps, initial=run.step, desc="training", unit="step", disable=not progress,
                dynamic_ncols=True)
     try:
+        if run.step == 0 and run.held and tc.eval_at_start and not run.history:
+            _timed_eval(run, bar)
         while run.step < run.total_steps and not run.stopped_early:
             if stop_after is not None and run.step >= stop_after:
                 run.save()
@@ -311,15 +313,19 @@ def _loop(run: _Run, progress: bool, stop_after: int | None) -> bool:
             bar.set_postfix(loss=f"{loss:.3f}", step_s=f"{seconds:.1f}")
             bar.update(1)
             if run.step % tc.eval_every == 0 or run.step == run.total_steps:
-                eval_start = time.perf_counter()
-                run.evaluate()
-                run.train_seconds += time.perf_counter() - eval_start
-                bar.write(_describe(run.history[-1]), file=sys.stderr)
+                _timed_eval(run, bar)
             if run.step % tc.save_every == 0 or run.step == run.total_steps or run.stopped_early:
                 run.save()
     finally:
         bar.close()
     return True
+
+
+def _timed_eval(run: _Run, bar) -> None:
+    start = time.perf_counter()
+    run.evaluate()
+    run.train_seconds += time.perf_counter() - start
+    bar.write(_describe(run.history[-1]), file=sys.stderr)
 
 
 def _describe(entry: dict[str, Any]) -> str:
