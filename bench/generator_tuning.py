@@ -94,11 +94,12 @@ def main() -> None:
 
 
 def record_all(args, work: Path, paths: dict) -> None:
-    rows, training = {}, {}
+    rows, training, n = {}, {}, None
     for name in ("closed-book", "rag", "rag+tuned", "rag+synth-tuned"):
         result = work / f"eval-{name}.json"
         if result.exists():
             metrics = json.loads(result.read_text())
+            n = metrics["n"]
             rows[name] = {**metrics.get("answer", {}), "recall@5": metrics.get("retrieval", {}).get("recall@5"),
                           "grounded": metrics.get("grounding", {}).get("grounded"),
                           "eval_seconds": metrics.get("seconds")}
@@ -109,7 +110,6 @@ def record_all(args, work: Path, paths: dict) -> None:
             training[name] = {"examples": meta["examples"], "steps": meta["step"],
                               "train_minutes": round(meta["train_seconds"] / 60, 1),
                               "step_seconds": meta["mean_step_seconds"], "best": meta["best"]}
-    n = json.loads((work / "eval-rag.json").read_text())["n"] if (work / "eval-rag.json").exists() else None
     gain = None
     if "rag" in rows and "rag+tuned" in rows:
         gain = round(rows["rag+tuned"]["f1"] - rows["rag"]["f1"], 1)
