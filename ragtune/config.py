@@ -91,8 +91,12 @@ class TrainConfig(_ScheduleConfig):
     top_k: int | None = Field(None, gt=0)
     #: how deep to search the retrieved list for the gold passage and for distractors
     retrieve_depth: int = Field(20, gt=0)
-    #: chance that a prompt contains the gold passage; otherwise only distractors and the IDK target
+    #: chance that a prompt contains the gold passage; otherwise only distractors
     gold_probability: float = Field(0.8, ge=0.0, le=1.0)
+    #: what a prompt without the gold passage teaches: "answer" (RAFT: the answer anyway, uncited, so the model
+    #: learns the domain) or "idk" (abstain). "idk" made a SQuAD-tuned model abstain on 28% of test questions
+    #: whose gold passage it had been given (BENCHMARKS.md)
+    no_gold_target: str = Field("answer", pattern="^(answer|idk)$")
     #: tokens per training sequence; longer prompts have their passages shortened, the answer is kept
     max_length: int = Field(1024, gt=16)
     lora_rank: int = Field(8, gt=0)

@@ -119,14 +119,19 @@ def find_gold(question: TrainQuestion, retrieved: Sequence[Passage],
 
 def build_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[Sequence[Passage]], *, k: int,
                    gold_probability: float, seed: int, max_units: int = 320,
-                   passages_by_id: Mapping[str, Sequence[Passage]] | None = None) -> list[TrainExample]:
+                   passages_by_id: Mapping[str, Sequence[Passage]] | None = None,
+                   no_gold_target: str = "answer") -> list[TrainExample]:
     """One example per question whose gold passage is found; the others are left out.
 
     With probability `gold_probability` the prompt holds the gold passage and the k-1 best distractors (the
     gold replaces the last distractor when retrieval missed it) and the target is `"{answer} [n]"`; otherwise
-    it holds the k best passages without any answer and the target is the question language's IDK. Passage
-    order is shuffled by an RNG seeded from (seed, question), so the result depends on nothing else.
+    it holds the k best passages without any answer and the target is the answer without a citation
+    (`no_gold_target="answer"`, as in RAFT, so the model also learns the domain) or the question language's IDK
+    (`"idk"`). Passage order is shuffled by an RNG seeded from (seed, question), so the result depends on
+    nothing else.
     """
+    if no_gold_target not in ("answer", "idk"):
+        raise ValueError(f"no_gold_target must be 'answer' or 'idk', not {no_gold_target!r}")
     examples = []
     for i, (question, ranked) in enumerate(zip(questions, retrieved, strict=True)):
         gold = find_gold(question, ranked, passages_by_id)
@@ -147,7 +152,8 @@ def build_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[Seque
             position = next(n for n, p in enumerate(shown, start=1) if p is gold)
             target = f"{question.answers[0]} [{position}]"
         else:
-            position, target = None, IDK[question_language(question.question)]
+            position = None
+            target = question.answers[0] if no_gold_target == "answer" else IDK[question_language(question.question)]
         examples.append(TrainExample(question.id, question.question, list(question.answers),
                                      [(p.title, p.text) for p in shown], target, position, max_units,
                                      [p.id for p in shown]))

@@ -91,7 +91,8 @@ def prepare_examples(pipeline: Pipeline, questions: list[TrainQuestion]
     ranked = _retrieve(pipeline, train_q, max(k, tc.retrieve_depth))
     train = build_examples(train_q, [[r.passage for r in rs] for rs in ranked], k=k,
                            gold_probability=tc.gold_probability, seed=tc.seed,
-                           max_units=cfg.generator.max_passage_tokens, passages_by_id=by_id)
+                           max_units=cfg.generator.max_passage_tokens, passages_by_id=by_id,
+                           no_gold_target=tc.no_gold_target)
     held = build_eval_examples(held_q, _retrieve(pipeline, held_q, k), k=k, max_units=cfg.generator.max_passage_tokens)
     if not train:
         raise RagtuneError("no training examples: no question's gold passage is in the index "

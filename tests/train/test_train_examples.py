@@ -30,9 +30,9 @@ ZH = TrainQuestion("q2", "忽必烈的祖父是谁？", ["成吉思汗"], "gold-
 GOLD_ZH = passage("gold-zh", "忽必烈是成吉思汗的孙子。")
 
 
-def build(questions, retrieved, p, seed=0, k=3, by_id=None):
+def build(questions, retrieved, p, seed=0, k=3, by_id=None, no_gold_target="answer"):
     return build_examples(questions, retrieved, k=k, gold_probability=p, seed=seed, max_units=320,
-                          passages_by_id=by_id)
+                          passages_by_id=by_id, no_gold_target=no_gold_target)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -52,13 +52,22 @@ def test_gold_not_retrieved_replaces_the_last_distractor():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_gold_removed_with_p0_gives_idk(seed):
+def test_gold_removed_with_p0_still_teaches_the_answer_uncited(seed):
     also_has_answer = passage("dup", "Genghis Khan founded the Mongol Empire.")
     ranked = [GOLD, also_has_answer, *DISTRACTORS]
     (example,) = build([QUESTION], [ranked], 0.0, seed)
-    assert example.gold_position is None and example.target == IDK["en"]
+    assert example.gold_position is None and example.target == "Genghis Khan"
     assert set(example.passage_ids) == {"d0", "d1", "d2"}  # no passage that holds the answer
-    (zh,) = build([ZH], [[GOLD_ZH, *DISTRACTORS]], 0.0, seed)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_gold_removed_with_p0_and_idk_target_gives_idk(seed):
+    also_has_answer = passage("dup", "Genghis Khan founded the Mongol Empire.")
+    ranked = [GOLD, also_has_answer, *DISTRACTORS]
+    (example,) = build([QUESTION], [ranked], 0.0, seed, no_gold_target="idk")
+    assert example.gold_position is None and example.target == IDK["en"]
+    assert set(example.passage_ids) == {"d0", "d1", "d2"}
+    (zh,) = build([ZH], [[GOLD_ZH, *DISTRACTORS]], 0.0, seed, no_gold_target="idk")
     assert zh.target == IDK["zh"] == "我不知道"
 
 
