@@ -95,7 +95,8 @@ def main() -> None:
 
 def record_all(args, work: Path, paths: dict) -> None:
     rows, training, n = {}, {}, None
-    for name in ("closed-book", "rag", "rag+tuned", "rag+synth-tuned"):
+    # rag+tuned-idk: an earlier adapter trained with train.no_gold_target idk, kept when a folder holds one
+    for name in ("closed-book", "rag", "rag+tuned-idk", "rag+tuned", "rag+synth-tuned"):
         result = work / f"eval-{name}.json"
         if result.exists():
             metrics = json.loads(result.read_text())
@@ -103,7 +104,7 @@ def record_all(args, work: Path, paths: dict) -> None:
             rows[name] = {**metrics.get("answer", {}), "recall@5": metrics.get("retrieval", {}).get("recall@5"),
                           "grounded": metrics.get("grounding", {}).get("grounded"),
                           "eval_seconds": metrics.get("seconds")}
-    for name in ("adapter", "adapter-synth"):
+    for name in ("adapter-idk", "adapter", "adapter-synth"):
         meta_path = work / name / "ragtune.json"
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
