@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -230,6 +231,7 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progre
         if step % tc.log_every == 0 or step == total:
             history.append({"step": step, **means, "temperature": round(model.temperature, 5)})
             first = first or history[-1]
+            bar.write(_describe(history[-1], total), file=sys.stderr)  # also shown when stderr is a log file
             window = _Stats()
     bar.close()
     seconds = time.perf_counter() - start
@@ -237,6 +239,12 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progre
                               history)
     _save(model, out, result, pipeline, data, len(questions))
     return result
+
+
+def _describe(entry: dict, total: int) -> str:
+    rank = "-" if entry["gold_rank"] is None else f"{entry['gold_rank']:.2f}"
+    return (f"joint: step {entry['step']}/{total}, loss {entry['loss']:.3f}, p(z|q) entropy {entry['entropy']:.2f}, "
+            f"gold rank {rank}, temperature {entry['temperature']:.3f}")
 
 
 def _optimizer(model: JointModel, tc: JointTrainConfig, total: int):
