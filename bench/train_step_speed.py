@@ -3,10 +3,10 @@
 Usage: python bench/train_step_speed.py [--steps 3] [--questions 40]
 
 Both get the same 8 real RAFT sequences per step (CMRC 2018 training questions over their own index, the
-settings of bench/generator_tuning.yaml: micro-batches of 4, gradient accumulation 2, bf16 autocast), a fresh
-float32 base + the same LoRA, and AdamW. The first step of each is warm-up and not counted. ragtune's step
-is cheaper mainly because it computes logits only where an answer token is predicted, while the stock
-causal-LM loss materialises float32 logits over the 151k-token vocabulary for every position.
+settings of bench/generator_tuning.yaml: micro-batches of 4, gradient accumulation 2, bf16 autocast where the
+CPU has it), a fresh float32 base + the same LoRA, and AdamW. The first step of each is warm-up and not
+counted. ragtune's step is cheaper mainly because it computes logits only where an answer token is
+predicted, while the stock causal-LM loss materialises float32 logits over the 151k-token vocabulary for every position.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import torch  # noqa: E402
 from common import ROOT, SHARED, record  # noqa: E402
 
 from ragtune.config import Config  # noqa: E402
+from ragtune.hardware import resolve_bf16  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
 from ragtune.train.batches import collate, target_tokens  # noqa: E402
 from ragtune.train.checkpoint import seed_everything  # noqa: E402
 from ragtune.train.examples import TrainQuestion  # noqa: E402
 from ragtune.train.generator import prepare_examples  # noqa: E402
-from ragtune.train.model import add_lora, load_base, loss_sum  # noqa: E402
+from ragtune.train.model import add_lora, autocast, load_base, loss_sum  # noqa: E402
 from ragtune.train.tokenize import encode_example, stop_token_ids  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent / "generator_tuning.yaml"
@@ -71,7 +72,7 @@ def ragtune_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
     for _ in range(steps + 1):
         start = time.perf_counter()
         for chunk in micro:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with autocast(model, tc.bf16):
                 loss = loss_sum(model, *collate(chunk, tokenizer.pad_token_id))
             (loss / tokens).backward()
         torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
@@ -82,7 +83,7 @@ def ragtune_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
 
 
 def trainer_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
-    """transformers.Trainer + peft with the same model, LoRA, batch layout and bf16 autocast."""
+    """transformers.Trainer + peft with the same model, LoRA, batch layout and precision (train.bf16 resolved)."""
     from torch.utils.data import SequentialSampler
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
@@ -108,7 +109,8 @@ def trainer_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(out, per_device_train_batch_size=tc.batch_size,
                                  gradient_accumulation_steps=tc.grad_accum, max_steps=steps + 1,
-                                 learning_rate=tc.lr, max_grad_norm=tc.max_grad_norm, bf16=True, use_cpu=True,
+                                 learning_rate=tc.lr, max_grad_norm=tc.max_grad_norm, bf16=resolve_bf16(tc.bf16),
+                                 use_cpu=True,
                                  save_strategy="no", report_to=[], logging_steps=10_000,
                                  dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=True)
         collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
@@ -132,9 +134,9 @@ def main() -> None:
            {"bench": "train_step_speed", "sequences": len(rows), "tokens_per_step": sum(len(r) for r in rows),
             "ragtune_step_s": round(mean_ours, 2), "trainer_step_s": round(mean_theirs, 2),
             "ratio": round(mean_ours / mean_theirs, 3), "ragtune_steps": [round(t, 2) for t in ours],
-            "trainer_steps": [round(t, 2) for t in theirs]},
-           notes="same 8 sequences each step, micro-batch 4 x accumulation 2, bf16 autocast, fresh LoRA each; "
-           "first step of each excluded; goal ratio <= 0.7.")
+            "trainer_steps": [round(t, 2) for t in theirs], "bf16": resolve_bf16(config.train.bf16)},
+           notes="same 8 sequences each step, micro-batch 4 x accumulation 2, bf16 autocast where native "
+           "(the `bf16` field), fresh LoRA each; first step of each excluded; goal ratio <= 0.7.")
 
 
 if __name__ == "__main__":

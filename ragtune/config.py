@@ -65,7 +65,12 @@ class GeneratorConfig(_Section):
 
     name: str = "qwen2.5-0.5b-instruct"
     max_new_tokens: int = Field(96, gt=0)
-    dtype: str = "bfloat16"
+    #: "auto": the first CUDA GPU when torch sees one, else the CPU; or a torch device ("cpu", "cuda:1").
+    #: Training runs where generation does.
+    device: str = "auto"
+    #: "auto": bfloat16 where the device computes it natively (bf16 GPUs, CPUs with AVX512-BF16/AMX), else float32
+    #: (on other CPUs bf16 generates ~5x slower); or any torch dtype name
+    dtype: str = "auto"
     batch_size: int = Field(8, gt=0)
     max_passage_tokens: int = Field(320, gt=16)
     threads: int | None = None
@@ -108,8 +113,9 @@ class TrainConfig(_ScheduleConfig):
     grad_accum: int = Field(4, gt=0)
     #: batches per length bucket: examples are sorted by length inside shuffled buckets of this many batches
     bucket_batches: int = Field(16, gt=0)
-    #: bf16 autocast (about 2x faster on CPUs with avx512_bf16/AMX; LoRA weights stay float32)
-    bf16: bool = True
+    #: bf16 autocast (about 2x faster on CPUs with avx512_bf16/AMX, over 10x slower without; LoRA weights stay
+    #: float32); None: on only where the CPU computes bf16 natively
+    bf16: bool | None = None
     eval_every: int = Field(50, gt=0)
     #: score the held-out slice before the first step too, so the history starts at the base model's score and a
     #: run that never beats it keeps the step-0 adapter (a no-op: LoRA starts at zero)

@@ -18,6 +18,7 @@ from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
 from ragtune.generate.base import Message
 from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
+from ragtune.hardware import generation_precision
 from ragtune.pipeline import Pipeline, answer_sources, idk_answer
 
 #: retrieval is always this deep so recall@20 and the recall@k curve exist whatever top-k generation uses
@@ -136,7 +137,7 @@ def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[lis
               source_texts: list[list[str]], progress: bool) -> None:
     cfg = pipeline.config
     cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
-                            cfg.generator.max_new_tokens)
+                            cfg.generator.max_new_tokens, generation_precision(cfg.generator))
     # pipeline.generator is only loaded when something is not cached yet
     raws = cache.generate(batch, lambda todo: pipeline.generator.generate(todo, progress=progress))
     for i, raw in zip(rows, raws, strict=True):

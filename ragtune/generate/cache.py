@@ -24,11 +24,13 @@ def adapter_fingerprint(adapter: str | Path | None) -> str:
 
 
 class GenerationCache:
-    """Raw generated answers in `<cache_dir>/generations.sqlite`, keyed by model, adapter, prompt and length."""
+    """Raw generated answers in `<cache_dir>/generations.sqlite`, keyed by model, adapter, precision, prompt, length."""
 
-    def __init__(self, cache_dir: str | Path, generator: str, adapter: str | Path | None, max_new_tokens: int):
+    def __init__(self, cache_dir: str | Path, generator: str, adapter: str | Path | None, max_new_tokens: int,
+                 precision: str = ""):
         self.path = Path(cache_dir).expanduser() / "generations.sqlite"
-        self._prefix = json.dumps([generator, adapter_fingerprint(adapter), max_new_tokens])
+        self._prefix = json.dumps([generator, adapter_fingerprint(adapter), max_new_tokens] +
+                                  ([precision] if precision else []))
         self.hits = 0
         self.misses = 0
 

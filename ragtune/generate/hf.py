@@ -14,6 +14,7 @@ from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError
 from ragtune.generate.base import Generator, Message
 from ragtune.generate.packaged import resolve_generator_path
+from ragtune.hardware import resolve_device, resolve_dtype
 
 
 class HFGenerator(Generator):
@@ -22,15 +23,16 @@ class HFGenerator(Generator):
             torch.set_num_threads(config.threads)
         self.config = config
         self.name = config.name
-        self.tokenizer, self.model = load_causal_lm(config.name, cache_dir, torch_dtype(config.dtype))
+        self.device = resolve_device(config.device)
+        self.tokenizer, self.model = load_causal_lm(config.name, cache_dir, torch_dtype(config.dtype, self.device))
         if adapter is not None:
             self.model = with_adapter(self.model, Path(adapter))
-        self.model.eval()
+        self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
 
     def _encode(self, batch: list[list[Message]]) -> dict:
         texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
-        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
 
     def _generate_kwargs(self) -> dict:
         return dict(max_new_tokens=self.config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
@@ -78,11 +80,11 @@ class HFGenerator(Generator):
         return answers
 
 
-def torch_dtype(name: str) -> torch.dtype:
-    """The torch dtype a config names (`generator.dtype`), or a one-line error."""
-    dtype = getattr(torch, name, None)
-    if not isinstance(dtype, torch.dtype):
-        raise RagtuneError(f"generator.dtype {name!r} is not a torch dtype")
+def torch_dtype(name: str, device=None) -> torch.dtype:
+    """The torch dtype a config names (`generator.dtype`, `auto` resolved for `device`), or a one-line error."""
+    dtype = resolve_dtype(name, device)
+    if dtype is None:
+        raise RagtuneError(f"generator.dtype {name!r} is not a torch dtype or 'auto'")
     return dtype
 
 

@@ -67,13 +67,18 @@ def seed_everything(seed: int) -> None:
 
 
 def capture_rng() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():  # dropout on a GPU draws from its own generators
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def restore_rng(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(folder: Path, model, state: dict[str, Any]) -> None:
@@ -91,5 +96,6 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     if found is None or not (found / STATE_FILE).is_file():
         raise RagtuneError(f"{folder}: no checkpoint to resume from")
     # our own file: it holds RNG states (tuples, numpy arrays), which weights_only loading refuses
-    state = torch.load(found / STATE_FILE, weights_only=False)
+    # map to CPU: load_state_dict moves optimizer state onto each parameter's device
+    state = torch.load(found / STATE_FILE, weights_only=False, map_location="cpu")
     return load_file(found / "adapter_model.safetensors"), state

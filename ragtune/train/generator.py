@@ -42,7 +42,7 @@ from ragtune.train.examples import (
     load_train_questions,
     split_questions,
 )
-from ragtune.train.model import add_lora, load_base, loss_sum, score
+from ragtune.train.model import add_lora, autocast, load_base, loss_sum, score
 from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
 
 CHECKPOINT = "checkpoint"
@@ -207,7 +207,7 @@ class _Run:
         pad_id = self.tokenizer.pad_token_id
         total = 0.0
         for rows in group:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.tc.bf16):
+            with autocast(self.model, self.tc.bf16):
                 loss = loss_sum(self.model, *collate(rows, pad_id))
             (loss / tokens).backward()
             total += loss.item()

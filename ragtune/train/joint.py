@@ -31,7 +31,7 @@ from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.checkpoint import atomic_dir, seed_everything
 from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_train_questions
-from ragtune.train.model import add_lora, label_logprobs, load_base
+from ragtune.train.model import add_lora, autocast, label_logprobs, load_base
 from ragtune.train.query_adapter import QueryAdapter
 from ragtune.train.rag_loss import doc_entropy, rag_sequence_nll, rag_token_nll, sequence_logprobs
 from ragtune.train.retriever import batch_plan
@@ -125,14 +125,15 @@ class JointModel(torch.nn.Module):
         """(k,) scores of the candidates: cos(adapted query, stored passage) / temperature."""
         return passages @ self.query_adapter(query[None])[0] / self.log_temperature.exp()
 
-    def answer_logprobs(self, encoded: list[Encoded], pad_id: int, bf16: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def answer_logprobs(self, encoded: list[Encoded], pad_id: int, bf16: bool | None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """(k, T) log p(y_t | q, z, y<t) for each candidate's prompt, and the (T,) mask of answer tokens."""
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with autocast(self.generator, bf16):
             token_logprobs, mask = label_logprobs(self.generator, *collate(encoded, pad_id))
         return token_logprobs.float(), mask[0]
 
     def nll(self, mode: str, query: torch.Tensor, passages: torch.Tensor, encoded: list[Encoded], pad_id: int,
-            bf16: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+            bf16: bool | None) -> tuple[torch.Tensor, torch.Tensor, int]:
         """(negative log marginal likelihood, doc logits, answer tokens) of one question."""
         doc_logits = self.doc_logits(query, passages)
         token_logprobs, mask = self.answer_logprobs(encoded, pad_id, bf16)
@@ -196,6 +197,8 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progre
         raise RagtuneError(f"{data}: no question retrieved 2 or more passages from {pipeline.index_dir}")
     passage_vectors = np.asarray(store.vectors.vectors(), dtype=np.float32)
     model = JointModel(add_lora(base, config.train), passage_vectors.shape[1], tc.temperature, tc.learn_temperature)
+    device = base.device
+    model.to(device)
     total = tc.max_steps or max(1, math.ceil(tc.epochs * len(items) / tc.batch_size))
     optimizer, scheduler = _optimizer(model, tc, total)
     plan = batch_plan(len(items), tc.batch_size, tc.seed)
@@ -211,8 +214,8 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progre
         batch = [items[i] for i in next(plan)]
         tokens = sum(target_tokens(item.encoded[0]) for item in batch)  # the same answer in every prompt
         for item in batch:
-            query = torch.from_numpy(query_vectors[item.query].astype(np.float32))
-            passages = torch.from_numpy(passage_vectors[item.rows])
+            query = torch.from_numpy(query_vectors[item.query].astype(np.float32)).to(device)
+            passages = torch.from_numpy(passage_vectors[item.rows]).to(device)
             loss, doc_logits, n_tokens = model.nll(tc.mode, query, passages, item.encoded, pad_id, bf16)
             (loss / max(tokens, 1)).backward()
             rank = gold_rank(doc_logits, item.gold)

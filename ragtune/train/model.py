@@ -12,6 +12,7 @@ from ragtune.eval.answer_metrics import em_f1
 from ragtune.generate.base import Message
 from ragtune.generate.citations import strip_citations
 from ragtune.generate.hf import load_causal_lm
+from ragtune.hardware import resolve_bf16, resolve_device
 from ragtune.pipeline import idk_answer
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.examples import EvalExample
@@ -19,8 +20,9 @@ from ragtune.train.tokenize import IGNORE, Encoded
 
 
 def load_base(config: Config):
-    """(tokenizer, float32 model) of the configured generator; LoRA weights train in float32."""
-    return load_causal_lm(config.generator.name, config.resolved_cache_dir, torch.float32)
+    """(tokenizer, float32 model on generator.device) of the configured generator; LoRA weights train in float32."""
+    tokenizer, model = load_causal_lm(config.generator.name, config.resolved_cache_dir, torch.float32)
+    return tokenizer, model.to(resolve_device(config.generator.device))
 
 
 def add_lora(model, tc: TrainConfig):
@@ -36,8 +38,14 @@ def add_lora(model, tc: TrainConfig):
             raise RagtuneError(f"train.target_modules: {str(exc).splitlines()[0]}") from exc
 
 
+def autocast(model, bf16: bool | None):
+    """bf16 autocast on the model's device: as configured, or (None) where that device computes bf16 natively."""
+    return torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=resolve_bf16(bf16, model.device))
+
+
 def loss_sum(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Summed cross-entropy of the labelled tokens; logits only at the positions that predict one."""
+    ids, mask, labels = (t.to(model.device) for t in (ids, mask, labels))
     targets = labels[:, 1:]
     positions = (targets != IGNORE).any(0).nonzero().squeeze(1)
     logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
@@ -51,6 +59,7 @@ def label_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.T
 
     What the RAG losses need per passage; as in loss_sum, logits only at the positions that predict a label.
     """
+    ids, mask, labels = (t.to(model.device) for t in (ids, mask, labels))
     targets = labels[:, 1:]
     positions = (targets != IGNORE).any(0).nonzero().squeeze(1)
     logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
@@ -63,13 +72,13 @@ def label_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.T
     return logp.gather(1, order)[:, :width] * kept, kept.float()
 
 
-def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16: bool = True) -> float:
+def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16: bool | None = None) -> float:
     """Per-token loss of `rows` in eval mode (no dropout)."""
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
     try:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.no_grad(), autocast(model, bf16):
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
                 total += loss_sum(model, *collate(chunk, pad_id)).item()
@@ -80,7 +89,7 @@ def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16
 
 
 def generate_answers(model, tokenizer, batch: list[list[Message]], batch_size: int, max_new_tokens: int,
-                     bf16: bool = True) -> list[str]:
+                     bf16: bool | None = None) -> list[str]:
     """Greedy answers of the model as it is now, batched and left-padded like HFGenerator.generate."""
     tokenizer.padding_side = "left"
     texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
@@ -88,8 +97,9 @@ def generate_answers(model, tokenizer, batch: list[list[Message]], batch_size: i
     results: dict[int, str] = {}
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        inputs = tokenizer([texts[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        inputs = tokenizer([texts[i] for i in rows], return_tensors="pt", padding=True,
+                           add_special_tokens=False).to(model.device)
+        with torch.no_grad(), autocast(model, bf16):
             out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
                                  top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
         new = out[:, inputs["input_ids"].shape[1] :]

@@ -24,6 +24,7 @@ from ragtune.ask.prompt import question_language
 from ragtune.config import SynthConfig
 from ragtune.generate.base import Message
 from ragtune.generate.cache import GenerationCache
+from ragtune.hardware import generation_precision
 from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
 from ragtune.read.chunking import split_sentences
@@ -160,7 +161,7 @@ def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) 
     rng = random.Random(config.seed)
     cfg = pipeline.config
     cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
-                            cfg.generator.max_new_tokens)
+                            cfg.generator.max_new_tokens, generation_precision(cfg.generator))
     report = SynthReport()
     pending = candidate_passages(list(pipeline.store.passages), config)
     questions_seen: set[str] = set()

@@ -57,6 +57,7 @@ def test_cache_key_covers_model_adapter_prompt_and_length(tmp_path):
     assert key != GenerationCache(tmp_path, "model-b", adapter, 96).key(_messages("q"))
     assert key != GenerationCache(tmp_path, "model-a", None, 96).key(_messages("q"))
     assert key != GenerationCache(tmp_path, "model-a", adapter, 64).key(_messages("q"))
+    assert key != GenerationCache(tmp_path, "model-a", adapter, 96, "torch.float32").key(_messages("q"))
     stat = weights.stat()
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained into the same folder
     assert key != GenerationCache(tmp_path, "model-a", adapter, 96).key(_messages("q"))
