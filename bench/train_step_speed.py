@@ -42,6 +42,7 @@ def batch_rows(config: Config, questions: int):
     with zipfile.ZipFile(SHARED / "cmrc2018" / "train-pseudo-cmrc2018.zip") as zf:
         data = json.loads(zf.read("train-pseudo-cmrc2018.json"))
     data["data"] = data["data"][:20]
+    (ROOT / ".ragtune").mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="step-speed-", dir=ROOT / ".ragtune"))
     source = folder / "train.json"
     source.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
