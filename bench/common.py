@@ -30,17 +30,18 @@ def run_cli(args: list[str], log: list[str]) -> str:
 
 def machine() -> str:
     """CPU model, cores, memory, Python, and whether the CPU computes bf16 natively (it decides the precision)."""
-    model, flags = "unknown CPU", set()
+    from ragtune.hardware import native_bf16
+
+    model = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown CPU":
+            if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    bf16 = "native bf16" if flags & {"avx512_bf16", "amx_bf16"} else "no native bf16"
+    bf16 = "native bf16" if native_bf16("cpu") else "no native bf16"
     return f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, {bf16}, Python {platform.python_version()}"
 
 
