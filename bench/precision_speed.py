@@ -18,13 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
 from common import SHARED, record  # noqa: E402
 
 from ragtune.config import Config  # noqa: E402
 from ragtune.generate.hf import HFGenerator  # noqa: E402
 from ragtune.hardware import native_bf16, resolve_dtype  # noqa: E402
-from ragtune.train.model import add_lora, load_base, loss_sum  # noqa: E402
+from ragtune.train.model import add_lora, autocast, load_base, loss_sum  # noqa: E402
 from ragtune.train.tokenize import IGNORE  # noqa: E402
 
 
@@ -62,7 +61,7 @@ def time_train_step(config: Config, bf16: bool, batch: list[list[dict]]) -> floa
     times = []
     for width in (32, enc["input_ids"].shape[1]):  # a short warm-up, then the timed full-length step
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with autocast(model, bf16):
             loss = loss_sum(model, enc["input_ids"][:, -width:], enc["attention_mask"][:, -width:],
                             labels[:, -width:])
         loss.backward()
