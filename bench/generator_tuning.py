@@ -104,6 +104,8 @@ def record_all(args, work: Path, paths: dict) -> None:
             rows[name] = {**metrics.get("answer", {}), "recall@5": metrics.get("retrieval", {}).get("recall@5"),
                           "grounded": metrics.get("grounding", {}).get("grounded"),
                           "eval_seconds": metrics.get("seconds")}
+            if "from" in metrics:  # a row measured in an earlier run of this benchmark (same command and index)
+                rows[name]["from"] = metrics["from"]
     for name in ("adapter-idk", "adapter", "adapter-synth"):
         meta_path = work / name / "ragtune.json"
         if meta_path.exists():
@@ -119,7 +121,8 @@ def record_all(args, work: Path, paths: dict) -> None:
             "training": training, "train_config": CONFIG.name},
            notes="same `ragtune eval --json` command and index for every row; EM/F1/ROUGE-L/BLEU 0-100; "
            "eval_seconds is wall time of that eval (0 if its generations were already cached); "
-           "train_minutes includes the held-out evaluations during training.")
+           "train_minutes includes the held-out evaluations during training; a row with `from` was measured in the "
+           "earlier run that date names, with the same command, data and index.")
 
 
 if __name__ == "__main__":
