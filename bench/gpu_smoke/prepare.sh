@@ -1,0 +1,34 @@
+# Stage what bench/gpu_smoke/check.sh needs on a machine that has only the repo: the wheels the device image
+# lacks (.whl/), the real Qwen tokenizer and small SQuAD/CMRC slices (.gpu/). Both folders are git-ignored via
+# .git/info/exclude and travel with the device tool's `carry: [".whl", ".gpu"]`; about 40 MB together.
+# usage (repo root, after `make install` and one generator load so the converted model is cached):
+#   bash bench/gpu_smoke/prepare.sh
+# then, on the device:
+#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD
+#   bash .gpu/check.sh python3 $OUT
+set -e
+mkdir -p .git/info .gpu/qwen-tok .whl
+grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
+grep -qx '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
+PIP=".venv/bin/pip"
+$PIP download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+  --platform manylinux1_x86_64 -d .whl annotated-types==0.8.0 beautifulsoup4==4.15.0 bm25s==0.3.16 \
+  defusedxml==0.7.1 nltk==3.10.4 pydantic==2.14.4 pydantic_core==2.50.5 pypdf==7.1.1 PyStemmer==3.1.0 \
+  python-docx==1.2.0 soupsieve==4.1.3 typing-inspection==0.4.5
+$PIP wheel -q --no-deps -w .whl jieba==0.42.1 rouge_score==0.1.2  # sdists only on PyPI
+MODEL="${RAGTUNE_CACHE:-$HOME/.cache/ragtune}/models/qwen2.5-0.5b-instruct"
+for f in tokenizer.json tokenizer_config.json chat_template.jinja generation_config.json; do cp "$MODEL/$f" .gpu/qwen-tok/; done
+cp bench/gpu_smoke/build_tiny.py bench/gpu_smoke/config.yaml bench/gpu_smoke/check.sh .gpu/
+.venv/bin/python - <<'PY'
+import json
+squad = json.load(open("../shared/data/expmrc-squad/expmrc-squad-dev.json"))
+sub = {"version": "smoke", "data": squad["data"][:2]}
+for a, article in enumerate(sub["data"]):
+    for p, para in enumerate(article["paragraphs"]):
+        para.setdefault("id", f"sq-{a}-{p}")
+json.dump(sub, open(".gpu/squad.json", "w"))
+cmrc = json.load(open("../shared/data/cmrc2018/cmrc2018_dev.json"))
+json.dump({"version": "smoke", "data": cmrc["data"][:15]}, open(".gpu/cmrc.json", "w"), ensure_ascii=False)
+PY
+du -sh .whl .gpu
