@@ -20,7 +20,7 @@ C=/tmp/gpu-noeval.yaml rt train generator .gpu/squad.json --index $I --out /tmp/
 C=/tmp/gpu-noeval.yaml rt train generator .gpu/squad.json --index $I --out /tmp/gpu-gen2 --max-steps 4 --resume
 "$PY" - <<'PY'
 import json; a=json.load(open('/tmp/gpu-gen/ragtune.json')); b=json.load(open('/tmp/gpu-gen2/ragtune.json'))
-print('gen meta', {k: a.get(k) for k in ('step','best','mean_step_seconds','device','bf16')})
+print('gen meta', {k: a.get(k) for k in ('step','best','mean_step_seconds')})
 print('resume', {k: b.get(k) for k in ('step','best')})
 import safetensors.torch as st
 x = st.load_file('/tmp/gpu-gen2/adapter_model.safetensors')
