@@ -11,12 +11,13 @@ mkdir -p .git/info .gpu/qwen-tok .whl
 grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
 grep -qx '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
 PIP=".venv/bin/pip"
+# the versions installed here (pinned by pyproject.toml where it pins), so the device runs what was tested
+pinned() { .venv/bin/python -c 'import sys, importlib.metadata as m; print(" ".join(f"{n}=={m.version(n)}" for n in sys.argv[1:]))' "$@"; }
 $PIP download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-  --platform manylinux1_x86_64 -d .whl annotated-types==0.8.0 beautifulsoup4==4.15.0 bm25s==0.3.16 \
-  defusedxml==0.7.1 nltk==3.10.4 pydantic==2.14.4 pydantic_core==2.50.5 pypdf==7.1.1 PyStemmer==3.1.0 \
-  python-docx==1.2.0 soupsieve==4.1.3 typing-inspection==0.4.5
-$PIP wheel -q --no-deps -w .whl jieba==0.42.1 rouge_score==0.1.2  # sdists only on PyPI
+  --platform manylinux1_x86_64 -d .whl $(pinned annotated-types beautifulsoup4 bm25s defusedxml nltk pydantic \
+  pydantic_core pypdf PyStemmer python-docx soupsieve typing-inspection)
+$PIP wheel -q --no-deps -w .whl $(pinned jieba rouge_score)  # sdists only on PyPI
 MODEL="${RAGTUNE_CACHE:-$HOME/.cache/ragtune}/models/qwen2.5-0.5b-instruct"
 for f in tokenizer.json tokenizer_config.json chat_template.jinja generation_config.json; do cp "$MODEL/$f" .gpu/qwen-tok/; done
 cp bench/gpu_smoke/build_tiny.py bench/gpu_smoke/config.yaml bench/gpu_smoke/check.sh .gpu/
