@@ -84,7 +84,8 @@ def main() -> None:
         eval_stage("rag+tuned", paths, work, log, ["--adapter", str(work / "adapter")])
     synth = work / "synth.jsonl"
     if "synth" in args.stages and not synth.exists():
-        run(["synth", "--index", str(train_index), "--out", str(synth), "--n", str(args.synth)], log)
+        out = run(["synth", "--index", str(train_index), "--out", str(synth), "--n", str(args.synth)], log)
+        (work / "synth.log").write_text(out.strip(), encoding="utf-8")  # kept/generated/rejected, for the record
     if "train-synth" in args.stages:
         train_stage(synth, train_index, work / "adapter-synth", args.steps, log)
     if "rag+synth-tuned" in args.stages:
@@ -113,12 +114,14 @@ def record_all(args, work: Path, paths: dict) -> None:
             training[name] = {"examples": meta["examples"], "steps": meta["step"],
                               "train_minutes": round(meta["train_seconds"] / 60, 1),
                               "step_seconds": meta["mean_step_seconds"], "best": meta["best"]}
+    synth_log = work / "synth.log"
+    synth_summary = synth_log.read_text(encoding="utf-8") if synth_log.exists() else None
     gain = None
     if "rag" in rows and "rag+tuned" in rows:
         gain = round(rows["rag+tuned"]["f1"] - rows["rag"]["f1"], 1)
     record(f"generator tuning: {args.set} ({n} test questions)",
            {"bench": "generator_tuning", "set": args.set, "n": n, "f1_gain_tuned_over_rag": gain, "rows": rows,
-            "training": training, "train_config": CONFIG.name},
+            "training": training, "synth": synth_summary, "train_config": CONFIG.name},
            notes="same `ragtune eval --json` command and index for every row; EM/F1/ROUGE-L/BLEU 0-100; "
            "eval_seconds is wall time of that eval (0 if its generations were already cached); "
            "train_minutes includes the held-out evaluations during training; a row with `from` was measured in the "
