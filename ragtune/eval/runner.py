@@ -139,7 +139,7 @@ def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[lis
     cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
                             cfg.generator.max_new_tokens, generation_precision(cfg.generator))
     # pipeline.generator is only loaded when something is not cached yet
-    raws = cache.generate(batch, lambda todo: pipeline.generator.generate(todo, progress=progress))
+    raws = cache.generate(batch, lambda todo, save: pipeline.generator.generate(todo, progress=progress, on_batch=save))
     for i, raw in zip(rows, raws, strict=True):
         records[i].raw = raw
     for i, record in enumerate(records):

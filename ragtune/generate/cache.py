@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ragtune.generate.base import Message
+from ragtune.generate.base import Message, OnBatch
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, answer TEXT NOT NULL, created REAL)"
 
@@ -68,8 +68,10 @@ class GenerationCache:
             con.close()
 
     def generate(self, batch: list[list[Message]],
-                 generate: Callable[[list[list[Message]]], list[str]]) -> list[str]:
-        """Answers for `batch` in order; only prompts not yet cached (each once) reach `generate`."""
+                 generate: Callable[[list[list[Message]], OnBatch], list[str]]) -> list[str]:
+        """Answers for `batch` in order; only prompts not yet cached (each once) reach `generate`, which
+        reports each finished batch to the callback it is given: those are stored at once, so an interrupted
+        eval or synth starts again where it stopped."""
         keys = [self.key(m) for m in batch]
         known = self.get_many(list(dict.fromkeys(keys)))
         todo: dict[str, list[Message]] = {}
@@ -79,8 +81,14 @@ class GenerationCache:
         self.hits += len(batch) - sum(key not in known for key in keys)
         self.misses += len(todo)
         if todo:
-            answers = generate(list(todo.values()))
+            todo_keys, saved = list(todo), set()
+
+            def save(done: dict[int, str]) -> None:
+                self.put_many({todo_keys[i]: answer for i, answer in done.items()})
+                saved.update(todo_keys[i] for i in done)
+
+            answers = generate(list(todo.values()), save)
             fresh = dict(zip(todo, answers, strict=True))
-            self.put_many(fresh)
+            self.put_many({k: v for k, v in fresh.items() if k not in saved})
             known.update(fresh)
         return [known[key] for key in keys]

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError
-from ragtune.generate.base import Generator, Message
+from ragtune.generate.base import Generator, Message, OnBatch
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.hardware import resolve_device, resolve_dtype
 
@@ -60,7 +60,8 @@ class HFGenerator(Generator):
         if errors:
             raise errors[0]
 
-    def generate(self, batch: list[list[Message]], progress: bool = False) -> list[str]:
+    def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None
+                 ) -> list[str]:
         answers: list[str] = []
         size = self.config.batch_size
         # Similar lengths together waste less compute on padding; results go back in input order.
@@ -75,6 +76,8 @@ class HFGenerator(Generator):
                 new_tokens = out[:, inputs["input_ids"].shape[1] :]
                 for i, text in zip(rows, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                     results[i] = text.strip()
+                if on_batch is not None:
+                    on_batch({i: results[i] for i in rows})
                 bar.update(len(rows))
         answers = [results[i] for i in range(len(batch))]
         return answers

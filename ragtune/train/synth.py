@@ -171,7 +171,8 @@ def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) 
             round_passages, pending = pending[:want], pending[want:]
             batch = [synth_messages(p, focus_sentence(p.text, rng), config.max_passage_units)
                      for p in round_passages]
-            raws = cache.generate(batch, lambda todo: pipeline.generator.generate(todo, progress=progress))
+            raws = cache.generate(batch, lambda todo, save: pipeline.generator.generate(todo, progress=progress,
+                                                                                    on_batch=save))
             report.generated += len(raws)
             survivors = []
             for passage, raw in zip(round_passages, raws, strict=True):

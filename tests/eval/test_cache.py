@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import pytest
+
 from ragtune.eval.datasets import load_eval_data
 from ragtune.eval.runner import evaluate
-from ragtune.generate.base import Generator, Message
+from ragtune.generate.base import Generator, Message, OnBatch
 from ragtune.generate.cache import GenerationCache
 
 
@@ -23,10 +25,22 @@ class CountingGenerator(Generator):
     def stream(self, messages: list[Message]) -> Iterator[str]:
         yield from self.generate([messages])
 
-    def generate(self, batch: list[list[Message]], progress: bool = False) -> list[str]:
+    def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None
+                 ) -> list[str]:
         self.calls += 1
         self.prompts += len(batch)
         return [f"{m[-1]['content'].split('Question: ')[-1].split()[0]} [1]" for m in batch]
+
+
+class InterruptedGenerator(CountingGenerator):
+    """Reports its first batch of two, then is interrupted (Ctrl-C an hour into an eval)."""
+
+    def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None
+                 ) -> list[str]:
+        first = super().generate(batch[:2])
+        if on_batch is not None:
+            on_batch(dict(enumerate(first)))
+        raise KeyboardInterrupt
 
 
 def _messages(question: str) -> list[Message]:
@@ -43,6 +57,18 @@ def test_cache_generates_only_misses_and_persists(tmp_path):
     assert again.generate(batch + [_messages("Question: three")], gen.generate)[-1] == "three [1]"
     assert (gen.calls, gen.prompts, again.hits, again.misses) == (2, 3, 3, 1)
     assert (tmp_path / "generations.sqlite").stat().st_size > 0
+
+
+def test_batches_finished_before_an_interruption_stay_cached(tmp_path):
+    batch = [_messages(f"Question: q{i}") for i in range(5)]
+    cache = GenerationCache(tmp_path, "model-a", None, 96)
+    interrupted = InterruptedGenerator()
+    with pytest.raises(KeyboardInterrupt):
+        cache.generate(batch, lambda todo, save: interrupted.generate(todo, on_batch=save))
+    gen = CountingGenerator()
+    rerun = GenerationCache(tmp_path, "model-a", None, 96)
+    assert rerun.generate(batch, gen.generate) == [f"q{i} [1]" for i in range(5)]
+    assert (rerun.hits, rerun.misses, gen.prompts) == (2, 3, 3)  # only the unfinished three are generated again
 
 
 def test_cache_key_covers_model_adapter_prompt_and_length(tmp_path):

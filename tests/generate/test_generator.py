@@ -21,8 +21,10 @@ def test_ask_streams_a_cited_answer_in_each_language(demo_pipeline):
 def test_batched_generation_matches_streaming_answers(demo_pipeline):
     questions = ["地球体育场能容纳多少名观众？", "Who was Kublai Khan's grandfather?"]
     batch = [demo_pipeline.messages(q, [s for s in demo_pipeline.retrieve(q) if s.relevant]) for q in questions]
-    answers = demo_pipeline.generator.generate(batch)
+    reported: dict[int, str] = {}
+    answers = demo_pipeline.generator.generate(batch, on_batch=reported.update)
     assert "6,476" in answers[0] and "Genghis" in answers[1]
+    assert reported == dict(enumerate(answers))  # every finished batch reaches the caller (the eval cache)
 
 
 def test_unanswerable_question_without_relevant_passages_says_so(demo_pipeline):
