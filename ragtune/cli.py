@@ -280,8 +280,8 @@ def synth(
     report = synthesise(pipeline, n, progress=PROGRESS)
     write_pairs(report.kept, out_file)
     rejected = ", ".join(f"{reason} {count}" for reason, count in report.rejected.most_common()) or "none"
-    out.print(f"synth: kept {len(report.kept)} of {report.generated} generated pairs (rejected: {rejected}) "
-              f"→ {out_file}")
+    out.print(f"synth: kept {len(report.kept)} of {report.generated} generated pairs, {report.cloze} of them with "
+              f"a cloze question in place of the model's (rejected: {rejected}) → {out_file}")
 
 
 @app.command("export")

@@ -147,6 +147,12 @@ class SynthConfig(_Section):
     max_passage_units: int = Field(320, gt=16)
     #: candidates generated per round, as a multiple of the pairs still missing (the filters reject some)
     overgenerate: float = Field(1.5, ge=1)
+    #: pick the answer (a name, number, date or title in the focus sentence) and ask the model only for the
+    #: question; a small model asked for both often copies the sentence and gives no answer
+    answer_first: bool = True
+    #: when the model's question for a picked answer fails the filters, ask the focus sentence itself, the answer
+    #: replaced by a question word (a cloze question)
+    cloze_fallback: bool = True
 
 
 class RetrieverTrainConfig(_Section):

@@ -1,10 +1,12 @@
 """Question/answer pairs synthesised from the indexed passages, for users with documents but no QA data.
 
-The generator writes one question + short answer per passage (in the passage's language, about one focus
-sentence so a passage can yield varied questions). A pair is kept only if the answer is a span (or close
-paraphrase) of the passage, the question does not give the answer away, and retrieving the question finds
-the source document again (the round-trip check): pairs the retriever cannot answer teach the generator
-nothing it will see at ask time.
+Each passage gets one focus sentence (so a passage can yield varied questions). By default a short answer is
+picked from it first (a name, number, date or title: `answer_spans`) and the generator writes only a question
+with that answer, in the passage's language; when its question fails the filters, the sentence itself asked
+about the answer (a cloze question) takes its place. A sentence with no such span asks the generator for a
+question and its answer. A pair is kept only if the answer is a span (or close paraphrase) of the passage, the
+question does not give the answer away, and retrieving the question finds the source document again (the
+round-trip check): pairs the retriever cannot answer teach the generator nothing it will see at ask time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
 from ragtune.read.chunking import split_sentences
 from ragtune.text import count_units, split_units, truncate_units
+from ragtune.train.answer_spans import answer_spans, cloze_question
 
 SYSTEM = {
     "en": (
@@ -42,12 +45,25 @@ SYSTEM = {
         "问题要能脱离资料单独看懂。只输出两行：\n问题：……\n答案：……"
     ),
 }
-LABELS = {"en": ("Passage", "Ask about this sentence"), "zh": ("资料", "围绕这句话出题")}
+#: the system prompt when the answer is picked first and the model writes only the question
+SYSTEM_QUESTION = {
+    "en": (
+        "You write one quiz question about the passage you are given. The question's answer must be exactly "
+        "the answer you are given, and the question must not contain it. The question must make sense on its "
+        "own, without the passage. Reply in exactly one line:\nQuestion: ..."
+    ),
+    "zh": "你根据给出的资料出一道题，题目的答案必须正是给出的答案，题目里不能出现这个答案。问题要能脱离资料单独看懂。"
+          "只输出一行：\n问题：……",
+}
+#: passage, focus sentence, question, answer
+LABELS = {"en": ("Passage", "Ask about this sentence", "Question", "Answer"),
+          "zh": ("资料", "围绕这句话出题", "问题", "答案")}
+#: the one-shot example: title, passage, focus sentence, question, answer
 EXAMPLE = {
     "en": ("Eiffel Tower", "The Eiffel Tower is a wrought-iron tower in Paris. It was completed in 1889.",
-           "It was completed in 1889.", "Question: In what year was the Eiffel Tower completed?\nAnswer: 1889"),
+           "It was completed in 1889.", "In what year was the Eiffel Tower completed?", "1889"),
     "zh": ("长城", "长城位于中国北方。长城的总长度约21196千米。", "长城的总长度约21196千米。",
-           "问题：长城的总长度约是多少？\n答案：约21196千米"),
+           "长城的总长度约是多少？", "约21196千米"),
 }
 _QUESTION = re.compile(r"^\s*(?:question|问题|问)\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _ANSWER = re.compile(r"^\s*(?:answer|答案|答)\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -59,43 +75,107 @@ class SynthPair:
     question: str
     answer: str
     passage: Passage
+    #: who wrote the question: "model", or "cloze" (the focus sentence asked about the answer)
+    source: str = "model"
 
     def to_json(self, number: int) -> dict:
         return {"id": f"synth-{number}", "question": self.question, "answer": self.answer,
                 "passage_id": self.passage.id, "title": self.passage.title,
-                "lang": question_language(self.question)}
+                "lang": question_language(self.question), "source": self.source}
 
 
 @dataclass
 class SynthReport:
     kept: list[SynthPair] = field(default_factory=list)
     generated: int = 0
+    #: why the model's pairs were dropped (a cloze question may still have replaced one)
     rejected: Counter = field(default_factory=Counter)
+
+    @property
+    def cloze(self) -> int:
+        return sum(pair.source == "cloze" for pair in self.kept)
 
 
 # --------------------------------------------------------------------------- prompt and filters
 
 
-def focus_sentence(text: str, rng: random.Random) -> str:
-    """A sentence long enough to hold a fact; the question is asked about it."""
-    sentences = [s for s in split_sentences(text) if count_units(s) >= 8] or [text]
-    return rng.choice(sentences)
+@dataclass
+class SynthTask:
+    """One passage's prompt; `answer` is set when it was picked first and the model writes only the question,
+    `cloze` when that question has a stand-in."""
+
+    passage: Passage
+    messages: list[Message]
+    answer: str | None = None
+    cloze: str | None = None
+
+    def parse(self, raw: str) -> tuple[str, str] | None:
+        if self.answer is None:
+            return parse_pair(raw)
+        question = parse_question(raw)
+        return (question, self.answer) if question else None
+
+    def choose(self, raw: str, config: SynthConfig, seen: set[str]) -> tuple[SynthPair | None, str | None]:
+        """The model's pair if it passes the filters, else the cloze pair if that does; else why the model's
+        pair was dropped."""
+        pair = self.parse(raw)
+        reason = _reason(pair, self.passage.text, config, seen)
+        if reason is None:
+            return SynthPair(*pair, self.passage), None
+        if self.cloze and _reason((self.cloze, self.answer), self.passage.text, config, seen) is None:
+            return SynthPair(self.cloze, self.answer, self.passage, "cloze"), reason
+        return None, reason
 
 
-def synth_messages(passage: Passage, focus: str, max_units: int) -> list[Message]:
+def _reason(pair: tuple[str, str] | None, passage_text: str, config: SynthConfig, seen: set[str]) -> str | None:
+    if pair is None:
+        return "unparsed"
+    reason = rejection(*pair, passage_text, config)
+    return "duplicate" if reason is None and _norm(pair[0]) in seen else reason
+
+
+def focus_sentences(text: str) -> list[str]:
+    """Sentences long enough to hold a fact; the question is asked about one of them."""
+    return [s for s in split_sentences(text) if count_units(s) >= 8] or [text]
+
+
+def synth_task(passage: Passage, rng: random.Random, config: SynthConfig) -> SynthTask:
+    """Answer first when a focus sentence holds a short span (and `config.answer_first`), else question + answer."""
     lang = question_language(passage.text)
-    label, focus_label = LABELS[lang]
-    title, text, shot_focus, shot_answer = EXAMPLE[lang]
+    sentences = focus_sentences(passage.text)
+    if config.answer_first:
+        options = [(s, spans) for s in sentences if (spans := answer_spans(s, lang, config.max_answer_units))]
+        if options:
+            sentence, spans = rng.choice(options)
+            span = rng.choice(spans)
+            messages = synth_messages(passage, sentence, config.max_passage_units, span.text)
+            cloze = cloze_question(sentence, span, lang, passage.title) if config.cloze_fallback else None
+            return SynthTask(passage, messages, span.text, cloze)
+    return SynthTask(passage, synth_messages(passage, rng.choice(sentences), config.max_passage_units))
 
-    def user(title: str, body: str, sentence: str) -> str:
+
+def synth_messages(passage: Passage, focus: str, max_units: int, answer: str | None = None) -> list[Message]:
+    """A one-shot chat: write a question about `focus` whose answer is `answer`, or (None) a question and answer."""
+    lang = question_language(passage.text)
+    label, focus_label, question_label, answer_label = LABELS[lang]
+    title, text, shot_focus, shot_question, shot_answer = EXAMPLE[lang]
+    sep = ": " if lang == "en" else "："
+
+    def user(title: str, body: str, sentence: str, answer: str | None) -> str:
         head = f"{title}: {body}" if title else body
-        return f"{label}: {head}\n\n{focus_label}: {sentence}"
+        given = f"\n{answer_label}: {answer}" if answer is not None else ""
+        return f"{label}: {head}\n\n{focus_label}: {sentence}{given}"
 
+    reply = f"{question_label}{sep}{shot_question}"
+    if answer is None:
+        system, shot_given, reply = SYSTEM[lang], None, f"{reply}\n{answer_label}{sep}{shot_answer}"
+    else:
+        system, shot_given = SYSTEM_QUESTION[lang], shot_answer
     return [
-        {"role": "system", "content": SYSTEM[lang]},
-        {"role": "user", "content": user(title, text, shot_focus)},
-        {"role": "assistant", "content": shot_answer},
-        {"role": "user", "content": user(passage.title, truncate_units(passage.text, max_units), focus)},
+        {"role": "system", "content": system},
+        {"role": "user", "content": user(title, text, shot_focus, shot_given)},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": user(passage.title, truncate_units(passage.text, max_units), focus, answer)},
     ]
 
 
@@ -106,6 +186,15 @@ def parse_pair(raw: str) -> tuple[str, str] | None:
         return None
     answer_text = answer.group(1).strip(_EDGE_PUNCT)
     return (question.group(1).strip(), answer_text) if answer_text else None
+
+
+def parse_question(raw: str) -> str | None:
+    """The question from an answer-first reply: its `Question:` line, else its first non-empty line."""
+    labelled = _QUESTION.search(raw)
+    if labelled:
+        return labelled.group(1).strip()
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    return lines[0] if lines else None
 
 
 def _norm(text: str) -> str:
@@ -169,22 +258,19 @@ def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) 
         while pending and len(report.kept) < n:
             want = math.ceil((n - len(report.kept)) * config.overgenerate)
             round_passages, pending = pending[:want], pending[want:]
-            batch = [synth_messages(p, focus_sentence(p.text, rng), config.max_passage_units)
-                     for p in round_passages]
-            raws = cache.generate(batch, lambda todo, save: pipeline.generator.generate(todo, progress=progress,
-                                                                                    on_batch=save))
+            tasks = [synth_task(p, rng, config) for p in round_passages]
+            raws = cache.generate([t.messages for t in tasks],
+                                  lambda todo, save: pipeline.generator.generate(todo, progress=progress,
+                                                                                 on_batch=save))
             report.generated += len(raws)
             survivors = []
-            for passage, raw in zip(round_passages, raws, strict=True):
-                pair = parse_pair(raw)
-                reason = "unparsed" if pair is None else rejection(*pair, passage.text, config)
-                if reason is None and _norm(pair[0]) in questions_seen:
-                    reason = "duplicate"
+            for task, raw in zip(tasks, raws, strict=True):
+                pair, reason = task.choose(raw, config, questions_seen)
                 if reason is not None:
                     report.rejected[reason] += 1
-                    continue
-                questions_seen.add(_norm(pair[0]))
-                survivors.append(SynthPair(pair[0], pair[1], passage))
+                if pair is not None:
+                    questions_seen.add(_norm(pair.question))
+                    survivors.append(pair)
             for pair in roundtrip(pipeline, survivors, config.roundtrip_k, report.rejected):
                 if len(report.kept) < n:
                     report.kept.append(pair)

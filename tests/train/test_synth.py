@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 from ragtune.config import SynthConfig
 from ragtune.index.store import Passage
+from ragtune.train.answer_spans import answer_spans
 from ragtune.train.examples import load_train_questions
 from ragtune.train.synth import (
+    SYSTEM,
+    SYSTEM_QUESTION,
     SynthPair,
     candidate_passages,
     parse_pair,
     rejection,
     roundtrip,
+    synth_task,
     synthesise,
     write_pairs,
 )
@@ -31,6 +36,44 @@ def test_parse_pair_rejects_missing_or_empty_parts():
     assert parse_pair("Question: When was it built?") is None
     assert parse_pair("Answer: 1889") is None
     assert parse_pair("Question: When?\nAnswer: ...") is None
+
+
+def test_answer_first_task_asks_only_for_a_question_about_a_picked_span():
+    passage = Passage("wall", 0, "长城", ZH, "x")
+    task = synth_task(passage, random.Random(0), CFG)
+    assert task.answer in [span.text for span in answer_spans(ZH, "zh", CFG.max_answer_units)]
+    assert task.messages[0]["content"] == SYSTEM_QUESTION["zh"]
+    assert task.messages[-1]["content"].endswith(f"答案: {task.answer}")
+    assert task.parse("问题：它在哪里？") == ("它在哪里？", task.answer)
+    assert task.parse("它在哪里？\n") == ("它在哪里？", task.answer)  # no label: the first line
+    assert task.parse("  \n") is None
+
+
+def test_a_cloze_question_stands_in_when_the_models_question_fails_the_filters():
+    passage = Passage("tower", 0, "Eiffel Tower", EN, "x")
+    task = synth_task(passage, random.Random(0), CFG)
+    assert task.answer and task.cloze and task.answer not in task.cloze and task.cloze.endswith("?")
+    asked = "Which structure is meant?"
+    good, reason = task.choose(f"Question: {asked}", CFG, set())
+    assert (good.question, good.answer, good.source, reason) == (asked, task.answer, "model", None)
+    echo = [s for s in EN.split(". ") if task.answer in s][0]  # the model copied the sentence: no question
+    stand_in, reason = task.choose(f"Question: {echo}", CFG, set())
+    assert (stand_in.question, stand_in.answer, stand_in.source) == (task.cloze, task.answer, "cloze")
+    assert reason in {"not a question", "answer in question"}  # counted, though a pair is kept
+    assert task.choose(f"Question: {asked}", CFG, {asked.lower()}) == (stand_in, "duplicate")
+    off = synth_task(passage, random.Random(0), CFG.model_copy(update={"cloze_fallback": False}))
+    assert off.cloze is None and off.choose(f"Question: {echo}", CFG, set())[0] is None
+
+
+def test_question_and_answer_are_asked_for_without_a_span_or_when_answer_first_is_off():
+    plain = Passage("idea", 0, "", "the idea was rejected by everyone who took part in the long debate.", "x")
+    task = synth_task(plain, random.Random(0), CFG)
+    assert task.answer is None and task.messages[0]["content"] == SYSTEM["en"]
+    assert task.parse("Question: Who rejected the idea?") is None  # no answer line
+    assert task.parse("Question: Who rejected the idea?\nAnswer: everyone") == ("Who rejected the idea?", "everyone")
+    off = synth_task(Passage("wall", 0, "长城", ZH, "x"), random.Random(0),
+                     CFG.model_copy(update={"answer_first": False}))
+    assert off.answer is None and off.messages[0]["content"] == SYSTEM["zh"]
 
 
 def test_span_and_close_paraphrase_answers_are_kept():

@@ -1,0 +1,149 @@
+"""Short answer candidates in a sentence (names, numbers, dates, titles), and cloze questions about them.
+
+`synth` picks the answer itself and asks the generator only for a question about it. A small model asked for a
+question *and* its answer often copies the sentence and stops (no answer line) or answers with a whole clause;
+with the answer fixed, the answer is a verbatim passage span by construction, as in extractive QA data. When
+the model's question is unusable too (a 0.5B model mostly copies Chinese sentences), the sentence itself becomes
+the question, the answer replaced by a question word: the cloze questions of Lewis et al. 2019 ("Unsupervised
+Question Answering by Cloze Translation").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jieba
+import jieba.posseg
+
+from ragtune.text import count_units
+
+jieba.setLogLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    #: date, number, person, place, title or name: picks the question word of a cloze question
+    kind: str
+
+
+# jieba part-of-speech tags: numerals/times/measure words, and proper names (person, place, organisation, other)
+_ZH_QUANTITY = {"m", "t", "q", "mq"}
+_ZH_NAME = {"nr": "person", "nrt": "person", "nrfg": "person", "ns": "place", "nt": "name", "nz": "name",
+            "eng": "name"}
+_ZH_LATIN_NAME = re.compile(r"[A-Z0-9]")
+_ZH_TITLE = re.compile(r"《([^《》]{1,30})》")
+_ZH_NUMERAL = re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万亿两]{2,}")
+_ZH_DATE = re.compile(r"[年月日]|世纪|年代")
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_UNITS = (r"%|percent|per cent|million|billion|trillion|thousand|hundred|km|kilometres|kilometers|miles|metres|"
+          r"meters|feet|kg|tons|tonnes|years|months|days|hours|minutes|people|students|members|times")
+_EN_DATE = re.compile(
+    rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?!\d)(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\b(?:{_MONTHS})\s+\d{{4}}|\b\d{{1,2}}\s+(?:{_MONTHS})(?:\s+\d{{4}})?|\b(?:1[0-9]|20)\d{{2}}\b(?!\s*(?:{_UNITS}))"
+)
+_EN_NUMBER = re.compile(rf"[$£€]?\b\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:{_UNITS})\b)?")
+_CONNECTOR = r"(?:of|the|and|de|von|van|for|on|in|du|la|le)"
+_EN_NAME = re.compile(rf"\b[A-Z][\w'’.-]*(?:\s+(?:{_CONNECTOR}\s+)*[A-Z][\w'’.-]*)*")
+_EN_QUOTED = re.compile(r"\"([^\"]*)\"|“([^“”]*)”")  # consumed pairwise, so a closing quote never opens one
+_EN_LEADING = {"The", "A", "An", "In", "On", "At", "It", "Its", "This", "That", "These", "Those", "He", "She",
+               "They", "His", "Her", "Their", "After", "Before", "During", "When", "While", "As", "By", "For",
+               "From", "With", "Although", "However", "Since", "Of", "To", "And", "But", "If", "There", "We", "I"}
+
+
+def chinese_spans(sentence: str) -> list[Span]:
+    """Runs of numerals/times/measure words holding a number, runs of proper names, 《titles》."""
+    spans = [Span(m.group(1), "title") for m in _ZH_TITLE.finditer(sentence)]
+    run: list[tuple[str, str]] = []
+
+    def close() -> None:
+        text = "".join(word for word, _ in run).strip("·")
+        names = [_ZH_NAME[flag] for _, flag in run if flag in _ZH_NAME]
+        if names and len(text) >= 2:
+            spans.append(Span(text, names[0]))
+        elif _ZH_NUMERAL.search(text):
+            spans.append(Span(text, "date" if _ZH_DATE.search(text) else "number"))
+        run.clear()
+
+    for token in jieba.posseg.cut(sentence):
+        word, flag = token.word, token.flag
+        if flag == "eng" and not _ZH_LATIN_NAME.search(word):
+            flag = "x"  # a plain English word in Chinese text ("and") is no name; "FC", "DT22" are
+        joins_name = bool(run) and word == "·" and run[-1][1] in _ZH_NAME
+        if flag in _ZH_QUANTITY or flag in _ZH_NAME or joins_name:
+            if run and not joins_name and (flag in _ZH_QUANTITY) != (run[-1][1] in _ZH_QUANTITY):
+                close()
+            run.append((word, run[-1][1] if joins_name else flag))
+        elif run:
+            close()
+    if run:
+        close()
+    return spans
+
+
+def english_spans(sentence: str) -> list[Span]:
+    """Dates, numbers (with a unit), capitalised names (not a capitalised sentence opener), quoted titles."""
+    spans = [Span(quoted, "title") for m in _EN_QUOTED.finditer(sentence)
+             if (quoted := (m.group(1) or m.group(2) or "").strip())]
+    spans += [Span(m.group(0).strip(), "date") for m in _EN_DATE.finditer(sentence)]
+    spans += [Span(m.group(0).strip(), "number") for m in _EN_NUMBER.finditer(sentence)]
+    for match in _EN_NAME.finditer(sentence):
+        words = re.sub(r"(?:['’]s?|\.)$", "", match.group(0)).split()  # Earth's -> Earth, Kuznets' -> Kuznets
+        while words and words[0] in _EN_LEADING:
+            words.pop(0)
+        while words and re.fullmatch(_CONNECTOR, words[-1]):
+            words.pop()
+        if words and not (match.start() == 0 and len(words) == 1 and words == match.group(0).split()):
+            spans.append(Span(" ".join(words), "name"))
+    return spans
+
+
+FINDERS: dict[str, Callable[[str], list[Span]]] = {"zh": chinese_spans, "en": english_spans}
+
+
+def answer_spans(sentence: str, lang: str, max_units: int) -> list[Span]:
+    """Distinct verbatim candidates, each short enough to be a kept answer and not part of a longer one."""
+    found: dict[str, Span] = {}
+    for span in FINDERS[lang](sentence):
+        if span.text and span.text in sentence:
+            found.setdefault(span.text, span)  # the first kind found wins: a year is a date before a number
+    return [s for s in found.values() if count_units(s.text) <= max_units
+            and not any(s.text != other and s.text in other for other in found)]
+
+
+# --------------------------------------------------------------------------- cloze questions
+
+QUESTION_WORDS = {
+    "zh": {"date": "什么时候", "number": "多少", "person": "谁", "place": "哪里", "title": "哪部作品", "name": "什么"},
+    "en": {"date": "when", "number": "how many", "person": "who", "place": "where", "title": "what", "name": "what"},
+}
+_PRONOUN = {"zh": re.compile(r"^[它他她其](?=\w)"), "en": re.compile(r"^(?:It|He|She|They)\b")}
+_NUMBER = re.compile(r"^(?:[$£€]?[0-9０-９][\d,.]*|[一二三四五六七八九十百千万亿两]+)")
+#: words a question word replaces along with the answer: "completed in 1889" -> "completed when"
+_EN_BEFORE = {"date": re.compile(r"\b(?:in|on|at|by|during)\s+\0", re.IGNORECASE),
+              "name": re.compile(r"\bthe\s+\0", re.IGNORECASE)}
+
+
+def cloze_question(sentence: str, span: Span, lang: str, title: str = "") -> str:
+    """The sentence asked about `span`: the span replaced by its question word, a leading pronoun by the title.
+
+    A number keeps its unit ("324 metres" -> "how many metres", "21196千米" -> "多少千米")."""
+    word, rest = QUESTION_WORDS[lang][span.kind], ""
+    number = _NUMBER.match(span.text) if span.kind == "number" else None
+    if number and number.group(0)[0] in "$£€":
+        word = "how much"
+    elif number:
+        rest = span.text[number.end():]
+    answer = f"《{span.text}》" if span.kind == "title" and f"《{span.text}》" in sentence else span.text
+    question = sentence.replace(answer, "\0", 1).strip().rstrip("。．.；;，,！!？?：: ")
+    if title and title not in question:
+        question = _PRONOUN[lang].sub(title, question, count=1)
+    if lang == "en" and span.kind in _EN_BEFORE:
+        question = _EN_BEFORE[span.kind].sub("\0", question, count=1)
+    if lang == "en" and question.startswith("\0"):
+        word = word.capitalize()
+    return question.replace("\0", word + rest) + ("？" if lang == "zh" else "?")
