@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -48,7 +49,12 @@ def every_nth_question(data: dict, limit: int) -> dict:
 
 
 def write_json(path: Path, data: dict) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    """Rewritten only when it changed, and atomically: another bench may be reading the same split."""
+    text = json.dumps(data, ensure_ascii=False)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
     return path
 
 
