@@ -115,6 +115,28 @@ def answer_spans(sentence: str, lang: str, max_units: int) -> list[Span]:
             and not any(s.text != other and s.text in other for other in found)]
 
 
+# --------------------------------------------------------------------------- question types
+
+#: what a question asks for, by its question words (English names are not told apart from people: "name")
+_ASKS = {
+    "en": {"date": re.compile(r"\b(?:when|what (?:year|date|day|month|century)|which (?:year|date|month|century))\b",
+                              re.IGNORECASE),
+           "number": re.compile(r"\bhow (?:many|much|long|far|old|tall|large|big|high)\b", re.IGNORECASE),
+           "person": re.compile(r"\bwho(?:m|se)?\b", re.IGNORECASE)},
+    "zh": {"date": re.compile(r"什么时候|什么时间|何时|哪一?年|哪天|哪一天|哪个月|几月|几号|何年"),
+           "number": re.compile(r"多少|几[个岁次名位人年天种条座部场家]|多[长高大远久重深宽]"),
+           "person": re.compile(r"谁")},
+}
+#: span kinds that can answer each kind of question ("多少年" may be answered by "1998年")
+_ANSWERS = {"date": {"date"}, "number": {"number", "date"}, "person": {"person", "name"}}
+
+
+def asks_for_other_kind(question: str, span: Span, lang: str) -> bool:
+    """Whether the question's words ask for another kind of answer than the span ("In what year ...?" with a
+    place as answer): the model wrote a question, but not one about the answer it was given."""
+    return any(pattern.search(question) and span.kind not in _ANSWERS[kind] for kind, pattern in _ASKS[lang].items())
+
+
 # --------------------------------------------------------------------------- cloze questions
 
 QUESTION_WORDS = {

@@ -31,7 +31,7 @@ from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
 from ragtune.read.chunking import split_sentences
 from ragtune.text import count_units, split_units, truncate_units
-from ragtune.train.answer_spans import answer_spans, cloze_question
+from ragtune.train.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
 
 SYSTEM = {
     "en": (
@@ -101,25 +101,31 @@ class SynthReport:
 
 @dataclass
 class SynthTask:
-    """One passage's prompt; `answer` is set when it was picked first and the model writes only the question,
-    `cloze` when that question has a stand-in."""
+    """One passage's prompt; `span` is set when the answer was picked first and the model writes only the
+    question, `cloze` when that question has a stand-in."""
 
     passage: Passage
     messages: list[Message]
-    answer: str | None = None
+    span: Span | None = None
     cloze: str | None = None
 
+    @property
+    def answer(self) -> str | None:
+        return self.span.text if self.span else None
+
     def parse(self, raw: str) -> tuple[str, str] | None:
-        if self.answer is None:
+        if self.span is None:
             return parse_pair(raw)
         question = parse_question(raw)
-        return (question, self.answer) if question else None
+        return (question, self.span.text) if question else None
 
     def choose(self, raw: str, config: SynthConfig, seen: set[str]) -> tuple[SynthPair | None, str | None]:
         """The model's pair if it passes the filters, else the cloze pair if that does; else why the model's
         pair was dropped."""
         pair = self.parse(raw)
         reason = _reason(pair, self.passage.text, config, seen)
+        if reason is None and self.span and asks_for_other_kind(pair[0], self.span, question_language(pair[0])):
+            reason = "asks for another kind of answer"
         if reason is None:
             return SynthPair(*pair, self.passage), None
         if self.cloze and _reason((self.cloze, self.answer), self.passage.text, config, seen) is None:
@@ -150,7 +156,7 @@ def synth_task(passage: Passage, rng: random.Random, config: SynthConfig) -> Syn
             span = rng.choice(spans)
             messages = synth_messages(passage, sentence, config.max_passage_units, span.text)
             cloze = cloze_question(sentence, span, lang, passage.title) if config.cloze_fallback else None
-            return SynthTask(passage, messages, span.text, cloze)
+            return SynthTask(passage, messages, span, cloze)
     return SynthTask(passage, synth_messages(passage, rng.choice(sentences), config.max_passage_units))
 
 

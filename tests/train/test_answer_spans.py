@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragtune.train.answer_spans import Span, answer_spans, cloze_question
+from ragtune.train.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
 
 
 def texts(sentence: str, lang: str, max_units: int = 12) -> list[str]:
@@ -61,3 +61,15 @@ def test_cloze_questions_ask_the_sentence_about_the_span():
         "In 2015 the University of Notre Dame enrolled how many students and earned $1.2 billion?")
     assert cloze_question(en, Span("$1.2 billion", "number"), "en").endswith("students and earned how much?")
     assert cloze_question(en, Span("University of Notre Dame", "name"), "en").startswith("In 2015 what enrolled")
+
+
+def test_a_question_asking_for_another_kind_of_answer_is_told_apart():
+    place, year, person = Span("Paris", "name"), Span("1889", "date"), Span("曹雪芹", "person")
+    assert asks_for_other_kind("In what year was the tower moved to Paris?", place, "en")
+    assert not asks_for_other_kind("In what year was the tower completed?", year, "en")
+    assert asks_for_other_kind("How many visitors came in 1889?", place, "en")
+    assert not asks_for_other_kind("Which city is the tower in?", place, "en")
+    assert asks_for_other_kind("《红楼梦》成书于哪一年？", person, "zh")
+    assert not asks_for_other_kind("《红楼梦》是谁写的？", person, "zh")
+    assert asks_for_other_kind("《红楼梦》是谁写的？", Span("1791年", "date"), "zh")
+    assert not asks_for_other_kind("《红楼梦》印了多少年？", Span("200年", "date"), "zh")

@@ -7,12 +7,13 @@ from collections import Counter
 
 from ragtune.config import SynthConfig
 from ragtune.index.store import Passage
-from ragtune.train.answer_spans import answer_spans
+from ragtune.train.answer_spans import Span, answer_spans
 from ragtune.train.examples import load_train_questions
 from ragtune.train.synth import (
     SYSTEM,
     SYSTEM_QUESTION,
     SynthPair,
+    SynthTask,
     candidate_passages,
     parse_pair,
     rejection,
@@ -61,6 +62,9 @@ def test_a_cloze_question_stands_in_when_the_models_question_fails_the_filters()
     assert (stand_in.question, stand_in.answer, stand_in.source) == (task.cloze, task.answer, "cloze")
     assert reason in {"not a question", "answer in question"}  # counted, though a pair is kept
     assert task.choose(f"Question: {asked}", CFG, {asked.lower()}) == (stand_in, "duplicate")
+    year = SynthTask(passage, [], Span("1889", "date"), "In what year was the Eiffel Tower completed?")
+    assert year.choose("Question: Who built the tower?", CFG, set()) == (
+        SynthPair(year.cloze, "1889", passage, "cloze"), "asks for another kind of answer")
     off = synth_task(passage, random.Random(0), CFG.model_copy(update={"cloze_fallback": False}))
     assert off.cloze is None and off.choose(f"Question: {echo}", CFG, set())[0] is None
 
