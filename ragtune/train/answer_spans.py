@@ -35,6 +35,10 @@ _ZH_QUANTITY = {"m", "t", "q", "mq"}
 _ZH_NAME = {"nr": "person", "nrt": "person", "nrfg": "person", "ns": "place", "nt": "name", "nz": "name",
             "eng": "name"}
 _ZH_LATIN_NAME = re.compile(r"[A-Z0-9]")
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+#: single characters that may stand next to a name without being part of it
+_FUNCTION_CHARS = set("的了在和与跟同及或等是被将于为对向从把也都就又而之所以其这那上下中里内外后前时由以至到给让使"
+                      "并且但却还再已曾会能要可即乃称名号姓氏任率")
 _ZH_TITLE = re.compile(r"《([^《》]{1,30})》")
 _ZH_NUMERAL = re.compile(r"[0-9０-９]|[一二三四五六七八九十百千万亿两]{2,}")
 _ZH_DATE = re.compile(r"[年月日]|世纪|年代")
@@ -58,31 +62,50 @@ _EN_LEADING = {"The", "A", "An", "In", "On", "At", "It", "Its", "This", "That", 
 def chinese_spans(sentence: str) -> list[Span]:
     """Runs of numerals/times/measure words holding a number, runs of proper names, 《titles》."""
     spans = [Span(m.group(1), "title") for m in _ZH_TITLE.finditer(sentence)]
-    run: list[tuple[str, str]] = []
-
-    def close() -> None:
+    tokens = [(t.word, t.flag) for t in jieba.posseg.cut(sentence)]
+    # a plain English word in Chinese text ("and") is no name; "FC", "DT22" are
+    tokens = [(w, "x" if f == "eng" and not _ZH_LATIN_NAME.search(w) else f) for w, f in tokens]
+    start = 0
+    while start < len(tokens):
+        end = _run_end(tokens, start)
+        if end == start:
+            start += 1
+            continue
+        run = tokens[start:end]
         text = "".join(word for word, _ in run).strip("·")
         names = [_ZH_NAME[flag] for _, flag in run if flag in _ZH_NAME]
-        if names and len(text) >= 2:
-            spans.append(Span(text, names[0]))
+        if names:
+            if len(text) >= 2 and not _glued(tokens, start - 1) and not _glued(tokens, end):
+                spans.append(Span(text, names[0]))
         elif _ZH_NUMERAL.search(text):
             spans.append(Span(text, "date" if _ZH_DATE.search(text) else "number"))
-        run.clear()
-
-    for token in jieba.posseg.cut(sentence):
-        word, flag = token.word, token.flag
-        if flag == "eng" and not _ZH_LATIN_NAME.search(word):
-            flag = "x"  # a plain English word in Chinese text ("and") is no name; "FC", "DT22" are
-        joins_name = bool(run) and word == "·" and run[-1][1] in _ZH_NAME
-        if flag in _ZH_QUANTITY or flag in _ZH_NAME or joins_name:
-            if run and not joins_name and (flag in _ZH_QUANTITY) != (run[-1][1] in _ZH_QUANTITY):
-                close()
-            run.append((word, run[-1][1] if joins_name else flag))
-        elif run:
-            close()
-    if run:
-        close()
+        start = end
     return spans
+
+
+def _run_end(tokens: list[tuple[str, str]], start: int) -> int:
+    """End of the run of quantity tokens, or of name tokens (joined by "·"), that starts at `start`."""
+    def kind(flag: str) -> str | None:
+        return "quantity" if flag in _ZH_QUANTITY else "name" if flag in _ZH_NAME else None
+
+    first = kind(tokens[start][1])
+    end = start
+    while end < len(tokens):
+        word, flag = tokens[end]
+        joins = first == "name" and word == "·" and end + 1 < len(tokens) and kind(tokens[end + 1][1]) == "name"
+        if first is None or (kind(flag) != first and not joins):
+            break
+        end += 1
+    return end
+
+
+def _glued(tokens: list[tuple[str, str]], i: int) -> bool:
+    """Whether the token next to a name is a lone character that is not a function word: jieba then most likely
+    cut a longer word ("元|山岛", "郭咏|燊", "天皇|杯"), and the name alone is no answer."""
+    if not 0 <= i < len(tokens):
+        return False
+    word = tokens[i][0]
+    return len(word) == 1 and bool(_CJK_CHAR.match(word)) and word not in _FUNCTION_CHARS
 
 
 def english_spans(sentence: str) -> list[Span]:

@@ -16,6 +16,9 @@ def test_chinese_numbers_dates_names_and_titles():
     assert {"红楼梦", "曹雪芹"} <= set(spans)
     assert "长篇小说" not in spans
     assert texts("他排行第三，一名村民目下如下。", "zh") == []  # a lone numeral or time word is no answer
+    # a name glued to a lone character is most likely cut from a longer word by jieba: 元|山岛, 天皇|杯
+    assert texts("包括主岛六横岛及附近的佛渡岛、元山岛、凉潭岛等。", "zh") == ["佛渡岛", "凉潭岛"]
+    assert texts("飞翼夺得天皇杯冠军。", "zh") == []
     # Latin names in Chinese text are answers, plain English words are not
     assert texts("于1986年在FC平台上发售，不讲价值(non-valuing and individualizing)。", "zh") == ["1986年", "FC"]
 
