@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import jieba
 import jieba.posseg
 
-from ragtune.text import count_units
+from ragtune.text import count_units, is_chinese
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -35,7 +35,6 @@ _ZH_QUANTITY = {"m", "t", "q", "mq"}
 _ZH_NAME = {"nr": "person", "nrt": "person", "nrfg": "person", "ns": "place", "nt": "name", "nz": "name",
             "eng": "name"}
 _ZH_LATIN_NAME = re.compile(r"[A-Z0-9]")
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 #: single characters that may stand next to a name without being part of it
 _FUNCTION_CHARS = set("的了在和与跟同及或等是被将于为对向从把也都就又而之所以其这那上下中里内外后前时由以至到给让使"
                       "并且但却还再已曾会能要可即乃称名号姓氏任率")
@@ -105,7 +104,7 @@ def _glued(tokens: list[tuple[str, str]], i: int) -> bool:
     if not 0 <= i < len(tokens):
         return False
     word = tokens[i][0]
-    return len(word) == 1 and bool(_CJK_CHAR.match(word)) and word not in _FUNCTION_CHARS
+    return len(word) == 1 and is_chinese(word) and word not in _FUNCTION_CHARS
 
 
 def english_spans(sentence: str) -> list[Span]:
