@@ -73,8 +73,10 @@ def table(name: str, work: Path) -> list[dict]:
             continue
         metrics = json.loads(result.read_text())
         answer, retrieval = metrics.get("answer", {}), metrics.get("retrieval", {})
+        carried = {key: metrics[key] for key in ("from", "retrieval_from") if key in metrics}  # earlier runs
         rows.append({"set": name, "condition": condition, "n": metrics["n"], "em": answer.get("em"),
-                     "f1": answer.get("f1"), **{m: retrieval.get(m) for m in ("recall@1", "recall@5", "recall@20")}})
+                     "f1": answer.get("f1"), **{m: retrieval.get(m) for m in ("recall@1", "recall@5", "recall@20")},
+                     **carried})
     return rows
 
 
