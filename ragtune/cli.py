@@ -238,6 +238,7 @@ def train_joint_(
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
                          ] = None,
     epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run whose checkpoint is in --out.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Tune the query encoder and the generator's LoRA together on the RAG marginal likelihood."""
@@ -248,7 +249,7 @@ def train_joint_(
                                  "train_joint.epochs": epochs})
     pipeline = Pipeline(index, cfg, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
-    result = train_joint(pipeline, data, out_dir, progress=PROGRESS)
+    result = train_joint(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     first, last = result.first, result.last
 
     def change(name: str, digits: int) -> str:

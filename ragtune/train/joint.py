@@ -29,7 +29,14 @@ from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, target_tokens
-from ragtune.train.checkpoint import atomic_dir, seed_everything
+from ragtune.train.checkpoint import (
+    STATE_FILE,
+    atomic_dir,
+    capture_rng,
+    existing_dir,
+    restore_rng,
+    seed_everything,
+)
 from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_train_questions
 from ragtune.train.model import add_lora, autocast, label_logprobs, load_base
 from ragtune.train.query_adapter import QueryAdapter
@@ -38,6 +45,7 @@ from ragtune.train.retriever import batch_plan
 from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
 
 RETRIEVE_BATCH = 64
+CHECKPOINT = "checkpoint"
 
 
 @dataclass
@@ -170,18 +178,53 @@ class _Stats:
 # --------------------------------------------------------------------------- the loop
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RagtuneError(f"{out} is not empty: choose a new --out")
+def _check_out(out: Path, resume: bool) -> None:
+    if resume:
+        if existing_dir(out / CHECKPOINT) is None:
+            raise RagtuneError(f"{out}: nothing to resume (no {CHECKPOINT}/ folder)")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RagtuneError(f"{out} is not empty: pass --resume to continue its training, or choose a new --out")
 
 
-def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progress: bool = True
-                ) -> JointTrainResult:
-    """Train on `data`'s questions against `pipeline`'s index; write LoRA + query adapter + ragtune.json to OUT."""
+def _save_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, progress: dict) -> None:
+    """Trainable weights (LoRA, query adapter, temperature), optimizer, schedule, RNG and where the run stands."""
+    weights = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    weights["log_temperature"] = model.log_temperature.detach().clone()
+    with atomic_dir(folder) as tmp:
+        torch.save({"weights": weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": capture_rng(), **progress}, tmp / STATE_FILE)
+
+
+def _restore_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, expect: dict) -> dict:
+    """Loads what _save_checkpoint wrote into the fresh model/optimizer/schedule; returns where the run stood."""
+    found = existing_dir(folder)
+    # our own file: it holds RNG states (tuples, numpy arrays), which weights_only loading refuses
+    state = torch.load(found / STATE_FILE, weights_only=False, map_location="cpu")
+    for key, value in expect.items():
+        if state.get(key) != value:
+            raise RagtuneError(f"{folder.parent}: the checkpoint was made with other {key.replace('_', ' ')}; "
+                               "train into a new --out")
+    missing = set(state["weights"]) - {name for name, _ in model.named_parameters()}
+    if missing:
+        raise RagtuneError(f"{folder.parent}: the checkpoint does not fit this model ({sorted(missing)[0]})")
+    model.load_state_dict(state["weights"], strict=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    restore_rng(state["rng"])
+    return state
+
+
+def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume: bool = False,
+                progress: bool = True, stop_after: int | None = None) -> JointTrainResult | None:
+    """Train on `data`'s questions against `pipeline`'s index; write LoRA + query adapter + ragtune.json to OUT.
+
+    Every `log_every` steps a checkpoint goes to OUT/checkpoint/, and `resume=True` continues from it exactly
+    (a CMRC run takes hours on 2 cores). `stop_after` ends the run after that many steps as an interruption
+    would (returns None), so resuming can be tested."""
     config = pipeline.config
     tc = config.train_joint
     data, out = Path(data).expanduser(), Path(out).expanduser()
-    _check_out(out)
+    _check_out(out, resume)
     questions = load_train_questions(data)
     store = pipeline.store
     if len(store) < 2:
@@ -204,12 +247,21 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progre
     plan = batch_plan(len(items), tc.batch_size, tc.seed)
     pad_id = tokenizer.pad_token_id
     bf16 = config.train.bf16
+    # a checkpoint resumes only the same run: same data, same settings, same candidates from the same index
+    expect = {"data_sha256": file_sha256(data), "settings": [tc.model_dump(mode="json"),
+                                                             config.train.model_dump(mode="json")],
+              "candidates": [item.rows for item in items]}
     history: list[dict] = []
-    window, first = _Stats(), None
+    window, first, done, earlier_seconds = _Stats(), None, 0, 0.0
+    if resume:
+        state = _restore_checkpoint(out / CHECKPOINT, model, optimizer, scheduler, expect)
+        done, history, first, earlier_seconds = state["step"], state["history"], state["first"], state["seconds"]
+        for _ in range(done):
+            next(plan)  # the data order goes on where it stopped
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(1, total + 1), desc=f"training joint (RAG-{tc.mode})", unit="step", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(range(done + 1, total + 1), desc=f"training joint (RAG-{tc.mode})", unit="step",
+               disable=not progress, dynamic_ncols=True, initial=done, total=total)
     for step in bar:
         batch = [items[i] for i in next(plan)]
         tokens = sum(target_tokens(item.encoded[0]) for item in batch)  # the same answer in every prompt
@@ -236,8 +288,15 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, progre
             first = first or history[-1]
             bar.write(_describe(history[-1], total), file=sys.stderr)  # also shown when stderr is a log file
             window = _Stats()
+            if step < total:
+                _save_checkpoint(out / CHECKPOINT, model, optimizer, scheduler,
+                                 {**expect, "step": step, "history": history, "first": first,
+                                  "seconds": earlier_seconds + time.perf_counter() - start})
+        if step == stop_after:
+            bar.close()
+            return None
     bar.close()
-    seconds = time.perf_counter() - start
+    seconds = earlier_seconds + time.perf_counter() - start
     result = JointTrainResult(out, tc.mode, total, len(items), first, history[-1], model.temperature, seconds,
                               history)
     _save(model, out, result, pipeline, data, len(questions))

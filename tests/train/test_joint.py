@@ -102,16 +102,22 @@ def test_masked_answer_tokens_do_not_count():
 
 
 @pytest.fixture(scope="module")
-def joint(tmp_path_factory, train_pipeline, squad_slice):
-    from ragtune.train.joint import train_joint
-
+def joint_pipeline(train_pipeline):
+    """A two-step, two-candidate joint run that checkpoints after every step."""
     config = train_pipeline.config.model_copy(update={"train_joint": train_pipeline.config.train_joint.model_copy(
         update={"k": 2, "max_steps": 2, "batch_size": 1, "max_length": 192, "log_every": 1, "lr": 1e-3,
                 "query_lr": 1e-2})})
     pipeline = Pipeline(train_pipeline.index_dir, config, progress=False)
     pipeline.__dict__["embedder"] = train_pipeline.embedder
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def joint(tmp_path_factory, joint_pipeline, squad_slice):
+    from ragtune.train.joint import train_joint
+
     out = tmp_path_factory.mktemp("joint") / "adapter"
-    return train_joint(pipeline, squad_slice, out, progress=False)
+    return train_joint(joint_pipeline, squad_slice, out, progress=False)
 
 
 def test_joint_run_writes_lora_query_adapter_and_history(joint, train_pipeline):
@@ -128,6 +134,29 @@ def test_joint_run_writes_lora_query_adapter_and_history(joint, train_pipeline):
         assert entry["gold_in_k"] is not None and (entry["gold_rank"] is None or entry["gold_rank"] in (1, 2))
     assert meta["temperature"] != pytest.approx(0.05, abs=1e-6)  # learned
     assert not list(out.parent.glob(".adapter.tmp-*"))
+
+
+def test_an_interrupted_run_resumes_to_the_same_adapter(tmp_path, monkeypatch, joint, joint_pipeline, squad_slice):
+    from safetensors.torch import load_file
+
+    from ragtune.train.joint import CHECKPOINT, train_joint
+
+    out = tmp_path / "adapter"
+    assert train_joint(joint_pipeline, squad_slice, out, progress=False, stop_after=1) is None
+    assert (out / CHECKPOINT).is_dir() and not (out / "ragtune.json").exists()
+    with pytest.raises(RagtuneError, match="--resume"):
+        train_joint(joint_pipeline, squad_slice, out, progress=False)
+    steps, nll = [], JointModel.nll
+    monkeypatch.setattr(JointModel, "nll", lambda self, *a: steps.append(1) or nll(self, *a))
+    resumed = train_joint(joint_pipeline, squad_slice, out, resume=True, progress=False)
+    assert len(steps) == 1  # one question per step: only step 2 ran again
+    assert resumed.history == joint.history and resumed.temperature == joint.temperature
+    for name in ("adapter_model.safetensors", QUERY_ADAPTER_FILE):
+        done, again = load_file(joint.out / name), load_file(out / name)
+        assert done.keys() == again.keys() and all(torch.equal(done[k], again[k]) for k in done)
+    assert not (out / CHECKPOINT).exists()  # the finished folder holds only the adapter
+    with pytest.raises(RagtuneError, match="nothing to resume"):
+        train_joint(joint_pipeline, squad_slice, tmp_path / "fresh", resume=True, progress=False)
 
 
 def test_joint_folder_applies_both_halves_through_pipeline(joint, train_pipeline):
