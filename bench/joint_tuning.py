@@ -58,8 +58,9 @@ def bench_set(name: str, args, log: list[str]) -> Path:
     if "rag+separate" in args.stages:
         eval_stage("rag+separate", paths, work, log, ["--adapter", str(generator), "--adapter", str(retriever)])
     if "train-joint" in args.stages and not (joint / "ragtune.json").exists():
+        resume = ["--resume"] if (joint / "checkpoint").exists() else []  # an interrupted run goes on
         run(["train", "joint", str(paths["train"]), "--index", str(train_index), "--out", str(joint),
-             "--mode", args.mode, "--max-steps", str(args.steps), "--config", str(JOINT_CONFIG)], log)
+             "--mode", args.mode, "--max-steps", str(args.steps), "--config", str(JOINT_CONFIG), *resume], log)
     if "rag+joint" in args.stages:
         eval_stage("rag+joint", paths, work, log, ["--adapter", str(joint)])
     return work
