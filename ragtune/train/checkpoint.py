@@ -17,6 +17,8 @@ import torch
 from ragtune.errors import RagtuneError
 
 STATE_FILE = "state.pt"
+#: the folder inside a training run's OUT that `--resume` continues from
+CHECKPOINT = "checkpoint"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
@@ -51,6 +53,15 @@ def existing_dir(target: Path) -> Path | None:
         return target
     old = sorted(target.parent.glob(f".{target.name}.old-*"))
     return old[0] if old else None
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """OUT must hold a checkpoint to resume, or be new or empty: a finished adapter is never trained over."""
+    if resume:
+        if existing_dir(out / CHECKPOINT) is None:
+            raise RagtuneError(f"{out}: nothing to resume (no {CHECKPOINT}/ folder)")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RagtuneError(f"{out} is not empty: pass --resume to continue its training, or choose a new --out")
 
 
 def publish_files(source: Path, target: Path, names: tuple[str, ...] = ADAPTER_FILES) -> None:

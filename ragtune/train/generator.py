@@ -25,8 +25,9 @@ from ragtune.pipeline import Pipeline
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, length_plan, target_tokens
 from ragtune.train.checkpoint import (
+    CHECKPOINT,
     capture_rng,
-    existing_dir,
+    check_out,
     load_checkpoint,
     publish_files,
     restore_rng,
@@ -45,7 +46,6 @@ from ragtune.train.examples import (
 from ragtune.train.model import add_lora, autocast, load_base, loss_sum, score
 from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
 
-CHECKPOINT = "checkpoint"
 META = "ragtune.json"
 RETRIEVE_BATCH = 64
 
@@ -239,14 +239,6 @@ class _Run:
         self.write_meta()
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    if resume:
-        if existing_dir(out / CHECKPOINT) is None:
-            raise RagtuneError(f"{out}: nothing to resume (no {CHECKPOINT}/ folder)")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RagtuneError(f"{out} is not empty: pass --resume to continue its training, or choose a new --out")
-
-
 def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume: bool = False,
                     progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Train a LoRA adapter for `pipeline`'s generator on `data` retrieved from `pipeline`'s index.
@@ -258,7 +250,7 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     config = pipeline.config
     tc = config.train
     data, out = Path(data).expanduser(), Path(out).expanduser()
-    _check_out(out, resume)
+    check_out(out, resume)
     questions = load_train_questions(data)
     data_sha256 = file_sha256(data)
     train_examples, held = prepare_examples(pipeline, questions)

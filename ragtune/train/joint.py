@@ -30,9 +30,11 @@ from ragtune.pipeline import Pipeline
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.checkpoint import (
+    CHECKPOINT,
     STATE_FILE,
     atomic_dir,
     capture_rng,
+    check_out,
     existing_dir,
     restore_rng,
     seed_everything,
@@ -45,7 +47,6 @@ from ragtune.train.retriever import batch_plan
 from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
 
 RETRIEVE_BATCH = 64
-CHECKPOINT = "checkpoint"
 
 
 @dataclass
@@ -178,14 +179,6 @@ class _Stats:
 # --------------------------------------------------------------------------- the loop
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    if resume:
-        if existing_dir(out / CHECKPOINT) is None:
-            raise RagtuneError(f"{out}: nothing to resume (no {CHECKPOINT}/ folder)")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RagtuneError(f"{out} is not empty: pass --resume to continue its training, or choose a new --out")
-
-
 def _save_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, progress: dict) -> None:
     """Trainable weights (LoRA, query adapter, temperature), optimizer, schedule, RNG and where the run stands."""
     weights = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
@@ -224,7 +217,7 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
     config = pipeline.config
     tc = config.train_joint
     data, out = Path(data).expanduser(), Path(out).expanduser()
-    _check_out(out, resume)
+    check_out(out, resume)
     questions = load_train_questions(data)
     store = pipeline.store
     if len(store) < 2:
