@@ -292,7 +292,7 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
     seconds = earlier_seconds + time.perf_counter() - start
     result = JointTrainResult(out, tc.mode, total, len(items), first, history[-1], model.temperature, seconds,
                               history)
-    _save(model, out, result, pipeline, data, len(questions))
+    _save(model, out, result, pipeline, data, expect["data_sha256"], len(questions))
     return result
 
 
@@ -322,7 +322,7 @@ def _optimizer(model: JointModel, tc: JointTrainConfig, total: int):
 
 
 def _save(model: JointModel, out: Path, result: JointTrainResult, pipeline: Pipeline, data: Path,
-          n_questions: int) -> None:
+          data_sha256: str, n_questions: int) -> None:
     """PEFT files + query_adapter.safetensors + ragtune.json, appearing at OUT all at once."""
     config = pipeline.config
     with atomic_dir(out) as tmp:
@@ -332,7 +332,7 @@ def _save(model: JointModel, out: Path, result: JointTrainResult, pipeline: Pipe
             "kind": JOINT, "retriever": QUERY_ADAPTER, "embedder": pipeline.store.embedder,
             "base_model": config.generator.name, "mode": result.mode,
             "temperature": round(result.temperature, 6),
-            "data": str(data), "data_sha256": file_sha256(data),
+            "data": str(data), "data_sha256": data_sha256,
             "questions": n_questions, "examples": result.questions, "steps": result.steps,
             "first": result.first, "last": result.last, "history": result.history,
             "train_seconds": round(result.train_seconds, 2),
