@@ -55,6 +55,16 @@ def train_stage(data: Path, index: Path, out: Path, steps: int, log: list[str]) 
          "--config", str(CONFIG), *resume], log)
 
 
+def read_indexes(work: Path, paths: dict, log: list[str]) -> Path:
+    """`ragtune read` the eval corpus into index-eval and, when training has its own corpus (cmrc), that into
+    index-train; returns the index training reads."""
+    run(["read", str(paths["eval_corpus"]), "--index", str(work / "index-eval")], log)
+    if paths["train_corpus"] == paths["eval_corpus"]:
+        return work / "index-eval"
+    run(["read", str(paths["train_corpus"]), "--index", str(work / "index-train")], log)
+    return work / "index-train"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("set", choices=["cmrc", "squad"])
@@ -68,11 +78,7 @@ def main() -> None:
     work = WORK / args.set
     paths = prepare(args.set, work, args.train_articles, args.eval_questions)
     log: list[str] = []
-    run(["read", str(paths["eval_corpus"]), "--index", str(work / "index-eval")], log)
-    train_index = work / "index-eval"
-    if paths["train_corpus"] != paths["eval_corpus"]:
-        train_index = work / "index-train"
-        run(["read", str(paths["train_corpus"]), "--index", str(train_index)], log)
+    train_index = read_indexes(work, paths, log)
 
     if "closed-book" in args.stages:
         eval_stage("closed-book", paths, work, log, ["--closed-book"])

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import record  # noqa: E402
-from generator_tuning import WORK, eval_stage, prepare, run, train_stage  # noqa: E402
+from generator_tuning import WORK, eval_stage, prepare, read_indexes, run, train_stage  # noqa: E402
 
 JOINT_CONFIG = Path(__file__).resolve().parent / "joint_tuning.yaml"
 SETS = ["cmrc", "squad"]
@@ -42,11 +42,7 @@ CONDITIONS = {"rag": "base", "rag+separate": "separate", "rag+joint": "joint"}
 def bench_set(name: str, args, log: list[str]) -> Path:
     work = WORK / name
     paths = prepare(name, work, args.train_articles, args.eval_questions)
-    run(["read", str(paths["eval_corpus"]), "--index", str(work / "index-eval")], log)
-    train_index = work / "index-eval"
-    if paths["train_corpus"] != paths["eval_corpus"]:
-        train_index = work / "index-train"
-        run(["read", str(paths["train_corpus"]), "--index", str(train_index)], log)
+    train_index = read_indexes(work, paths, log)
     retriever, generator, joint = work / "adapter-retriever", work / "adapter", work / "adapter-joint"
 
     if "rag" in args.stages:

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import record, run_cli  # noqa: E402
-from generator_tuning import WORK  # noqa: E402
+from generator_tuning import WORK, read_indexes  # noqa: E402
 from splits import qa_split  # noqa: E402
 
 #: mode -> the config file it runs with
@@ -32,8 +32,7 @@ _SUMMARY = re.compile(r"kept (\d+) of (\d+) generated pairs, (\d+) of them .*\(r
 def measure(name: str, n: int, log: list[str]) -> dict:
     work = WORK / name
     paths = qa_split(name, work, 300, 500)
-    index = work / "index-train" if paths["train_corpus"] != paths["eval_corpus"] else work / "index-eval"
-    run_cli(["read", str(paths["train_corpus"]), "--index", str(index)], log)
+    index = read_indexes(work, paths, log)
     rows = {}
     for mode, yaml_text in MODES.items():
         config = work / f"synth-yield-{mode}.yaml"
