@@ -99,14 +99,19 @@ def save_checkpoint(folder: Path, model, state: dict[str, Any]) -> None:
         torch.save(state, tmp / STATE_FILE)
 
 
-def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(adapter weights as saved by save_pretrained, state) from a checkpoint folder."""
-    from safetensors.torch import load_file
-
+def load_state(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """(the checkpoint folder found, its `state.pt`), or a clear error when there is none to resume from."""
     found = existing_dir(folder)
     if found is None or not (found / STATE_FILE).is_file():
         raise RagtuneError(f"{folder}: no checkpoint to resume from")
     # our own file: it holds RNG states (tuples, numpy arrays), which weights_only loading refuses
     # map to CPU: load_state_dict moves optimizer state onto each parameter's device
-    state = torch.load(found / STATE_FILE, weights_only=False, map_location="cpu")
+    return found, torch.load(found / STATE_FILE, weights_only=False, map_location="cpu")
+
+
+def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(adapter weights as saved by save_pretrained, state) from a checkpoint folder."""
+    from safetensors.torch import load_file
+
+    found, state = load_state(folder)
     return load_file(found / "adapter_model.safetensors"), state

@@ -35,7 +35,7 @@ from ragtune.train.checkpoint import (
     atomic_dir,
     capture_rng,
     check_out,
-    existing_dir,
+    load_state,
     restore_rng,
     seed_everything,
 )
@@ -190,9 +190,7 @@ def _save_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, prog
 
 def _restore_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, expect: dict) -> dict:
     """Loads what _save_checkpoint wrote into the fresh model/optimizer/schedule; returns where the run stood."""
-    found = existing_dir(folder)
-    # our own file: it holds RNG states (tuples, numpy arrays), which weights_only loading refuses
-    state = torch.load(found / STATE_FILE, weights_only=False, map_location="cpu")
+    _, state = load_state(folder)
     for key, value in expect.items():
         if state.get(key) != value:
             raise RagtuneError(f"{folder.parent}: the checkpoint was made with other {key.replace('_', ' ')}; "
