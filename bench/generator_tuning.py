@@ -102,8 +102,9 @@ def main() -> None:
 
 def record_all(args, work: Path, paths: dict) -> None:
     rows, training, n = {}, {}, None
-    # rag+tuned-idk: an earlier adapter trained with train.no_gold_target idk, kept when a folder holds one
-    for name in ("closed-book", "rag", "rag+tuned-idk", "rag+tuned", "rag+synth-tuned"):
+    # rows of earlier adapters, kept when a folder holds them: rag+tuned-idk (train.no_gold_target idk),
+    # rag+tuned-all-answers (before train.max_answer_units)
+    for name in ("closed-book", "rag", "rag+tuned-idk", "rag+tuned-all-answers", "rag+tuned", "rag+synth-tuned"):
         result = work / f"eval-{name}.json"
         if result.exists():
             metrics = json.loads(result.read_text())
@@ -113,7 +114,7 @@ def record_all(args, work: Path, paths: dict) -> None:
                           "eval_seconds": metrics.get("seconds")}
             if "from" in metrics:  # a row measured in an earlier run of this benchmark (same command and index)
                 rows[name]["from"] = metrics["from"]
-    for name in ("adapter-idk", "adapter", "adapter-synth"):
+    for name in ("adapter-idk", "adapter-all-answers", "adapter", "adapter-synth"):
         meta_path = work / name / "ragtune.json"
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())

@@ -191,6 +191,9 @@ def train_generator_(
     best = result.best or {}
     scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
     early = " (early stop)" if result.stopped_early else ""
+    if result.skipped_long:
+        out.print(f"skipped {result.skipped_long} questions whose answers are all longer than "
+                  f"{cfg.train.max_answer_units} units (train.max_answer_units)")
     out.print(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
 

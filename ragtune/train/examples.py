@@ -14,6 +14,7 @@ from ragtune.generate.base import Message
 from ragtune.index.store import Passage
 from ragtune.read.encoding import iter_jsonl
 from ragtune.read.squad import load_squad_questions
+from ragtune.text import count_units
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,23 @@ def build_eval_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[
                     if sources else None)
         examples.append(EvalExample(question.id, question.question, list(question.answers), messages))
     return examples
+
+
+def keep_short_answers(questions: Sequence[TrainQuestion], max_units: int | None
+                       ) -> list[TrainQuestion]:
+    """Each question with only its answers of at most `max_units` units; questions left with none are dropped.
+
+    ask's prompt asks for the shortest correct answer, so a long reference answer (a clause, a sentence) teaches
+    the opposite: an adapter trained on CMRC's training file learnt its long answers (BENCHMARKS.md).
+    """
+    if max_units is None:
+        return list(questions)
+    kept = []
+    for question in questions:
+        short = [a for a in question.answers if count_units(a) <= max_units]
+        if short:
+            kept.append(TrainQuestion(question.id, question.question, short, question.gold_id))
+    return kept
 
 
 def split_questions(questions: Sequence[TrainQuestion], *, fraction: float, size: int | None, seed: int

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.config import Config
-from ragtune.errors import RagtuneError
+from ragtune.errors import LoadError, RagtuneError
 from ragtune.pipeline import Pipeline
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, length_plan, target_tokens
@@ -40,6 +40,7 @@ from ragtune.train.examples import (
     TrainQuestion,
     build_eval_examples,
     build_examples,
+    keep_short_answers,
     load_train_questions,
     split_questions,
 )
@@ -65,6 +66,8 @@ class TrainResult:
     mean_step_seconds: float = 0.0
     examples: int = 0
     eval_questions: int = 0
+    #: questions skipped because all their answers were longer than train.max_answer_units
+    skipped_long: int = 0
 
 
 # --------------------------------------------------------------------------- data
@@ -251,7 +254,10 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     tc = config.train
     data, out = Path(data).expanduser(), Path(out).expanduser()
     check_out(out, resume)
-    questions = load_train_questions(data)
+    loaded = load_train_questions(data)
+    questions = keep_short_answers(loaded, tc.max_answer_units)
+    if not questions:
+        raise LoadError(data, f"no answer of at most {tc.max_answer_units} units (train.max_answer_units)")
     data_sha256 = file_sha256(data)
     train_examples, held = prepare_examples(pipeline, questions)
     if config.generator.threads:
@@ -275,7 +281,8 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
             run.publish_best()
         run.write_meta()
     return TrainResult(out, run.step, run.total_steps, finished, run.stopped_early, run.best, run.history,
-                       run.train_seconds, run.step_seconds / max(run.step, 1), len(encoded), len(held))
+                       run.train_seconds, run.step_seconds / max(run.step, 1), len(encoded), len(held),
+                       len(loaded) - len(questions))
 
 
 def _loop(run: _Run, progress: bool, stop_after: int | None) -> bool:

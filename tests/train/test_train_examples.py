@@ -14,6 +14,7 @@ from ragtune.train.examples import (
     TrainQuestion,
     build_examples,
     find_gold,
+    keep_short_answers,
     load_train_questions,
     split_questions,
 )
@@ -120,6 +121,16 @@ def test_load_jsonl_and_squad(tmp_path):
     squad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [
         {"context": "c", "qas": [{"id": "a", "question": "q?", "answers": [{"text": "c"}]}]}]}]}))
     assert load_train_questions(squad) == [TrainQuestion("a", "q?", ["c"], "s-0-0")]
+
+
+def test_long_answers_are_dropped_and_questions_with_none_left_skipped():
+    long_en = "the grandson of Genghis Khan who became the first emperor of the Yuan dynasty"  # 14 words
+    zh = TrainQuestion("zh", "谁？", ["元朝的第一位皇帝忽必烈"], "g")  # 11 characters
+    why = TrainQuestion("x", "Why", ["because the harvest had failed three years in a row and the granaries were bare"])
+    questions = [TrainQuestion("en", "Who?", [long_en, "Kublai"], "g"), zh, why]
+    assert keep_short_answers(questions, 11) == [TrainQuestion("en", "Who?", ["Kublai"], "g"), zh]
+    assert [q.id for q in keep_short_answers(questions, 10)] == ["en"]
+    assert keep_short_answers(questions, None) == questions
 
 
 def test_split_is_seeded_and_disjoint():
