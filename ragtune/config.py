@@ -102,9 +102,10 @@ class TrainConfig(_ScheduleConfig):
     #: learns the domain) or "idk" (abstain). "idk" made a SQuAD-tuned model abstain on 28% of test questions
     #: whose gold passage it had been given (BENCHMARKS.md)
     no_gold_target: str = Field("answer", pattern="^(answer|idk)$")
-    #: train only on answers of at most this many units (CJK characters, words), as ask's prompt asks for the
-    #: shortest correct answer; questions with only longer answers are skipped; None: keep every answer
-    max_answer_units: int | None = Field(None, gt=0)
+    #: train only on answers of at most this many units (CJK characters, words; synth's limit too), as ask's
+    #: prompt asks for the shortest correct answer: CMRC's long training answers taught an adapter long answers
+    #: (BENCHMARKS.md). Questions with only longer answers are skipped; None: keep every answer
+    max_answer_units: int | None = Field(12, gt=0)
     #: tokens per training sequence; longer prompts have their passages shortened, the answer is kept
     max_length: int = Field(1024, gt=16)
     lora_rank: int = Field(8, gt=0)
