@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ragtune.ask.prompt import IDK, build_messages, question_language
@@ -182,12 +182,8 @@ def keep_short_answers(questions: Sequence[TrainQuestion], max_units: int | None
     """
     if max_units is None:
         return list(questions)
-    kept = []
-    for question in questions:
-        short = [a for a in question.answers if count_units(a) <= max_units]
-        if short:
-            kept.append(TrainQuestion(question.id, question.question, short, question.gold_id))
-    return kept
+    shortened = (replace(q, answers=[a for a in q.answers if count_units(a) <= max_units]) for q in questions)
+    return [q for q in shortened if q.answers]
 
 
 def split_questions(questions: Sequence[TrainQuestion], *, fraction: float, size: int | None, seed: int
