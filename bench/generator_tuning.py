@@ -103,8 +103,9 @@ def main() -> None:
 def record_all(args, work: Path, paths: dict) -> None:
     rows, training, n = {}, {}, None
     # rows of earlier adapters, kept when a folder holds them: rag+tuned-idk (train.no_gold_target idk),
-    # rag+tuned-all-answers (before train.max_answer_units)
-    for name in ("closed-book", "rag", "rag+tuned-idk", "rag+tuned-all-answers", "rag+tuned", "rag+synth-tuned"):
+    # rag+tuned-all-answers (before train.max_answer_units), rag+synth-tuned-answer-first (synth.answer_first)
+    for name in ("closed-book", "rag", "rag+tuned-idk", "rag+tuned-all-answers", "rag+tuned",
+                 "rag+synth-tuned-answer-first", "rag+synth-tuned"):
         result = work / f"eval-{name}.json"
         if result.exists():
             metrics = json.loads(result.read_text())
@@ -114,21 +115,20 @@ def record_all(args, work: Path, paths: dict) -> None:
                           "eval_seconds": metrics.get("seconds")}
             if "from" in metrics:  # a row measured in an earlier run of this benchmark (same command and index)
                 rows[name]["from"] = metrics["from"]
-    for name in ("adapter-idk", "adapter-all-answers", "adapter", "adapter-synth"):
+    for name in ("adapter-idk", "adapter-all-answers", "adapter", "adapter-synth-answer-first", "adapter-synth"):
         meta_path = work / name / "ragtune.json"
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
             training[name] = {"examples": meta["examples"], "steps": meta["step"],
                               "train_minutes": round(meta["train_seconds"] / 60, 1),
                               "step_seconds": meta["mean_step_seconds"], "best": meta["best"]}
-    synth_log = work / "synth.log"
-    synth_summary = synth_log.read_text(encoding="utf-8") if synth_log.exists() else None
+    synth_summary = {log.stem: log.read_text(encoding="utf-8") for log in sorted(work.glob("synth*.log"))}
     gain = None
     if "rag" in rows and "rag+tuned" in rows:
         gain = round(rows["rag+tuned"]["f1"] - rows["rag"]["f1"], 1)
     record(f"generator tuning: {args.set} ({n} test questions)",
            {"bench": "generator_tuning", "set": args.set, "n": n, "f1_gain_tuned_over_rag": gain, "rows": rows,
-            "training": training, "synth": synth_summary, "train_config": CONFIG.name},
+            "training": training, "synth": synth_summary or None, "train_config": CONFIG.name},
            notes="same `ragtune eval --json` command and index for every row; EM/F1/ROUGE-L/BLEU 0-100; "
            "eval_seconds is wall time of that eval (0 if its generations were already cached); "
            "train_minutes includes the held-out evaluations during training; a row with `from` was measured in the "

@@ -1,5 +1,5 @@
-"""How many generations does `ragtune synth` spend per kept pair? The default (answer first, cloze stand-in)
-against the question+answer prompt (`synth.answer_first: false`), measured in the same run.
+"""How many generations does `ragtune synth` spend per kept pair? Answer first with cloze stand-ins
+(`synth.answer_first: true`) against the default question+answer prompt, measured in the same run.
 
 Usage: python bench/synth_yield.py [cmrc] [squad] [--n N]
 
@@ -25,7 +25,7 @@ from generator_tuning import WORK, read_indexes  # noqa: E402
 from splits import qa_split  # noqa: E402
 
 #: mode -> the config file it runs with
-MODES = {"answer-first": "{}\n", "question+answer": "synth:\n  answer_first: false\n"}
+MODES = {"answer-first": "synth:\n  answer_first: true\n", "question+answer": "synth:\n  answer_first: false\n"}
 _SUMMARY = re.compile(r"kept (\d+) of (\d+) generated pairs, (\d+) of them .*\(rejected: (.*)\) →")
 
 

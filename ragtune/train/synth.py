@@ -1,12 +1,13 @@
 """Question/answer pairs synthesised from the indexed passages, for users with documents but no QA data.
 
-Each passage gets one focus sentence (so a passage can yield varied questions). By default a short answer is
-picked from it first (a name, number, date or title: `answer_spans`) and the generator writes only a question
-with that answer, in the passage's language; when its question fails the filters, the sentence itself asked
-about the answer (a cloze question) takes its place. A sentence with no such span asks the generator for a
-question and its answer. A pair is kept only if the answer is a span (or close paraphrase) of the passage, the
-question does not give the answer away, and retrieving the question finds the source document again (the
-round-trip check): pairs the retriever cannot answer teach the generator nothing it will see at ask time.
+Each passage gets one focus sentence (so a passage can yield varied questions), and the generator writes a
+question and its answer about it, in the passage's language. With `synth.answer_first`, a short answer is
+picked from the sentence first (a name, number, date or title: `answer_spans`) and the generator writes only a
+question with that answer; when its question fails the filters, the sentence itself asked about the answer (a
+cloze question) takes its place. More pairs survive that way, but they tuned a worse adapter (config.py).
+A pair is kept only if the answer is a span (or close paraphrase) of the passage, the question does not give
+the answer away, and retrieving the question finds the source document again (the round-trip check): pairs the
+retriever cannot answer teach the generator nothing it will see at ask time.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from ragtune.train.synth import (
 EN = "The Eiffel Tower is a wrought-iron tower in Paris. It was completed in 1889 for the World's Fair."
 ZH = "长城位于中国北方，总长度约21196千米。它是世界上最长的人造建筑。"
 CFG = SynthConfig()
+ANSWER_FIRST = SynthConfig(answer_first=True)
 
 
 def test_parse_pair_reads_both_languages_and_strips_edge_punctuation():
@@ -41,8 +42,8 @@ def test_parse_pair_rejects_missing_or_empty_parts():
 
 def test_answer_first_task_asks_only_for_a_question_about_a_picked_span():
     passage = Passage("wall", 0, "长城", ZH, "x")
-    task = synth_task(passage, random.Random(0), CFG)
-    assert task.answer in [span.text for span in answer_spans(ZH, "zh", CFG.max_answer_units)]
+    task = synth_task(passage, random.Random(0), ANSWER_FIRST)
+    assert task.answer in [span.text for span in answer_spans(ZH, "zh", ANSWER_FIRST.max_answer_units)]
     assert task.messages[0]["content"] == SYSTEM_QUESTION["zh"]
     assert task.messages[-1]["content"].endswith(f"答案: {task.answer}")
     assert task.parse("问题：它在哪里？") == ("它在哪里？", task.answer)
@@ -52,32 +53,31 @@ def test_answer_first_task_asks_only_for_a_question_about_a_picked_span():
 
 def test_a_cloze_question_stands_in_when_the_models_question_fails_the_filters():
     passage = Passage("tower", 0, "Eiffel Tower", EN, "x")
-    task = synth_task(passage, random.Random(0), CFG)
+    task = synth_task(passage, random.Random(0), ANSWER_FIRST)
     assert task.answer and task.cloze and task.answer not in task.cloze and task.cloze.endswith("?")
     asked = "Which structure is meant?"
-    good, reason = task.choose(f"Question: {asked}", CFG, set())
+    good, reason = task.choose(f"Question: {asked}", ANSWER_FIRST, set())
     assert (good.question, good.answer, good.source, reason) == (asked, task.answer, "model", None)
     echo = [s for s in EN.split(". ") if task.answer in s][0]  # the model copied the sentence: no question
-    stand_in, reason = task.choose(f"Question: {echo}", CFG, set())
+    stand_in, reason = task.choose(f"Question: {echo}", ANSWER_FIRST, set())
     assert (stand_in.question, stand_in.answer, stand_in.source) == (task.cloze, task.answer, "cloze")
     assert reason in {"not a question", "answer in question"}  # counted, though a pair is kept
-    assert task.choose(f"Question: {asked}", CFG, {asked.lower()}) == (stand_in, "duplicate")
+    assert task.choose(f"Question: {asked}", ANSWER_FIRST, {asked.lower()}) == (stand_in, "duplicate")
     year = SynthTask(passage, [], Span("1889", "date"), "In what year was the Eiffel Tower completed?")
-    assert year.choose("Question: Who built the tower?", CFG, set()) == (
+    assert year.choose("Question: Who built the tower?", ANSWER_FIRST, set()) == (
         SynthPair(year.cloze, "1889", passage, "cloze"), "asks for another kind of answer")
-    off = synth_task(passage, random.Random(0), CFG.model_copy(update={"cloze_fallback": False}))
-    assert off.cloze is None and off.choose(f"Question: {echo}", CFG, set())[0] is None
+    off = synth_task(passage, random.Random(0), ANSWER_FIRST.model_copy(update={"cloze_fallback": False}))
+    assert off.cloze is None and off.choose(f"Question: {echo}", ANSWER_FIRST, set())[0] is None
 
 
-def test_question_and_answer_are_asked_for_without_a_span_or_when_answer_first_is_off():
+def test_question_and_answer_are_asked_for_by_default_or_without_a_span():
     plain = Passage("idea", 0, "", "the idea was rejected by everyone who took part in the long debate.", "x")
-    task = synth_task(plain, random.Random(0), CFG)
+    task = synth_task(plain, random.Random(0), ANSWER_FIRST)
     assert task.answer is None and task.messages[0]["content"] == SYSTEM["en"]
     assert task.parse("Question: Who rejected the idea?") is None  # no answer line
     assert task.parse("Question: Who rejected the idea?\nAnswer: everyone") == ("Who rejected the idea?", "everyone")
-    off = synth_task(Passage("wall", 0, "长城", ZH, "x"), random.Random(0),
-                     CFG.model_copy(update={"answer_first": False}))
-    assert off.answer is None and off.messages[0]["content"] == SYSTEM["zh"]
+    default = synth_task(Passage("wall", 0, "长城", ZH, "x"), random.Random(0), CFG)
+    assert default.answer is None and default.cloze is None and default.messages[0]["content"] == SYSTEM["zh"]
 
 
 def test_span_and_close_paraphrase_answers_are_kept():
