@@ -191,11 +191,15 @@ def train_generator_(
     best = result.best or {}
     scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
     early = " (early stop)" if result.stopped_early else ""
-    if result.skipped_long:
-        out.print(f"skipped {result.skipped_long} questions whose answers are all longer than "
-                  f"{cfg.train.max_answer_units} units (train.max_answer_units)")
+    _print_skipped_long(result.skipped_long, cfg)
     out.print(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
+
+
+def _print_skipped_long(skipped: int, cfg: Config) -> None:
+    if skipped:
+        out.print(f"skipped {skipped} questions whose answers are all longer than {cfg.train.max_answer_units} "
+                  "units (train.max_answer_units)")
 
 
 @train_app.command("retriever")
@@ -254,6 +258,7 @@ def train_joint_(
     _ = pipeline.store  # fail fast on a missing index, before loading models
     result = train_joint(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     first, last = result.first, result.last
+    _print_skipped_long(result.skipped_long, cfg)
 
     def change(name: str, digits: int) -> str:
         shown = [("-" if e[name] is None else f"{e[name]:.{digits}f}") for e in (first, last)]

@@ -186,6 +186,15 @@ def keep_short_answers(questions: Sequence[TrainQuestion], max_units: int | None
     return [q for q in shortened if q.answers]
 
 
+def load_short_questions(path: str | Path, max_units: int | None) -> tuple[list[TrainQuestion], int]:
+    """(questions with their answers of at most `max_units` units, how many were skipped); LoadError if none left."""
+    loaded = load_train_questions(path)
+    questions = keep_short_answers(loaded, max_units)
+    if not questions:
+        raise LoadError(path, f"no answer of at most {max_units} units (train.max_answer_units)")
+    return questions, len(loaded) - len(questions)
+
+
 def split_questions(questions: Sequence[TrainQuestion], *, fraction: float, size: int | None, seed: int
                     ) -> tuple[list[TrainQuestion], list[TrainQuestion]]:
     """(train, held out): a seeded random `size` (or `fraction`, at least 1 of 2+) questions are held out."""

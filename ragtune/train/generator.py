@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.config import Config
-from ragtune.errors import LoadError, RagtuneError
+from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, length_plan, target_tokens
@@ -40,8 +40,7 @@ from ragtune.train.examples import (
     TrainQuestion,
     build_eval_examples,
     build_examples,
-    keep_short_answers,
-    load_train_questions,
+    load_short_questions,
     split_questions,
 )
 from ragtune.train.model import add_lora, autocast, load_base, loss_sum, score
@@ -254,10 +253,7 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     tc = config.train
     data, out = Path(data).expanduser(), Path(out).expanduser()
     check_out(out, resume)
-    loaded = load_train_questions(data)
-    questions = keep_short_answers(loaded, tc.max_answer_units)
-    if not questions:
-        raise LoadError(data, f"no answer of at most {tc.max_answer_units} units (train.max_answer_units)")
+    questions, skipped_long = load_short_questions(data, tc.max_answer_units)
     data_sha256 = file_sha256(data)
     train_examples, held = prepare_examples(pipeline, questions)
     if config.generator.threads:
@@ -282,7 +278,7 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
         run.write_meta()
     return TrainResult(out, run.step, run.total_steps, finished, run.stopped_early, run.best, run.history,
                        run.train_seconds, run.step_seconds / max(run.step, 1), len(encoded), len(held),
-                       len(loaded) - len(questions))
+                       skipped_long)
 
 
 def _loop(run: _Run, progress: bool, stop_after: int | None) -> bool:

@@ -39,7 +39,7 @@ from ragtune.train.checkpoint import (
     restore_rng,
     seed_everything,
 )
-from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_train_questions
+from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_short_questions
 from ragtune.train.model import add_lora, autocast, label_logprobs, load_base
 from ragtune.train.query_adapter import QueryAdapter
 from ragtune.train.rag_loss import doc_entropy, rag_sequence_nll, rag_token_nll, sequence_logprobs
@@ -72,6 +72,8 @@ class JointTrainResult:
     temperature: float
     train_seconds: float
     history: list[dict] = field(default_factory=list)
+    #: questions skipped because all their answers are longer than train.max_answer_units
+    skipped_long: int = 0
 
 
 # --------------------------------------------------------------------------- data
@@ -216,7 +218,7 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
     tc = config.train_joint
     data, out = Path(data).expanduser(), Path(out).expanduser()
     check_out(out, resume)
-    questions = load_train_questions(data)
+    questions, skipped_long = load_short_questions(data, config.train.max_answer_units)
     store = pipeline.store
     if len(store) < 2:
         raise RagtuneError(f"{pipeline.index_dir}: joint training needs at least 2 indexed passages")
@@ -289,7 +291,7 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
     bar.close()
     seconds = earlier_seconds + time.perf_counter() - start
     result = JointTrainResult(out, tc.mode, total, len(items), first, history[-1], model.temperature, seconds,
-                              history)
+                              history, skipped_long)
     _save(model, out, result, pipeline, data, expect["data_sha256"], len(questions))
     return result
 
