@@ -16,6 +16,7 @@ from common import ROOT, SHARED, CpuMeter, record  # noqa: E402
 
 from ragtune.config import Config  # noqa: E402
 from ragtune.eval.datasets import load_eval_data  # noqa: E402
+from ragtune.eval.report import write_report  # noqa: E402
 from ragtune.eval.runner import evaluate  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
 
@@ -42,7 +43,10 @@ def main() -> None:
             pipeline = Pipeline(index, config, adapter=options.pop("adapter", None), progress=False)
             with CpuMeter() as meter:
                 result = evaluate(pipeline, questions, progress=False, **options)
+            # predictions.jsonl lets bench/rescore.py re-score these answers without generating them again
+            write_report(result, ROOT / ".ragtune" / "bench" / "answer-quality" / name, run)
             rows[run] = {**result.metrics.get("answer", {}), **result.metrics.get("grounding", {}),
+                         "scored_as": result.metrics.get("scored_as"),
                          "recall@5": result.metrics.get("retrieval", {}).get("recall@5"),
                          "seconds": round(meter.seconds, 1), "cpu_util": round(meter.cpu_util, 2)}
         record(

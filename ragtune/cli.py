@@ -117,6 +117,9 @@ def eval_(
     report: Annotated[Path | None, typer.Option("--report", help="Folder for metrics, predictions, plots.")
                       ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run name in the report.")] = None,
+    metric_lang: Annotated[str | None, typer.Option("--metric-lang", help="auto (each question's language picks "
+                                                    "CMRC or SQuAD scoring), zh or en for every question.")
+                           ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score retrieval, answers and grounding on a SQuAD or BEIR dataset."""
@@ -125,7 +128,7 @@ def eval_(
     from ragtune.eval.runner import evaluate
     from ragtune.pipeline import Pipeline
 
-    cfg = Config.load(config, **{"retrieval.top_k": top_k})
+    cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang})
     questions = load_eval_data(data, split)[:limit]
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:

@@ -76,6 +76,15 @@ class GeneratorConfig(_Section):
     threads: int | None = None
 
 
+class EvalConfig(_Section):
+    """How answers are scored (ragtune eval and the held-out evaluations inside training)."""
+
+    #: "auto": each question's own language picks the metric (CMRC 2018 character-level for Chinese questions,
+    #: whatever their reference looks like: "308", "DC"; SQuAD v1.1 words for others); "zh"/"en": one metric for
+    #: every question of the data
+    metric_language: str = Field("auto", pattern="^(auto|zh|en)$")
+
+
 class _ScheduleConfig(_Section):
     """What every LoRA training run shares: seed, AdamW learning rate, warmup, linear decay, clipping, run length."""
 
@@ -231,6 +240,7 @@ class Config(_Section):
     train_retriever: RetrieverTrainConfig = RetrieverTrainConfig()
     train_joint: JointTrainConfig = JointTrainConfig()
     synth: SynthConfig = SynthConfig()
+    eval: EvalConfig = EvalConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 
     @classmethod

@@ -23,6 +23,11 @@ def is_chinese(text: str) -> bool:
     return cjk_ratio(text) > 0.3
 
 
+def language_of(text: str) -> str:
+    """"zh" or "en": the language a question is answered and scored in."""
+    return "zh" if is_chinese(text) else "en"
+
+
 def split_units(text: str) -> list[str]:
     """The units count_units counts: CJK characters, words, punctuation marks."""
     return _UNIT.findall(text)

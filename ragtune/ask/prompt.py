@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragtune.generate.base import Message
-from ragtune.text import is_chinese, truncate_units
+from ragtune.text import language_of, truncate_units
 
 IDK = {"zh": "我不知道", "en": "I don't know"}
 
@@ -36,7 +36,7 @@ EXAMPLE = {
 
 
 def question_language(question: str) -> str:
-    return "zh" if is_chinese(question) else "en"
+    return language_of(question)
 
 
 def format_passages(passages: list[tuple[str, str]], max_units: int) -> str:

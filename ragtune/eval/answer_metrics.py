@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU
 
-from ragtune.eval.language import is_chinese
+from ragtune.text import language_of
+
+#: "auto": each question's own language decides its metric
+METRIC_LANGUAGES = ("auto", "zh", "en")
 
 # --------------------------------------------------------------------------- English: SQuAD v1.1
 
@@ -123,11 +126,25 @@ def cmrc_em(prediction: str, ground_truth: str) -> float:
 
 
 def _lang_of(references: Sequence[str]) -> str:
-    return "zh" if is_chinese(" ".join(references)) else "en"
+    return language_of(" ".join(references))
+
+
+def metric_language(question: str | None, references: Sequence[str] = (), override: str = "auto") -> str:
+    """Which scorer a question gets: `override` ("zh"/"en"), else the *question's* language.
+
+    Not the references': "308", "1871年" or "DC" answering a Chinese question would otherwise get the English
+    whitespace metric, so "308分" scored F1 0 against "308" instead of the CMRC script's 0.67 (that script segments
+    every answer of a Chinese set the same way). Only without a question do the references decide.
+    """
+    if override not in METRIC_LANGUAGES:
+        raise ValueError(f"unknown metric language {override!r}; expected one of {', '.join(METRIC_LANGUAGES)}")
+    if override != "auto":
+        return override
+    return language_of(question) if question else _lang_of(references)
 
 
 def em_f1(prediction: str, references: Sequence[str], lang: str | None = None) -> tuple[float, float]:
-    """(EM, F1) in 0–1, max over references; language from the references unless `lang` is "zh"/"en"."""
+    """(EM, F1) in 0–1, max over references; `lang` ("zh"/"en") from metric_language, else from the references."""
     if not references:
         raise ValueError("em_f1 needs at least one reference answer")
     lang = lang or _lang_of(references)
@@ -202,14 +219,17 @@ def rouge_l(prediction: str, references: Sequence[str], lang: str | None = None)
 # --------------------------------------------------------------------------- everything at once
 
 
-def score_answers(predictions: Sequence[str], references_list: Sequence[Sequence[str]]) -> dict[str, float]:
-    """{"em","f1","bleu","rouge_l"} on a 0–100 scale; language is detected per question from its refs."""
+def score_answers(predictions: Sequence[str], references_list: Sequence[Sequence[str]],
+                  langs: Sequence[str] | None = None) -> dict[str, float]:
+    """{"em","f1","bleu","rouge_l"} on a 0–100 scale; `langs` per question (metric_language), else from refs."""
     if len(predictions) != len(references_list):
         raise ValueError("predictions and references_list differ in length")
     n = len(predictions)
     if n == 0:
         return {"em": 0.0, "f1": 0.0, "bleu": 0.0, "rouge_l": 0.0}
-    langs = [_lang_of(refs) for refs in references_list]
+    langs = list(langs) if langs is not None else [_lang_of(refs) for refs in references_list]
+    if len(langs) != n:
+        raise ValueError("langs and predictions differ in length")
     em_sum = f1_sum = rouge_sum = 0.0
     for pred, refs, lang in zip(predictions, references_list, langs, strict=True):
         em, f1 = em_f1(pred, refs, lang)

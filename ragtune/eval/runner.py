@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from ragtune.ask.prompt import closed_book_messages
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import RagtuneError
-from ragtune.eval.answer_metrics import em_f1, score_answers
+from ragtune.eval.answer_metrics import em_f1, metric_language, score_answers
 from ragtune.eval.datasets import EvalQuestion
 from ragtune.eval.grounding import grounding_stats
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
@@ -42,6 +42,7 @@ class QuestionRecord:
     cited: list[int] = field(default_factory=list)
     em: float | None = None  # 0–100
     f1: float | None = None  # 0–100
+    metric_language: str | None = None  # "zh" (CMRC 2018 scorer) or "en" (SQuAD v1.1) for em/f1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,14 +92,18 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
         metrics["retrieval"] = {name: round(value, 4) for name, value in scores.items()}
     if generate:
         answered = [r for r in records if r.references]
-        answers = score_answers([r.prediction or "" for r in answered], [r.references for r in answered])
+        answers = score_answers([r.prediction or "" for r in answered], [r.references for r in answered],
+                                [r.metric_language for r in answered])
         metrics["answer"] = {name: round(answers[name], 2) for name in ("em", "f1", "bleu", "rouge_l")}
+        # which scorer each question got (CMRC 2018 "zh" or SQuAD "en"), so a mixed set's figures can be read
+        metrics["scored_as"] = {lang: sum(r.metric_language == lang for r in answered) for lang in ("zh", "en")}
         cited_texts = [[source_texts[i][n - 1] for n in r.cited] for i, r in enumerate(records)]
         grounding = grounding_stats([r.prediction or "" for r in records], cited_texts)
         metrics["grounding"] = {name: round(value, 2) for name, value in grounding.items()}
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     settings = {"retrieval_only": not generate, "closed_book": closed_book, "k": k,
-                "adapter": ", ".join(map(str, pipeline.adapters)) or None}
+                "adapter": ", ".join(map(str, pipeline.adapters)) or None,
+                "metric_language": pipeline.config.eval.metric_language}
     return EvalResult(metrics, records, settings)
 
 
@@ -147,5 +152,7 @@ def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[lis
         record.prediction = strip_citations(raw)
         record.cited = cited_numbers(raw, len(source_texts[i]))
         if record.references:
-            em, f1 = em_f1(record.prediction, record.references)
+            record.metric_language = metric_language(record.question, record.references,
+                                                     cfg.eval.metric_language)
+            em, f1 = em_f1(record.prediction, record.references, record.metric_language)
             record.em, record.f1 = round(100 * em, 2), round(100 * f1, 2)

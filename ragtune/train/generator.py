@@ -224,7 +224,8 @@ class _Run:
 
     def evaluate(self) -> None:
         start = time.perf_counter()
-        metrics = score(self.model, self.tokenizer, self.held, self.tc) if self.held else {}
+        metrics = (score(self.model, self.tokenizer, self.held, self.tc, self.config.eval.metric_language)
+                   if self.held else {})
         self.model.train()
         loss = sum(self.losses) / len(self.losses) if self.losses else None
         self.losses = []

@@ -8,7 +8,7 @@ import torch
 
 from ragtune.config import Config, TrainConfig
 from ragtune.errors import RagtuneError
-from ragtune.eval.answer_metrics import em_f1
+from ragtune.eval.answer_metrics import em_f1, metric_language
 from ragtune.generate.base import Message
 from ragtune.generate.citations import strip_citations
 from ragtune.generate.hf import load_causal_lm
@@ -109,8 +109,10 @@ def generate_answers(model, tokenizer, batch: list[list[Message]], batch_size: i
     return [results[i] for i in range(len(texts))]
 
 
-def score(model, tokenizer, examples: list[EvalExample], tc: TrainConfig) -> dict[str, float]:
-    """EM/F1 (0–100) of the model's answers to ask's prompts; questions without relevant passages get IDK."""
+def score(model, tokenizer, examples: list[EvalExample], tc: TrainConfig,
+          language: str = "auto") -> dict[str, float]:
+    """EM/F1 (0–100) of the model's answers to ask's prompts, scored like `ragtune eval` (eval.metric_language
+    `language`); questions without relevant passages get IDK."""
     prompted = [e for e in examples if e.messages is not None]
     raws = generate_answers(model, tokenizer, [e.messages for e in prompted], tc.eval_batch_size,
                             tc.eval_max_new_tokens, tc.bf16) if prompted else []
@@ -118,7 +120,7 @@ def score(model, tokenizer, examples: list[EvalExample], tc: TrainConfig) -> dic
     em_sum = f1_sum = 0.0
     for example in examples:
         prediction = strip_citations(answers.get(id(example), idk_answer(example.question)))
-        em, f1 = em_f1(prediction, example.answers)
+        em, f1 = em_f1(prediction, example.answers, metric_language(example.question, example.answers, language))
         em_sum += em
         f1_sum += f1
     n = max(len(examples), 1)

@@ -12,6 +12,7 @@ from ragtune.eval.answer_metrics import (
     cmrc_f1,
     corpus_bleu_mixed,
     em_f1,
+    metric_language,
     mixed_segmentation,
     normalize_answer,
     remove_punctuation,
@@ -126,6 +127,28 @@ def test_lang_override() -> None:
         em_f1("x", ["x"], lang="fr")
 
 
+def test_chinese_question_with_number_or_latin_reference_gets_the_cmrc_metric() -> None:
+    # A number or Latin reference looks English to a reference-based choice: the question decides.
+    question = "该学校的总分是多少？"
+    assert metric_language(question, ["308"]) == "zh"
+    assert em_f1("308分", ["308"], metric_language(question, ["308"])) == (0.0, pytest.approx(2 / 3))
+    # the old reference-based choice: SQuAD whitespace tokens, "308分" is one token that is not "308"
+    assert em_f1("308分", ["308"]) == (0.0, 0.0)
+    assert metric_language("华盛顿特区的英文缩写是什么？", ["DC"]) == "zh"
+    assert em_f1("DC。", ["DC"], "zh") == (1.0, 1.0)
+
+
+def test_metric_language_english_question_override_and_fallback() -> None:
+    assert metric_language("Where is Beijing University?", ["北京"]) == "en"
+    assert metric_language("该学校的总分是多少？", ["308"], override="en") == "en"
+    assert metric_language("Where?", ["x"], override="zh") == "zh"
+    # no question: the references decide, as before
+    assert metric_language(None, ["北京大学"]) == "zh"
+    assert metric_language("", ["308"]) == "en"
+    with pytest.raises(ValueError):
+        metric_language("q", ["x"], override="fr")
+
+
 # --------------------------------------------------------------------------- BLEU
 
 
@@ -189,6 +212,14 @@ def test_score_answers_per_question_language() -> None:
     assert scores["f1"] == pytest.approx(100 * (1 + 8 / 11) / 2)
     assert scores["rouge_l"] == pytest.approx(100 * (5 / 6 + 8 / 11) / 2)
     assert scores["bleu"] == pytest.approx((100 * (1 / 12) ** 0.25 + 100 * math.exp(-1)) / 2)
+
+
+def test_score_answers_takes_per_question_languages() -> None:
+    # "308分" vs "308": zh -> F1 2/3, en -> 0 (the reference-based default)
+    assert score_answers(["308分"], [["308"]], ["zh"])["f1"] == pytest.approx(100 * 2 / 3)
+    assert score_answers(["308分"], [["308"]])["f1"] == 0.0
+    with pytest.raises(ValueError):
+        score_answers(["a"], [["a"]], ["zh", "en"])
 
 
 def test_score_answers_empty() -> None:
