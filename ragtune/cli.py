@@ -17,8 +17,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Retrieval-augmented question answering you can fine-tune: read → ask → generate.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-#: progress bars only for people watching a terminal, never in logs or pipes
-PROGRESS = sys.stderr.isatty()
+#: long steps always report: bars on a terminal, a plain line every so many steps in logs and pipes
+#: (ragtune.progress)
+PROGRESS = True
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]

@@ -6,8 +6,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ragtune.ask.prompt import closed_book_messages
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import RagtuneError
@@ -20,6 +18,7 @@ from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
 from ragtune.hardware import generation_precision
 from ragtune.pipeline import Pipeline, answer_sources, idk_answer
+from ragtune.progress import progress_bar
 
 #: retrieval is always this deep so recall@20 and the recall@k curve exist whatever top-k generation uses
 RETRIEVE_DEPTH = 20
@@ -104,7 +103,7 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
 
 def _retrieve(pipeline: Pipeline, queries: list[str], depth: int, progress: bool) -> list[list[RetrievedPassage]]:
     results: list[list[RetrievedPassage]] = []
-    with tqdm(total=len(queries), desc="retrieving", unit="question", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(queries), desc="retrieving", unit="question", enabled=progress, leave=False) as bar:
         for start in range(0, len(queries), RETRIEVE_BATCH):
             chunk = queries[start : start + RETRIEVE_BATCH]
             results.extend(pipeline.retriever.retrieve_many(chunk, depth))
