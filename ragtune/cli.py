@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
@@ -17,8 +18,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Retrieval-augmented question answering you can fine-tune: read → ask → generate.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-#: progress bars only for people watching a terminal, never in logs or pipes
-PROGRESS = sys.stderr.isatty()
+#: long steps always report: bars on a terminal, a plain line every so many steps in logs and pipes
+#: (ragtune.progress)
+PROGRESS = True
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]
@@ -133,7 +135,9 @@ def eval_(
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:
         _ = pipeline.store  # fail fast on a missing index, before loading models
-    result = evaluate(pipeline, questions, retrieval_only=retrieval_only, closed_book=closed_book)
+    result = evaluate(pipeline, questions, retrieval_only=retrieval_only, closed_book=closed_book, data=data)
+    for warning in result.metrics.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if report is not None:
         run_name = name or default_run_name(closed_book, result.settings["retrieval_only"], adapter)
         page = write_report(result, report, run_name)
@@ -153,6 +157,8 @@ def print_metrics(metrics: dict) -> None:
     for section in ("retrieval", "answer", "grounding"):
         for metric, value in metrics.get(section, {}).items():
             table.add_row(section, metric, f"{value:.4f}" if section == "retrieval" else f"{value:.2f}")
+    if "gold_in_index" in metrics:
+        table.add_row("index", "gold_in_index", f"{metrics['gold_in_index']:.4f}")
     out.print(table)
 
 

@@ -59,3 +59,30 @@ def test_ask_json_contract(cli_index):
     assert len(payload["sources"]) <= 3
     assert set(payload["sources"][0]) >= {"id", "title", "text", "score"}
     assert any(s["id"].startswith("squad_sample-8-") for s in payload["sources"])
+
+
+def test_eval_of_another_file_than_the_indexed_one_warns_about_gold_ids(cli_index, tmp_path):
+    """A subset copy under another name derives other paragraph ids: say so instead of a silent recall 0."""
+    data = json.loads(DEMO_EN.read_text(encoding="utf-8"))
+    data["data"] = data["data"][:2]
+    subset = tmp_path / "subset.json"
+    subset.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = ragtune("eval", subset, "--index", cli_index, "--retrieval-only", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"n", "retrieval", "seconds", "gold_in_index", "warnings"}
+    assert payload["n"] == 5 and payload["retrieval"]["recall@20"] == 0.0 and payload["gold_in_index"] < 0.5
+    [warning] = payload["warnings"]
+    assert warning.startswith(f"{subset}: only 0 of 4 gold passage ids are in the index (first missing: "
+                              "'subset-0-0')")
+    shown = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert shown == [f"warning: {warning}"] and "Traceback" not in result.stderr
+
+    report = tmp_path / "report"
+    same = ragtune("eval", DEMO_EN, "--index", cli_index, "--retrieval-only", "--json", "--limit", "6",
+                   "--report", report)
+    assert same.returncode == 0, same.stderr
+    payload = json.loads(same.stdout)
+    assert payload["gold_in_index"] == 1.0 and "warnings" not in payload and "warning" not in same.stderr
+    assert payload["retrieval"]["recall@20"] == 1.0
+    assert json.loads((report / "metrics.json").read_text(encoding="utf-8"))["metrics"] == payload

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from ragtune.ask.prompt import closed_book_messages
 from ragtune.ask.retriever import RetrievedPassage
@@ -20,7 +19,10 @@ from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
 from ragtune.hardware import generation_precision
 from ragtune.pipeline import Pipeline, answer_sources, idk_answer
+from ragtune.progress import progress_bar
 
+#: below this share of gold passage ids found in the index, scores say more about ids than about retrieval
+GOLD_IN_INDEX_MIN = 0.5
 #: retrieval is always this deep so recall@20 and the recall@k curve exist whatever top-k generation uses
 RETRIEVE_DEPTH = 20
 RETRIEVE_BATCH = 64
@@ -61,8 +63,13 @@ class EvalResult:
 
 
 def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: bool = False,
-             closed_book: bool = False, k: int | None = None, progress: bool = True) -> EvalResult:
-    """Score `pipeline` on `questions`; without reference answers (BEIR) only retrieval is scored."""
+             closed_book: bool = False, k: int | None = None, progress: bool = True, data: object = None
+             ) -> EvalResult:
+    """Score `pipeline` on `questions`; without reference answers (BEIR) only retrieval is scored.
+
+    Unless closed-book, metrics also hold `gold_in_index`, the share of the questions' gold passage ids the index
+    has, and `warnings` (naming `data`) when that is under half: recall near 0 then means mismatched ids.
+    """
     start = time.perf_counter()
     if retrieval_only and closed_book:
         raise RagtuneError("--retrieval-only and --closed-book exclude each other")
@@ -101,15 +108,35 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
         grounding = grounding_stats([r.prediction or "" for r in records], cited_texts)
         metrics["grounding"] = {name: round(value, 2) for name, value in grounding.items()}
     metrics["seconds"] = round(time.perf_counter() - start, 2)
+    if not closed_book:
+        share, warning = gold_coverage([r.qrels for r in records], {p.id for p in pipeline.store.passages}, data)
+        metrics["gold_in_index"] = share
+        if warning:
+            metrics["warnings"] = [warning]
     settings = {"retrieval_only": not generate, "closed_book": closed_book, "k": k,
                 "adapter": ", ".join(map(str, pipeline.adapters)) or None,
                 "metric_language": pipeline.config.eval.metric_language}
     return EvalResult(metrics, records, settings)
 
 
+def gold_coverage(qrels: Iterable[dict[str, int]], indexed: set[str], data: object = None
+                  ) -> tuple[float, str | None]:
+    """Share of distinct gold passage ids in `indexed` (rounded), and a one-line warning when under half."""
+    gold = list(dict.fromkeys(pid for rels in qrels for pid in rels))
+    missing = [pid for pid in gold if pid not in indexed]
+    share = round((len(gold) - len(missing)) / len(gold), 4) if gold else 0.0
+    if share >= GOLD_IN_INDEX_MIN:
+        return share, None
+    first = f" (first missing: {missing[0]!r})" if missing else ""
+    return share, (f"{data or 'the eval data'}: only {len(gold) - len(missing)} of {len(gold)} gold passage ids "
+                   f"are in the index{first}, so retrieval scores mean little; passage ids come from the file "
+                   "name for SQuAD paragraphs without an id: index the same file, or evaluate on the file you "
+                   "indexed")
+
+
 def _retrieve(pipeline: Pipeline, queries: list[str], depth: int, progress: bool) -> list[list[RetrievedPassage]]:
     results: list[list[RetrievedPassage]] = []
-    with tqdm(total=len(queries), desc="retrieving", unit="question", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(queries), desc="retrieving", unit="question", enabled=progress, leave=False) as bar:
         for start in range(0, len(queries), RETRIEVE_BATCH):
             chunk = queries[start : start + RETRIEVE_BATCH]
             results.extend(pipeline.retriever.retrieve_many(chunk, depth))

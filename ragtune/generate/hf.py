@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError
 from ragtune.generate.base import Generator, Message, OnBatch
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.hardware import resolve_device, resolve_dtype
+from ragtune.progress import progress_bar
 
 
 class HFGenerator(Generator):
@@ -67,7 +67,7 @@ class HFGenerator(Generator):
         # Similar lengths together waste less compute on padding; results go back in input order.
         order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
         results: dict[int, str] = {}
-        with tqdm(total=len(batch), desc="generating", unit="answer", disable=not progress, leave=False) as bar:
+        with progress_bar(total=len(batch), desc="generating", unit="answer", enabled=progress, leave=False) as bar:
             for start in range(0, len(order), size):
                 rows = order[start : start + size]
                 inputs = self._encode([batch[i] for i in rows])

@@ -6,13 +6,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ragtune.config import Config
 from ragtune.errors import LoadError, RagtuneError
 from ragtune.index.embedders import Embedder
 from ragtune.index.store import IndexStore, Passage
 from ragtune.index.tokenize import tokenize
+from ragtune.progress import progress_bar
 from ragtune.read.chunking import chunk_document
 from ragtune.read.ingest import SourceFile, discover, load_source, source_key
 
@@ -60,7 +59,7 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
     store = open_or_create(Path(folder), config, embedder)
     with store.lock():
         loaded: list[SourceFile] = []
-        for path, doc_id in tqdm(files, desc="reading files", unit="file", disable=not progress, leave=False):
+        for path, doc_id in progress_bar(files, desc="reading files", unit="file", enabled=progress, leave=False):
             known = store.sources.get(source_key(path), {}).get("sha256")
             try:
                 source = load_source(path, doc_id, known_sha=known)
@@ -86,8 +85,8 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
         if loaded:
             texts = [embedding_text(p) for p in passages]
             vectors = embedder.encode_passages(texts, progress=progress)
-            tokens = [tokenize(t) for t in tqdm(texts, desc="BM25 tokens", unit="passage",
-                                                disable=not progress, leave=False)]
+            tokens = [tokenize(t) for t in progress_bar(texts, desc="BM25 tokens", unit="passage",
+                                                        enabled=progress, leave=False)]
             removed = {s.key for s in loaded if s.key in store.sources}
             report.passages_removed = store.replace(removed, new_sources, passages, vectors, tokens)
             report.passages_added = len(passages)

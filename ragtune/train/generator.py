@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
+from ragtune.progress import progress_bar
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, length_plan, target_tokens
 from ragtune.train.checkpoint import (
@@ -285,8 +285,8 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
 def _loop(run: _Run, progress: bool, stop_after: int | None) -> bool:
     """Steps until done, early stop or `stop_after`; returns False when interrupted. Ctrl-C saves a checkpoint."""
     tc = run.tc
-    bar = tqdm(total=run.total_steps, initial=run.step, desc="training", unit="step", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=run.total_steps, initial=run.step, desc="training", unit="step", enabled=progress,
+                       every=max(1, tc.eval_every // 10))
     try:
         if run.step == 0 and run.held and tc.eval_at_start and not run.history:
             _timed_eval(run, bar)

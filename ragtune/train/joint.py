@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ragtune.adapters import JOINT, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
 from ragtune.ask.retriever import HybridRetriever
 from ragtune.config import JointTrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
+from ragtune.progress import progress_bar
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.checkpoint import (
@@ -253,8 +253,8 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
             next(plan)  # the data order goes on where it stopped
     start = time.perf_counter()
     model.train()
-    bar = tqdm(range(done + 1, total + 1), desc=f"training joint (RAG-{tc.mode})", unit="step",
-               disable=not progress, dynamic_ncols=True, initial=done, total=total)
+    bar = progress_bar(range(done + 1, total + 1), desc=f"training joint (RAG-{tc.mode})", unit="step",
+                       enabled=progress, initial=done, total=total, every=max(1, tc.log_every // 5))
     for step in bar:
         batch = [items[i] for i in next(plan)]
         tokens = sum(target_tokens(item.encoded[0]) for item in batch)  # the same answer in every prompt

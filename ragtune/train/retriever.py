@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ragtune.adapters import ENCODER, ENCODER_DIR, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
 from ragtune.errors import RagtuneError
 from ragtune.index.embedders import Embedder
 from ragtune.index.embedders.sentence_transformer import SentenceTransformerEmbedder
 from ragtune.pipeline import Pipeline
+from ragtune.progress import progress_bar
 from ragtune.read.ingest import file_sha256
 from ragtune.read.reader import embedding_text
 from ragtune.train.checkpoint import atomic_dir, seed_everything
@@ -125,7 +125,7 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
 
 
 def _steps(plan: Iterator[list[int]], total: int, progress: bool, desc: str):
-    bar = tqdm(range(total), desc=desc, unit="step", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(range(total), desc=desc, unit="step", enabled=progress)
     for _ in bar:
         yield next(plan), bar
 

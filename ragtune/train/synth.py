@@ -21,8 +21,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ragtune.ask.prompt import question_language
 from ragtune.config import SynthConfig
 from ragtune.generate.base import Message
@@ -30,6 +28,7 @@ from ragtune.generate.cache import GenerationCache
 from ragtune.hardware import generation_precision
 from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
+from ragtune.progress import progress_bar
 from ragtune.read.chunking import split_sentences
 from ragtune.text import count_units, split_units, truncate_units
 from ragtune.train.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
@@ -261,7 +260,7 @@ def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) 
     report = SynthReport()
     pending = candidate_passages(list(pipeline.store.passages), config)
     questions_seen: set[str] = set()
-    with tqdm(total=n, desc="synthesising", unit="pair", disable=not progress) as bar:
+    with progress_bar(total=n, desc="synthesising", unit="pair", enabled=progress) as bar:
         while pending and len(report.kept) < n:
             want = math.ceil((n - len(report.kept)) * config.overgenerate)
             round_passages, pending = pending[:want], pending[want:]

@@ -6,7 +6,7 @@ import pytest
 
 from ragtune.errors import RagtuneError
 from ragtune.eval.datasets import EvalQuestion, load_eval_data
-from ragtune.eval.runner import evaluate
+from ragtune.eval.runner import evaluate, gold_coverage
 
 
 def test_retrieval_only_finds_gold_paragraphs(sample_pipeline, squad_sample):
@@ -14,7 +14,8 @@ def test_retrieval_only_finds_gold_paragraphs(sample_pipeline, squad_sample):
     result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False)
     metrics = result.metrics
     assert metrics["n"] == len(questions) == 37
-    assert set(metrics) == {"n", "retrieval", "seconds"}
+    assert set(metrics) == {"n", "retrieval", "seconds", "gold_in_index"}  # no warnings: every gold id is indexed
+    assert metrics["gold_in_index"] == 1.0
     assert set(metrics["retrieval"]) == {"recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"}
     assert metrics["retrieval"]["recall@5"] >= 0.9  # measured: 1.0
     assert metrics["retrieval"]["recall@1"] <= metrics["retrieval"]["recall@5"] <= metrics["retrieval"]["recall@20"]
@@ -30,8 +31,9 @@ def test_questions_without_answers_score_retrieval_only(sample_pipeline, squad_s
     gold = load_eval_data(squad_sample)[0]
     questions = [EvalQuestion("q1", gold.question, [], {next(iter(gold.qrels)): 2, "nonexistent": 1})]
     result = evaluate(sample_pipeline, questions, progress=False)
-    assert set(result.metrics) == {"n", "retrieval", "seconds"}
+    assert set(result.metrics) == {"n", "retrieval", "seconds", "gold_in_index"}  # half present: no warning yet
     assert result.metrics["retrieval"]["recall@20"] == pytest.approx(0.5)
+    assert result.metrics["gold_in_index"] == 0.5
     assert "generator" not in sample_pipeline.__dict__
     with pytest.raises(RagtuneError, match="closed-book"):
         evaluate(sample_pipeline, questions, closed_book=True, progress=False)
@@ -40,3 +42,20 @@ def test_questions_without_answers_score_retrieval_only(sample_pipeline, squad_s
 def test_retrieval_only_and_closed_book_exclude_each_other(sample_pipeline, squad_sample):
     with pytest.raises(RagtuneError, match="exclude"):
         evaluate(sample_pipeline, load_eval_data(squad_sample)[:1], retrieval_only=True, closed_book=True)
+
+
+def test_gold_ids_missing_from_the_index_are_warned_about(sample_pipeline, squad_sample):
+    """Ids of another file's paragraphs (another stem) are not in the index: recall 0 says nothing."""
+    questions = load_eval_data(squad_sample)[:4]
+    for q in questions[1:]:
+        q.qrels = {pid.replace("squad_sample-", "subset-"): rel for pid, rel in q.qrels.items()}
+    result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False, data="subset.json")
+    gold = {pid for q in questions for pid in q.qrels}
+    assert len(gold) == 4 and result.metrics["gold_in_index"] == 0.25
+    [warning] = result.metrics["warnings"]
+    first_missing = next(pid for q in questions[1:] for pid in q.qrels)
+    assert warning.startswith(f"subset.json: only 1 of {len(gold)} gold passage ids are in the index "
+                              f"(first missing: {first_missing!r})")
+    assert "\n" not in warning and "index the same file" in warning
+    empty = gold_coverage([{}], set())
+    assert empty[0] == 0.0 and "0 of 0" in empty[1] and "first missing" not in empty[1]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from ragtune.progress import progress_bar
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -39,7 +40,7 @@ class Embedder(ABC):
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # Length-sorted batches waste less work on padding in padded backends.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress, leave=False) as bar:
+        with progress_bar(total=len(texts), desc=desc, unit="text", enabled=progress, leave=False) as bar:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 out[rows] = normalize(self._encode([texts[i] for i in rows]))
