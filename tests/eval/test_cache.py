@@ -99,7 +99,7 @@ def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
     assert gen.prompts == 6 and gen.calls == 1
     assert [r.raw for r in second.records] == [r.raw for r in first.records]
     assert second.metrics["answer"] == first.metrics["answer"]
-    assert set(first.metrics) == {"n", "retrieval", "answer", "grounding", "seconds", "gold_in_index"}
+    assert set(first.metrics) == {"n", "retrieval", "answer", "grounding", "seconds", "gold_in_index", "scored_as"}
     record = first.records[0]
     assert record.raw.endswith("[1]") and record.prediction == record.raw[: -len(" [1]")]
     assert record.cited == [1] and record.sources and record.f1 is not None
