@@ -1,7 +1,9 @@
 """Retrieval quality on the public sets: BM25-only, dense-only, hybrid and hybrid+rerank rows in one run.
 
-Usage: python bench/retrieval_quality.py [scifact|cmrc|squad ...] [--embedder NAME] [--limit N] [--rows a,b]
-Indexes are cached under .ragtune/bench/<set>-<embedder> (rebuilt when missing).
+Usage: python bench/retrieval_quality.py [scifact|cmrc|cmrc-trad|squad ...] [--embedder NAME] [--limit N]
+       [--rows a,b] [--script t2s|none]
+Indexes are cached under .ragtune/bench/<set>-<embedder>-<script> (rebuilt when missing). `cmrc-trad` is CMRC 2018
+dev converted to Traditional Chinese (Taiwan usage, OpenCC s2twp), questions and passages alike.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from ragtune.eval.datasets import load_eval_data  # noqa: E402
 from ragtune.eval.runner import evaluate  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
 
+TRADITIONAL = ROOT / ".ragtune" / "bench" / "cmrc2018_dev_traditional.json"
 SETS = {
     "scifact": (SHARED / "scifact", SHARED / "scifact", "train"),
     "cmrc": (SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "cmrc2018" / "cmrc2018_dev.json", None),
+    "cmrc-trad": (TRADITIONAL, TRADITIONAL, None),
     "squad": (SHARED / "expmrc-squad" / "expmrc-squad-dev.json", SHARED / "expmrc-squad" / "expmrc-squad-dev.json",
               None),
 }
@@ -34,17 +38,32 @@ VARIANTS = {
 }
 
 
+def make_traditional() -> None:
+    """CMRC 2018 dev in Traditional characters: a stand-in for Traditional corpora such as DRCD."""
+    import opencc
+
+    if not TRADITIONAL.exists():
+        TRADITIONAL.parent.mkdir(parents=True, exist_ok=True)
+        text = (SHARED / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8")
+        tmp = TRADITIONAL.with_suffix(".tmp")
+        tmp.write_text(opencc.OpenCC("s2twp").convert(text), encoding="utf-8")
+        tmp.replace(TRADITIONAL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sets", nargs="*", default=list(SETS))
     parser.add_argument("--embedder", default=Config().embedder.name)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--rows", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
+    parser.add_argument("--script", default=Config().index.script, help="index.script of the index built")
     args = parser.parse_args()
     for name in args.sets:
+        if name == "cmrc-trad":
+            make_traditional()
         corpus, data, split = SETS[name]
-        index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}"
-        base = Config.load(**{"embedder.name": args.embedder})
+        index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
+        base = Config.load(**{"embedder.name": args.embedder, "index.script": args.script})
         start = time.perf_counter()
         report = Pipeline(index, base, progress=False).read([corpus])
         questions = load_eval_data(data, split)[: args.limit]
@@ -52,13 +71,14 @@ def main() -> None:
         for variant, overrides in VARIANTS.items():
             if variant not in args.rows.split(","):
                 continue
-            config = Config.load(**{"embedder.name": args.embedder, **overrides})
+            config = Config.load(**{"embedder.name": args.embedder, "index.script": args.script, **overrides})
             t0 = time.perf_counter()
             result = evaluate(Pipeline(index, config, progress=False), questions, retrieval_only=True, progress=False)
             rows[variant] = {**result.metrics["retrieval"], "seconds": round(time.perf_counter() - t0, 1)}
         record(
-            f"retrieval quality: {name} ({args.embedder})",
+            f"retrieval quality: {name} ({args.embedder}, script {args.script})",
             {"bench": "retrieval_quality", "set": name, "split": split, "embedder": args.embedder,
+             "script": args.script,
              "n": len(questions), "passages": report.passages_total,
              "index_s": round(time.perf_counter() - start, 1), "rows": rows},
             notes="rows: BM25 alone, dense alone, fused (config defaults), fused + cross-encoder rerank "

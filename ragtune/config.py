@@ -37,6 +37,9 @@ class IndexConfig(_Section):
     """Persistent index layout: dense backend and BM25 parameters."""
 
     vector_backend: str = "flat"
+    #: script normalisation of what BM25 and the embedder see ("t2s": Traditional -> Simplified Chinese with
+    #: OpenCC; "none"); stored and shown text is unchanged. Fixed per index when it is created
+    script: str = "t2s"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 

@@ -50,8 +50,10 @@ class HybridRetriever:
         pool = max(k, self.config.rerank_candidates) if self.reranker is not None else k
         if len(self.store) == 0:
             return [[] for _ in queries]
-        vectors = self.embedder.encode_queries(queries)
-        return [self._rerank(q, self._rank(vector, tokenize(q), pool))[:k] for q, vector in zip(queries, vectors)]
+        views = [self.store.search_text(q) for q in queries]
+        vectors = self.embedder.encode_queries(views)
+        return [self._rerank(q, self._rank(vector, tokenize(view), pool))[:k]
+                for q, view, vector in zip(queries, views, vectors)]
 
     def _rerank(self, query: str, ranked: list[RetrievedPassage]) -> list[RetrievedPassage]:
         """Cross-encoder order over the fused candidates, when a reranker covers the query's language."""

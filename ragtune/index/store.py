@@ -25,6 +25,7 @@ import numpy as np
 
 from ragtune.errors import RagtuneError
 from ragtune.index.bm25 import BM25Index
+from ragtune.index.script import script_normalizer
 from ragtune.index.vectors import VectorIndex, create_vector_index
 
 FORMAT_VERSION = 1
@@ -47,9 +48,13 @@ class Passage:
 class IndexStore:
     """In-memory view of one snapshot, plus the means to write the next one."""
 
-    def __init__(self, folder: Path, embedder: str, dim: int, vector_backend: str, bm25_k1: float, bm25_b: float):
+    def __init__(self, folder: Path, embedder: str, dim: int, vector_backend: str, bm25_k1: float, bm25_b: float,
+                 script: str = "none"):
         self.folder = Path(folder)
         self.embedder = embedder
+        #: script normalisation of the search views (index/script.py); "none" for indexes from before it existed
+        self.script = script
+        self._normalize = script_normalizer(script)
         self.dim = dim
         self.vector_backend = vector_backend
         self.passages: list[Passage] = []
@@ -82,7 +87,7 @@ class IndexStore:
             if manifest.get("format") != FORMAT_VERSION:
                 raise RagtuneError(f"{folder}: index format {manifest.get('format')} is not {FORMAT_VERSION}")
             store = cls(folder, manifest["embedder"], manifest["dim"], manifest["vector_backend"],
-                        manifest["bm25_k1"], manifest["bm25_b"])
+                        manifest["bm25_k1"], manifest["bm25_b"], manifest.get("script", "none"))
             store.sources = manifest["sources"]
             store.extra = manifest.get("extra", {})
             with open(snap / "passages.jsonl", encoding="utf-8") as fh:
@@ -97,6 +102,10 @@ class IndexStore:
 
     def __len__(self) -> int:
         return len(self.passages)
+
+    def search_text(self, text: str) -> str:
+        """`text` as this index's BM25 tokens and vectors see it (passages at read time, queries at ask time)."""
+        return self._normalize(text)
 
     # ---- changing ------------------------------------------------------------------------
     def replace(self, removed_sources: set[str], new_sources: dict[str, dict], passages: list[Passage],
@@ -146,7 +155,7 @@ class IndexStore:
             manifest = {
                 "format": FORMAT_VERSION, "embedder": self.embedder, "dim": self.dim,
                 "vector_backend": self.vector_backend, "bm25_k1": self.bm25.k1, "bm25_b": self.bm25.b,
-                "passages": len(self.passages), "sources": self.sources, "extra": self.extra,
+                "script": self.script, "passages": len(self.passages), "sources": self.sources, "extra": self.extra,
             }
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in self.passages)

@@ -47,7 +47,7 @@ def open_or_create(folder: Path, config: Config, embedder: Embedder) -> IndexSto
             )
         return store
     return IndexStore(folder, embedder.name, embedder.dim, config.index.vector_backend,
-                      config.index.bm25_k1, config.index.bm25_b)
+                      config.index.bm25_k1, config.index.bm25_b, config.index.script)
 
 
 def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: Embedder,
@@ -83,7 +83,7 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
             new_sources[source.key] = {"sha256": source.sha256, "path": str(source.path),
                                        "documents": len(source.documents)}
         if loaded:
-            texts = [embedding_text(p) for p in passages]
+            texts = [store.search_text(embedding_text(p)) for p in passages]
             vectors = embedder.encode_passages(texts, progress=progress)
             tokens = [tokenize(t) for t in progress_bar(texts, desc="BM25 tokens", unit="passage",
                                                         enabled=progress, leave=False)]
@@ -122,7 +122,7 @@ def reembed_index(folder: Path, embedder: Embedder, progress: bool = True) -> Re
     report = ReadReport()
     store = IndexStore.load(Path(folder))
     with store.lock():
-        texts = [embedding_text(p) for p in store.passages]
+        texts = [store.search_text(embedding_text(p)) for p in store.passages]
         vectors = embedder.encode_passages(texts, progress=progress)
         store.replace_vectors(embedder.name, vectors.reshape(len(texts), embedder.dim))
         store.save()

@@ -98,7 +98,7 @@ def prepare_items(pipeline: Pipeline, questions: list[TrainQuestion], tokenizer,
     config = pipeline.config
     retriever = HybridRetriever(store, pipeline.embedder, config.retrieval.model_copy(update={"reranker": "none"}))
     texts = [q.question for q in questions]
-    vectors = pipeline.embedder.encode_queries(texts, progress=progress)
+    vectors = pipeline.embedder.encode_queries([store.search_text(t) for t in texts], progress=progress)
     row_of = {(p.id, p.chunk): row for row, p in enumerate(store.passages)}
     items = []
     for start in range(0, len(questions), RETRIEVE_BATCH):

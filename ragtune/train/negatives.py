@@ -71,7 +71,7 @@ class NegativeMiner:
         n = len(self.store)
         depth = min(self.depth, n)
         _, dense = self.store.vectors.search(np.asarray(vector, np.float32)[None, :], depth)
-        bm25 = self.store.bm25.scores(tokenize(question))
+        bm25 = self.store.bm25.scores(tokenize(self.store.search_text(question)))
         lexical = np.argsort(-bm25, kind="stable")[:depth]
         lexical = lexical[bm25[lexical] > 0]  # rows without a query term are not lexical candidates
         order: list[int] = []

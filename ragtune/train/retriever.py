@@ -87,7 +87,7 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
     questions = load_retrieval_questions(data, split)
     store, embedder = pipeline.store, pipeline.embedder
     kind = choose_kind(tc.adapter, embedder)
-    query_vectors = embedder.encode_queries([q.question for q in questions], progress=progress)
+    query_vectors = embedder.encode_queries([store.search_text(q.question) for q in questions], progress=progress)
     examples = mine_examples(store, questions, query_vectors, hard_negatives=tc.hard_negatives, depth=tc.mine_depth)
     if not examples:
         raise RagtuneError(f"{data}: no question's positive passage is in the index at {pipeline.index_dir} "
@@ -106,8 +106,8 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
             losses, heldout = _train_query_adapter(tmp, examples, held, plan, total, questions, query_vectors,
                                                    passages, np.asarray(store.vectors.vectors()), tc, progress)
         else:
-            losses = _train_encoder(tmp, examples, plan, total, questions, store.embedder, embedder, passages, tc,
-                                    progress)
+            losses = _train_encoder(tmp, examples, plan, total, questions, store.embedder, embedder, passages,
+                                    store.search_text, tc, progress)
         seconds = time.perf_counter() - start
         head, tail = losses[: max(1, len(losses) // 10)], losses[-max(1, len(losses) // 10):]
         result = RetrieverTrainResult(out, kind, total, len(questions), len(examples), float(np.mean(head)),
@@ -176,14 +176,14 @@ def _train_query_adapter(tmp: Path, examples: list[RetrieverExample], held: list
 
 
 def _train_encoder(tmp: Path, examples: list[RetrieverExample], plan, total: int, questions, index_embedder: str,
-                   embedder: Embedder, passages, tc, progress: bool) -> list[float]:
+                   embedder: Embedder, passages, normalize, tc, progress: bool) -> list[float]:
     from ragtune.train.encoder import encoder_step, load_encoder
 
     model = load_encoder(index_embedder)
     saved_length, model.max_seq_length = model.max_seq_length, min(model.max_seq_length, tc.max_length)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.encoder_lr, weight_decay=tc.weight_decay)
-    query_texts = [embedder.query_prefix + q.question for q in questions]
-    passage_texts = _LazyTexts(passages, embedder.passage_prefix)
+    query_texts = [embedder.query_prefix + normalize(q.question) for q in questions]
+    passage_texts = _LazyTexts(passages, embedder.passage_prefix, normalize)
     losses = []
     for rows, bar in _steps(plan, total, progress, "training retriever (encoder)"):
         batch = make_batch([examples[i] for i in rows], questions, passages)
@@ -198,8 +198,8 @@ def _train_encoder(tmp: Path, examples: list[RetrieverExample], plan, total: int
 class _LazyTexts:
     """Row → the text `read` embedded for that passage, built only for rows a batch uses."""
 
-    def __init__(self, passages, prefix: str):
-        self.passages, self.prefix = passages, prefix
+    def __init__(self, passages, prefix: str, normalize):
+        self.passages, self.prefix, self.normalize = passages, prefix, normalize
 
     def __getitem__(self, row: int) -> str:
-        return self.prefix + embedding_text(self.passages[row])
+        return self.prefix + self.normalize(embedding_text(self.passages[row]))
