@@ -238,6 +238,10 @@ def train_retriever_(
     held = result.heldout
     kept = (f"; held-out dense MRR@10 {held['base_mrr@10']:.3f} → {held['best_mrr@10']:.3f} (step "
             f"{held['best_step']} kept)" if held else "")
+    fusion = result.fusion
+    if fusion:
+        kept += (f"; fusion dense weight {fusion['default_dense_weight']:g} → {fusion['dense_weight']:g} (held-out "
+                 f"hybrid MRR@10 {fusion['default_mrr@10']:.3f} → {fusion['fitted_mrr@10']:.3f})")
     out.print(f"trained {result.kind} {result.steps} steps on {result.examples} examples "
               f"({result.questions} questions) in {result.train_seconds:.1f}s, loss {result.loss_first:.3f} → "
               f"{result.loss_last:.3f}{kept} → {result.out}{then}")

@@ -20,7 +20,7 @@ from ragtune.adapters import (
 )
 from ragtune.ask.prompt import IDK, build_messages, question_language
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
-from ragtune.config import Config
+from ragtune.config import Config, RetrievalConfig
 from ragtune.errors import RagtuneError
 from ragtune.generate import Generator, Message, create_generator
 from ragtune.generate.citations import cited_numbers
@@ -111,7 +111,19 @@ class Pipeline:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.query_embedder, self.config.retrieval)
+        return HybridRetriever(self.store, self.query_embedder, self.retrieval_config)
+
+    @property
+    def retrieval_config(self) -> RetrievalConfig:
+        """The config's retrieval settings, with the fusion weight a retriever adapter fitted on its held-out
+        questions (`train retriever`), unless the config sets `retrieval.dense_weight` itself."""
+        retrieval = self.config.retrieval
+        info = self.retriever_adapter
+        fitted = (info.meta.get("fusion") or {}) if info is not None else {}
+        if retrieval.dense_weight is None and "dense_weight" in fitted:
+            ratio = fitted["dense_weight"] / fitted.get("bm25_weight", 1.0)  # kept against the config's BM25 weight
+            retrieval = retrieval.model_copy(update={"dense_weight": ratio * retrieval.bm25_weight})
+        return retrieval
 
     @cached_property
     def generator(self) -> Generator:

@@ -43,6 +43,8 @@ class RetrieverTrainResult:
     train_seconds: float
     #: query adapter only: held-out questions, dense MRR@10 of the base and of the kept step, which step
     heldout: dict | None = None
+    #: query adapter only: the dense/BM25 fusion weight fitted on the held-out questions (train/fusion_fit.py)
+    fusion: dict | None = None
 
 
 def choose_kind(setting: str, embedder: Embedder) -> str:
@@ -102,26 +104,47 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
     start = time.perf_counter()
     heldout = None
     with atomic_dir(out) as tmp:
+        fusion = None
         if kind == QUERY_ADAPTER:
             losses, heldout = _train_query_adapter(tmp, examples, held, plan, total, questions, query_vectors,
                                                    passages, np.asarray(store.vectors.vectors()), tc, progress)
+            if held:
+                fusion = _fit_fusion(pipeline, tmp, held, questions, query_vectors)
         else:
             losses = _train_encoder(tmp, examples, plan, total, questions, store.embedder, embedder, passages,
                                     store.search_text, tc, progress)
         seconds = time.perf_counter() - start
         head, tail = losses[: max(1, len(losses) // 10)], losses[-max(1, len(losses) // 10):]
         result = RetrieverTrainResult(out, kind, total, len(questions), len(examples), float(np.mean(head)),
-                                      float(np.mean(tail)), seconds, heldout)
+                                      float(np.mean(tail)), seconds, heldout, fusion)
         meta = {
             "kind": "retriever", "retriever": kind, "embedder": store.embedder,
             "reembed_required": kind == ENCODER, **({"encoder": ENCODER_DIR} if kind == ENCODER else {}),
             "data": str(data), "data_sha256": file_sha256(data) if data.is_file() else None,
             "questions": len(questions), "examples": len(examples), "steps": total,
             "loss_first": round(result.loss_first, 4), "loss_last": round(result.loss_last, 4),
-            "heldout": heldout, "train_seconds": round(seconds, 2), "config": tc.model_dump(mode="json"),
+            "heldout": heldout, "fusion": fusion, "train_seconds": round(seconds, 2),
+            "config": tc.model_dump(mode="json"),
         }
         (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     return result
+
+
+def _fit_fusion(pipeline: Pipeline, tmp: Path, held: list[RetrieverExample], questions, query_vectors) -> dict:
+    """The fusion weight that serves the *adapted* queries best on the held-out questions."""
+    from ragtune.index.embedders.adapted import apply_query_adapter, load_query_weight
+    from ragtune.train.fusion_fit import candidate_pools, fit_dense_weight
+
+    store, retrieval = pipeline.store, pipeline.config.retrieval
+    weight = load_query_weight(tmp / QUERY_ADAPTER_FILE, store.dim)
+    held_queries = sorted({e.query for e in held})
+    positives = [set(questions[q].positive_ids) or {store.passages[e.positive].id for e in held if e.query == q}
+                 for q in held_queries]
+    vectors = apply_query_adapter(query_vectors[held_queries], weight)
+    pools = candidate_pools(store, [questions[q].question for q in held_queries], vectors, positives,
+                            retrieval.candidates)
+    default = retrieval.dense_weight if retrieval.dense_weight is not None else pipeline.embedder.dense_weight
+    return fit_dense_weight(pools, default)
 
 
 def _steps(plan: Iterator[list[int]], total: int, progress: bool, desc: str):

@@ -171,6 +171,29 @@ def test_held_out_questions_pick_a_step_no_worse_than_the_base(train_pipeline, s
     assert heldout["best_mrr@10"] >= heldout["base_mrr@10"] > 0
     assert json.loads((result.out / "ragtune.json").read_text())["heldout"] == heldout
     assert result.examples == 9  # the held-out questions are not trained on
+    # the fusion weight is fitted on the same held-out questions, with the adapted queries
+    fusion = result.fusion
+    assert fusion["questions"] == 4 and fusion["default_dense_weight"] == train_pipeline.embedder.dense_weight
+    assert fusion["fitted_mrr@10"] >= fusion["default_mrr@10"] > 0
+    assert str(fusion["dense_weight"]) in fusion["grid"] or fusion["dense_weight"] == fusion["default_dense_weight"]
+    assert json.loads((result.out / "ragtune.json").read_text())["fusion"] == fusion
+
+
+def test_a_fitted_fusion_weight_applies_unless_the_config_sets_one(train_pipeline, squad_slice, tmp_path):
+    from ragtune.train.retriever import train_retriever
+
+    pipeline = _with(train_pipeline, max_steps=2, batch_size=4, lr=1e-3, eval_fraction=0.3, eval_every=2)
+    folder = train_retriever(pipeline, squad_slice, tmp_path / "adapter", progress=False).out
+    meta = json.loads((folder / "ragtune.json").read_text())
+    meta["fusion"] = {**meta["fusion"], "dense_weight": 2.5}
+    (folder / "ragtune.json").write_text(json.dumps(meta))
+    assert _with(train_pipeline, adapter=folder).retriever.config.dense_weight == 2.5
+    assert train_pipeline.retriever.config.dense_weight == train_pipeline.embedder.dense_weight
+    explicit = Pipeline(train_pipeline.index_dir, train_pipeline.config.model_copy(
+        update={"retrieval": train_pipeline.config.retrieval.model_copy(update={"dense_weight": 0.7})}),
+        adapter=folder, progress=False)
+    explicit.__dict__["embedder"] = train_pipeline.embedder
+    assert explicit.retriever.config.dense_weight == 0.7
 
 
 def test_saved_query_adapter_is_the_one_ask_loads(query_adapter, train_pipeline):
@@ -310,3 +333,21 @@ def test_a_query_adapter_for_another_embedder_is_refused(query_adapter, train_pi
     (other / "ragtune.json").write_text(json.dumps({**meta, "embedder": "bge-small-en"}))
     with pytest.raises(RagtuneError, match="trained for embedder 'bge-small-en'"):
         _ = _with(train_pipeline, adapter=other).query_embedder
+
+
+def test_fusion_fit_follows_the_retriever_that_ranks_the_positive_first():
+    from ragtune.train.fusion_fit import _Pool, fit_dense_weight
+
+    # dense ranks the positive first, BM25 third: any weight that lets dense win is better than BM25 alone
+    dense_right = [_Pool(["a", "b", "c"], np.array([1.0, 0.5, 0.0]), np.array([0.0, 1.0, 0.9]),
+                         np.array([True, False, False])) for _ in range(20)]
+    fit = fit_dense_weight(dense_right, default=0.4)
+    assert fit["dense_weight"] > 1.0 and fit["fitted_mrr@10"] == 1.0 and fit["default_mrr@10"] < 1.0
+    # BM25 is right and dense wrong: the default (already BM25-led) is kept, not moved on a tie
+    bm25_right = [_Pool(["a", "b"], np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.array([True, False]))] * 20
+    assert fit_dense_weight(bm25_right, default=0.4)["dense_weight"] == 0.4
+    # a gain of one question in 20 or less is noise: the default stays
+    both_right = [_Pool(["a", "b"], np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([True, False]))] * 19
+    noisy = fit_dense_weight(dense_right[:1] + both_right, default=0.4)
+    assert noisy["grid"]["3.0"] > noisy["default_mrr@10"]
+    assert noisy["dense_weight"] == 0.4
