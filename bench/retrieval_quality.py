@@ -16,13 +16,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, SHARED, record  # noqa: E402
+from splits import TRADITIONAL, traditional_cmrc_dev  # noqa: E402
 
 from ragtune.config import Config  # noqa: E402
 from ragtune.eval.datasets import load_eval_data  # noqa: E402
 from ragtune.eval.runner import evaluate  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
 
-TRADITIONAL = ROOT / ".ragtune" / "bench" / "cmrc2018_dev_traditional.json"
 SETS = {
     "scifact": (SHARED / "scifact", SHARED / "scifact", "train"),
     "cmrc": (SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "cmrc2018" / "cmrc2018_dev.json", None),
@@ -38,18 +38,6 @@ VARIANTS = {
 }
 
 
-def make_traditional() -> None:
-    """CMRC 2018 dev in Traditional characters: a stand-in for Traditional corpora such as DRCD."""
-    import opencc
-
-    if not TRADITIONAL.exists():
-        TRADITIONAL.parent.mkdir(parents=True, exist_ok=True)
-        text = (SHARED / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8")
-        tmp = TRADITIONAL.with_suffix(".tmp")
-        tmp.write_text(opencc.OpenCC("s2twp").convert(text), encoding="utf-8")
-        tmp.replace(TRADITIONAL)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sets", nargs="*", default=list(SETS))
@@ -60,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.sets:
         if name == "cmrc-trad":
-            make_traditional()
+            traditional_cmrc_dev()
         corpus, data, split = SETS[name]
         index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
         base = Config.load(**{"embedder.name": args.embedder, "index.script": args.script})

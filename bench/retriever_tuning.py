@@ -1,7 +1,7 @@
 """Does fine-tuning the retriever help? Base vs tuned recall@1/5/20, MRR@10, nDCG@10 on held-out questions.
 
-Usage: python bench/retriever_tuning.py [scifact|cmrc|squad ...] [--embedder NAME] [--epochs E | --max-steps N]
-       [--rows dense,hybrid,hybrid+rerank] [--train-articles N] [--eval-questions N]
+Usage: python bench/retriever_tuning.py [scifact|cmrc|squad|cmrc-trad ...] [--embedder NAME]
+       [--epochs E | --max-steps N] [--rows dense,hybrid,hybrid+rerank] [--train-articles N] [--eval-questions N]
 
 Every stage runs the real CLI (`ragtune read`, `ragtune train retriever`, `ragtune eval --retrieval-only --json
 [--adapter]`), and is skipped when its output already exists under
@@ -12,6 +12,8 @@ Every stage runs the real CLI (`ragtune read`, `ragtune train retriever`, `ragtu
 - cmrc: train on the first --train-articles articles of the CMRC 2018 pseudo training zip (indexed on their
   own), evaluate on the dev questions against the open corpus of all dev paragraphs.
 - squad: the English SQuAD subset split by article (even = train, odd = test), one index of all paragraphs.
+- cmrc-trad: CMRC 2018 dev converted to Traditional Chinese, split by article like squad (a Chinese set held
+  out by article).
 
 A query adapter (frozen embedders) applies to the eval index as it is; a re-trained encoder (sentence-
 transformers embedders) is evaluated on a copy of the eval index re-embedded with `read --reembed`.
@@ -34,7 +36,7 @@ from common import run_cli as run  # noqa: E402
 from splits import qa_split  # noqa: E402
 
 WORK = ROOT / ".ragtune" / "bench" / "retriever-tuning"
-SETS = ["scifact", "cmrc", "squad"]
+SETS = ["scifact", "cmrc", "squad", "cmrc-trad"]
 #: retrieval settings each condition is scored under (YAML overrides of the config)
 ROWS = {
     "dense": {"retrieval": {"dense_weight": 1.0, "bm25_weight": 0.0, "reranker": "none"}},
@@ -116,6 +118,8 @@ def bench_set(name: str, args, log: list[str]) -> dict:
     return {"bench": "retriever_tuning", "set": name, "embedder": args.embedder, "adapter": meta["retriever"],
             "train_questions": meta["questions"], "train_examples": meta["examples"], "steps": meta["steps"],
             "loss_first": meta["loss_first"], "loss_last": meta["loss_last"],
+            "heldout": meta.get("heldout"),
+            "fusion": {k: v for k, v in (meta.get("fusion") or {}).items() if k != "grid"} or None,
             "train_s": train_s if train_s is not None else meta.get("train_seconds"),
             "index_s": round(index_s, 1), "rows": rows}
 

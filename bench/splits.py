@@ -3,6 +3,8 @@
 - cmrc: the first `train_articles` articles of the CMRC 2018 (pseudo) training zip, indexed on their own;
   evaluated on dev questions spread evenly over the file against the open corpus of all dev paragraphs.
 - squad: the English SQuAD subset split by article (even = train, odd = test), one index of all paragraphs.
+- cmrc-trad: CMRC 2018 dev converted to Traditional Chinese (OpenCC s2twp), split by article like squad: a
+  Chinese set held out by article, in the script jieba and the encoder know least.
 """
 
 from __future__ import annotations
@@ -12,7 +14,22 @@ import os
 import zipfile
 from pathlib import Path
 
-from common import SHARED
+from common import ROOT, SHARED
+
+TRADITIONAL = ROOT / ".ragtune" / "bench" / "cmrc2018_dev_traditional.json"
+
+
+def traditional_cmrc_dev() -> Path:
+    """CMRC 2018 dev in Traditional characters (Taiwan usage): a stand-in for Traditional corpora such as DRCD."""
+    import opencc
+
+    if not TRADITIONAL.exists():
+        TRADITIONAL.parent.mkdir(parents=True, exist_ok=True)
+        text = (SHARED / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8")
+        tmp = TRADITIONAL.with_suffix(".tmp")
+        tmp.write_text(opencc.OpenCC("s2twp").convert(text), encoding="utf-8")
+        tmp.replace(TRADITIONAL)
+    return TRADITIONAL
 
 
 def with_ids(path: Path) -> dict:
@@ -69,8 +86,9 @@ def qa_split(name: str, work: Path, train_articles: int, eval_questions: int) ->
         test = write_json(work / "test.json", every_nth_question(json.loads(dev.read_text(encoding="utf-8")),
                                                                  eval_questions))
         return {"train": train, "test": test, "train_corpus": train, "eval_corpus": dev}
-    if name == "squad":
-        full = with_ids(SHARED / "expmrc-squad" / "expmrc-squad-dev.json")
+    if name in ("squad", "cmrc-trad"):
+        source = traditional_cmrc_dev() if name == "cmrc-trad" else SHARED / "expmrc-squad" / "expmrc-squad-dev.json"
+        full = with_ids(source)
         corpus = write_json(work / "corpus.json", full)
         train = write_json(work / "train.json", articles(full, lambda a: a % 2 == 0))
         test = write_json(work / "test.json",
