@@ -57,10 +57,15 @@ class RetrievalConfig(_Section):
     dense_weight: float | None = None
     #: below this cosine, with no BM25 term match, a passage counts as irrelevant
     min_dense_score: float = 0.25
-    #: cross-encoder applied to the fused top `rerank_candidates` ("none" to skip); English-only models
-    #: leave other languages in fused order
+    #: reranker applied to the fused top `rerank_candidates` ("none" to skip); English-only models leave other
+    #: languages in fused order. "generator-ql" scores passages by the generator's likelihood of the question
+    #: (zh + en, but an LLM pass per candidate: seconds per question on a CPU, so not the default)
     reranker: str = "ms-marco-minilm-l12-int8"
+    #: the reranker of Chinese questions ("none", or a name such as "generator-ql"); None: `reranker`'s
+    reranker_zh: str | None = None
     rerank_candidates: int = Field(20, gt=0)
+    #: generator-ql: passage tokens shown to the generator (longer passages are cut), bounding each pass
+    rerank_max_passage_tokens: int = Field(256, gt=16)
 
 
 class GeneratorConfig(_Section):

@@ -19,6 +19,7 @@ from ragtune.adapters import (
     split_adapters,
 )
 from ragtune.ask.prompt import IDK, build_messages, question_language
+from ragtune.ask.rerankers import create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config, RetrievalConfig
 from ragtune.errors import RagtuneError
@@ -111,7 +112,7 @@ class Pipeline:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.query_embedder, self.retrieval_config)
+        return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, create_rerankers(self.config))
 
     @property
     def retrieval_config(self) -> RetrievalConfig:

@@ -8,8 +8,8 @@ import numpy as np
 
 from ragtune.ask.fusion import create_fusion
 from ragtune.ask.prompt import question_language
-from ragtune.ask.rerankers import create_reranker
-from ragtune.config import RetrievalConfig
+from ragtune.ask.rerankers import Reranker, create_rerankers
+from ragtune.config import Config, RetrievalConfig
 from ragtune.index.embedders import Embedder
 from ragtune.index.store import IndexStore, Passage
 from ragtune.index.tokenize import tokenize
@@ -32,14 +32,20 @@ class RetrievedPassage:
 
 
 class HybridRetriever:
-    """Scores every passage with both retrievers, fuses the union of their top candidates."""
+    """Scores every passage with both retrievers, fuses the union of their top candidates.
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: RetrievalConfig):
+    `rerankers` (question language -> reranker) are built from the whole config by the pipeline, as some need
+    more than retrieval settings (generator-ql: the generator and the cache); None builds them from `config` and
+    the default other sections.
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RetrievalConfig,
+                 rerankers: dict[str, Reranker] | None = None):
         if config.dense_weight is None:
             config = config.model_copy(update={"dense_weight": embedder.dense_weight})
         self.store, self.embedder, self.config = store, embedder, config
         self.fusion = create_fusion(config)
-        self.reranker = create_reranker(config.reranker)
+        self.rerankers = create_rerankers(Config(retrieval=config)) if rerankers is None else rerankers
 
     def retrieve(self, query: str, k: int | None = None) -> list[RetrievedPassage]:
         return self.retrieve_many([query], k)[0]
@@ -47,7 +53,7 @@ class HybridRetriever:
     def retrieve_many(self, queries: list[str], k: int | None = None) -> list[list[RetrievedPassage]]:
         """Batch form: queries are embedded together (what eval uses)."""
         k = k or self.config.top_k
-        pool = max(k, self.config.rerank_candidates) if self.reranker is not None else k
+        pool = max(k, self.config.rerank_candidates) if self.rerankers else k
         if len(self.store) == 0:
             return [[] for _ in queries]
         views = [self.store.search_text(q) for q in queries]
@@ -56,14 +62,16 @@ class HybridRetriever:
                 for q, view, vector in zip(queries, views, vectors)]
 
     def _rerank(self, query: str, ranked: list[RetrievedPassage]) -> list[RetrievedPassage]:
-        """Cross-encoder order over the fused candidates, when a reranker covers the query's language."""
-        if self.reranker is None or question_language(query) not in self.reranker.languages or not ranked:
+        """The reranker's order over the fused top `rerank_candidates`, when one covers the query's language;
+        deeper candidates follow in fused order."""
+        reranker = self.rerankers.get(question_language(query))
+        if reranker is None or not ranked:
             return ranked
-        texts = [embedding_text(r.passage) for r in ranked]
-        scores = self.reranker.scores(query, texts)
-        for item, score in zip(ranked, scores):
+        head, tail = ranked[: self.config.rerank_candidates], ranked[self.config.rerank_candidates :]
+        scores = reranker.scores(query, [embedding_text(r.passage) for r in head])
+        for item, score in zip(head, scores):
             item.score = float(score)
-        return sorted(ranked, key=lambda r: -r.score)
+        return sorted(head, key=lambda r: -r.score) + tail
 
     def _rank(self, query_vector: np.ndarray, query_tokens: list[str], k: int) -> list[RetrievedPassage]:
         n = len(self.store)

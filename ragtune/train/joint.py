@@ -96,7 +96,7 @@ def prepare_items(pipeline: Pipeline, questions: list[TrainQuestion], tokenizer,
     returns the items and the base query vectors they point into."""
     store = pipeline.store
     config = pipeline.config
-    retriever = HybridRetriever(store, pipeline.embedder, config.retrieval.model_copy(update={"reranker": "none"}))
+    retriever = HybridRetriever(store, pipeline.embedder, config.retrieval, rerankers={})
     texts = [q.question for q in questions]
     vectors = pipeline.embedder.encode_queries([store.search_text(t) for t in texts], progress=progress)
     row_of = {(p.id, p.chunk): row for row, p in enumerate(store.passages)}

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ragtune.config import Config
 
 
 class Reranker(ABC):
     name: str
     #: question languages the model was trained on; other questions keep the fused order
     languages: frozenset[str] = frozenset({"en", "zh"})
+
+    @classmethod
+    def from_config(cls, config: Config) -> Reranker:
+        """Built from the whole config, so a backend can take the settings it needs (the generator's, say)."""
+        return cls()
 
     @abstractmethod
     def scores(self, query: str, passages: list[str]) -> np.ndarray:

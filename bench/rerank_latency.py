@@ -1,0 +1,106 @@
+"""What generator query-likelihood reranking (`generator-ql`) buys and costs: retrieval quality and seconds per
+question against the fused order, with the generator scoring the fused top K candidates.
+
+Usage: python bench/rerank_latency.py [cmrc|cmrc-trad|squad ...] [--limit N] [--candidates 20,10]
+       [--embedder NAME] [--script t2s|none] [--no-record]
+--limit N takes every (total/N)th question, spread over the file. Indexes are the ones bench/retrieval_quality.py
+caches under .ragtune/bench/<set>-<embedder>-<script> (built when missing). The generator loads once, before the
+timed rows; its load time is reported apart. English sets also get the default cross-encoder row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, CpuMeter, record  # noqa: E402
+from retrieval_quality import SETS, make_traditional  # noqa: E402
+
+from ragtune.ask.prompt import question_language  # noqa: E402
+from ragtune.ask.rerankers import RERANKERS, create_reranker, create_rerankers  # noqa: E402
+from ragtune.ask.retriever import HybridRetriever  # noqa: E402
+from ragtune.config import Config  # noqa: E402
+from ragtune.eval.datasets import load_eval_data  # noqa: E402
+from ragtune.eval.runner import evaluate  # noqa: E402
+from ragtune.pipeline import Pipeline  # noqa: E402
+
+METRICS = ("recall@1", "recall@5", "mrr@10")
+
+
+def spread(items: list, limit: int | None) -> list:
+    """Every (len/limit)th item, so a small sample covers the whole file rather than its first articles."""
+    if not limit or limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def run_row(index: Path, config: Config, embedder, questions, rerankers=None) -> dict:
+    """Retrieval-only eval of one configuration; `rerankers` shares an already loaded model across rows."""
+    pipeline = Pipeline(index, config, progress=False)
+    pipeline.__dict__["embedder"] = embedder
+    pipeline.__dict__["retriever"] = HybridRetriever(pipeline.store, embedder, config.retrieval,
+                                                     create_rerankers(config) if rerankers is None else rerankers)
+    with CpuMeter() as meter:
+        result = evaluate(pipeline, questions, retrieval_only=True, progress=False)
+    scores = result.metrics["retrieval"]
+    return {**{m: scores[m] for m in METRICS}, "s_per_question": round(meter.seconds / len(questions), 3),
+            "cpu_util": round(meter.cpu_util, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sets", nargs="*", default=["cmrc"], help="of: " + ", ".join(SETS))
+    parser.add_argument("--limit", type=int, default=None, help="questions, spread over the file")
+    parser.add_argument("--candidates", default="20", help="comma-separated rerank_candidates values to time")
+    parser.add_argument("--embedder", default=Config().embedder.name)
+    parser.add_argument("--script", default=Config().index.script, help="index.script of the index built")
+    parser.add_argument("--no-record", action="store_true", help="print the JSON line, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    candidates = [int(k) for k in args.candidates.split(",")]
+    settings = {"embedder.name": args.embedder, "index.script": args.script}
+    reranker = None
+    for name in args.sets:
+        if name == "cmrc-trad":
+            make_traditional()
+        corpus, data, split = SETS[name]
+        index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
+        base = Config.load(**settings, **{"retrieval.reranker": "none"})
+        reader = Pipeline(index, base, progress=False)
+        report = reader.read([corpus])
+        embedder = reader.embedder
+        questions = spread(load_eval_data(data, split), args.limit)
+        rows = {"hybrid": run_row(index, base, embedder, questions)}
+        default = Config().retrieval.reranker
+        if question_language(questions[0].question) in RERANKERS[default].languages:
+            rows[default] = run_row(index, Config.load(**settings), embedder, questions)
+        load_s = None
+        if reranker is None:
+            start = time.perf_counter()
+            reranker = create_reranker("generator-ql", Config.load(**settings))
+            reranker.load()
+            load_s = round(time.perf_counter() - start, 1)
+        for k in candidates:
+            config = Config.load(**settings, **{"retrieval.reranker": "generator-ql", "retrieval.rerank_candidates": k})
+            rows[f"generator-ql@{k}"] = run_row(index, config, embedder, questions,
+                                                {lang: reranker for lang in reranker.languages})
+        result = {"bench": "rerank_latency", "set": name, "embedder": args.embedder, "script": args.script,
+                  "generator": base.generator.name, "dtype": str(reranker.model.dtype).removeprefix("torch."),
+                  "rerank_max_passage_tokens": base.retrieval.rerank_max_passage_tokens, "n": len(questions),
+                  "passages": report.passages_total, "generator_load_s": load_s, "rows": rows}
+        notes = ("retrieval only (eval depth 20); hybrid = fused order; generator-ql@K = the generator's mean "
+                 "log p(question | passage) over the fused top K, deeper candidates in fused order; s_per_question "
+                 "is wall time of the whole row / questions, the generator already loaded.")
+        if args.no_record:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            record(f"rerank latency: {name} (generator-ql, {args.embedder})", result, notes=notes)
+
+
+if __name__ == "__main__":
+    main()
