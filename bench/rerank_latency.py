@@ -1,8 +1,8 @@
 """What generator query-likelihood reranking (`generator-ql`) buys and costs: retrieval quality and seconds per
 question against the fused order, with the generator scoring the fused top K candidates.
 
-Usage: python bench/rerank_latency.py [cmrc|cmrc-trad|squad ...] [--limit N] [--candidates 20,10]
-       [--subset spread|hard] [--embedder NAME] [--script t2s|none] [--no-record]
+Usage: python bench/rerank_latency.py [cmrc|cmrc-trad|squad ...] [--limit N] [--candidates 5,10]
+       [--margins none,0.25] [--subset spread|hard] [--embedder NAME] [--script t2s|none] [--no-record]
 --limit N takes every (total/N)th question, spread over the file. `--subset hard` first keeps only the questions
 whose fused top 1 misses while the top 5 holds a gold passage (what a reranker of 5 can fix), so a small
 sample measures fixes; `spread` (all questions) measures what it breaks. Indexes are the ones bench/retrieval_quality.py
@@ -25,7 +25,7 @@ from retrieval_quality import SETS  # noqa: E402
 from splits import traditional_cmrc_dev  # noqa: E402
 
 from ragtune.ask.prompt import question_language  # noqa: E402
-from ragtune.ask.rerankers import RERANKERS, create_reranker, create_rerankers  # noqa: E402
+from ragtune.ask.rerankers import AUTO, RERANKERS, create_reranker, create_rerankers  # noqa: E402
 from ragtune.ask.retriever import HybridRetriever  # noqa: E402
 from ragtune.config import Config  # noqa: E402
 from ragtune.eval.datasets import load_eval_data  # noqa: E402
@@ -69,13 +69,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sets", nargs="*", default=["cmrc"], help="of: " + ", ".join(SETS))
     parser.add_argument("--limit", type=int, default=None, help="questions, spread over the file")
-    parser.add_argument("--candidates", default="20", help="comma-separated rerank_candidates values to time")
+    parser.add_argument("--candidates", default="5", help="comma-separated generator_rerank.candidates to time")
     parser.add_argument("--embedder", default=Config().embedder.name)
     parser.add_argument("--script", default=Config().index.script, help="index.script of the index built")
+    parser.add_argument("--margins", default="none,0.25",
+                        help="generator_rerank.margin values: rerank only unsure questions ('none': all)")
     parser.add_argument("--subset", choices=["spread", "hard"], default="spread")
     parser.add_argument("--no-record", action="store_true", help="print the JSON line, leave BENCHMARKS.md alone")
     args = parser.parse_args()
     candidates = [int(k) for k in args.candidates.split(",")]
+    margins = [None if m == "none" else float(m) for m in args.margins.split(",")]
     settings = {"embedder.name": args.embedder, "index.script": args.script}
     reranker = None
     for name in args.sets:
@@ -92,9 +95,10 @@ def main() -> None:
             questions = hard_questions(index, base, embedder, questions)
         questions = spread(questions, args.limit)
         rows = {"hybrid": run_row(index, base, embedder, questions)}
-        default = Config().retrieval.reranker
-        if question_language(questions[0].question) in RERANKERS[default].languages:
-            rows[default] = run_row(index, Config.load(**settings), embedder, questions)
+        cross_encoder = AUTO["en"]
+        if question_language(questions[0].question) in RERANKERS[cross_encoder].languages:
+            rows[cross_encoder] = run_row(index, Config.load(**settings, **{"retrieval.reranker": cross_encoder}),
+                                          embedder, questions)
         load_s = None
         if reranker is None:
             start = time.perf_counter()
@@ -102,17 +106,21 @@ def main() -> None:
             reranker.load()
             load_s = round(time.perf_counter() - start, 1)
         for k in candidates:
-            config = Config.load(**settings, **{"retrieval.reranker": "generator-ql", "retrieval.rerank_candidates": k})
-            rows[f"generator-ql@{k}"] = run_row(index, config, embedder, questions,
-                                                {lang: reranker for lang in reranker.languages})
+            for margin in margins:
+                reranker.candidates, reranker.margin = k, margin
+                config = Config.load(**settings, **{"retrieval.reranker": "generator-ql"})
+                label = f"generator-ql@{k}" + (f" margin<{margin}" if margin is not None else "")
+                rows[label] = run_row(index, config, embedder, questions,
+                                      {lang: reranker for lang in reranker.languages})
         result = {"bench": "rerank_latency", "set": name, "subset": args.subset, "embedder": args.embedder,
                   "script": args.script,
                   "generator": base.generator.name, "dtype": str(reranker.model.dtype).removeprefix("torch."),
-                  "rerank_max_passage_tokens": base.retrieval.rerank_max_passage_tokens, "n": len(questions),
+                  "generator_rerank": base.retrieval.generator_rerank.model_dump(), "n": len(questions),
                   "passages": report.passages_total, "generator_load_s": load_s, "rows": rows}
         notes = ("retrieval only (eval depth 20); hybrid = fused order; generator-ql@K = the generator's mean "
-                 "log p(question | passage) over the fused top K, deeper candidates in fused order; s_per_question "
-                 "is wall time of the whole row / questions, the generator already loaded.")
+                 "log p(question | passage) over the fused top K, deeper candidates in fused order; 'margin<m': "
+                 "only questions whose fused leader leads the next document by less than m of its score are "
+                 "reranked; s_per_question is wall time of the whole row / questions, the generator already loaded.")
         if args.no_record:
             print(json.dumps(result, ensure_ascii=False))
         else:

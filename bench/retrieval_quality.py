@@ -69,8 +69,9 @@ def main() -> None:
              "script": args.script,
              "n": len(questions), "passages": report.passages_total,
              "index_s": round(time.perf_counter() - start, 1), "rows": rows},
-            notes="rows: BM25 alone, dense alone, fused (config defaults), fused + cross-encoder rerank "
-            "(English queries only). SciFact uses the train qrels (test qrels are not in ../shared).",
+            notes="rows: BM25 alone, dense alone, fused (config defaults), fused + the default reranker (auto: "
+            "the ms-marco cross-encoder for English, generator-ql on unsure Chinese questions). SciFact uses the "
+            "train qrels (test qrels are not in ../shared).",
         )
 
 

@@ -44,6 +44,19 @@ class IndexConfig(_Section):
     bm25_b: float = 0.75
 
 
+class GeneratorRerankConfig(_Section):
+    """generator-ql: how much of the fused list the generator re-scores, and when (each candidate is an LLM pass)."""
+
+    #: fused top candidates re-scored (5: ~2.5 s a question on 2 CPU cores; 20: ~30 s)
+    candidates: int = Field(5, gt=1)
+    #: rerank only when the fused leader's lead over the next document is below this share of its score
+    #: (CMRC dev: 0.25 reranks 14% of questions and 64 of the 65 whose gold passage is in the top 5 but not
+    #: first); None reranks every question
+    margin: float | None = Field(0.25, gt=0)
+    #: passage tokens shown to the generator (longer passages are cut), bounding each pass
+    max_passage_tokens: int = Field(256, gt=16)
+
+
 class RetrievalConfig(_Section):
     """How ask finds passages: candidates from each retriever, fused, cut to top_k."""
 
@@ -57,15 +70,17 @@ class RetrievalConfig(_Section):
     dense_weight: float | None = None
     #: below this cosine, with no BM25 term match, a passage counts as irrelevant
     min_dense_score: float = 0.25
-    #: reranker applied to the fused top `rerank_candidates` ("none" to skip); English-only models leave other
-    #: languages in fused order. "generator-ql" scores passages by the generator's likelihood of the question
-    #: (zh + en, but an LLM pass per candidate: seconds per question on a CPU, so not the default)
-    reranker: str = "ms-marco-minilm-l12-int8"
-    #: the reranker of Chinese questions ("none", or a name such as "generator-ql"); None: `reranker`'s
+    #: reranker of the fused top candidates: "auto" (the packaged one per question language: the ms-marco
+    #: cross-encoder for English, "generator-ql" for Chinese), "none", or one name for every language it covers
+    #: (others keep the fused order). No packaged cross-encoder reads Chinese; generator-ql scores a passage by
+    #: the generator's likelihood of the question: on CMRC it put the gold paragraph first for 31 of 40
+    #: questions the fused order missed at rank 1 and broke none of 60 it had right, at ~0.4 s per Chinese
+    #: question on average, as it reranks only unsure ones (generator_rerank; BENCHMARKS.md)
+    reranker: str = "auto"
+    #: the reranker of Chinese questions ("none" or a name); None: as `reranker` says
     reranker_zh: str | None = None
     rerank_candidates: int = Field(20, gt=0)
-    #: generator-ql: passage tokens shown to the generator (longer passages are cut), bounding each pass
-    rerank_max_passage_tokens: int = Field(256, gt=16)
+    generator_rerank: GeneratorRerankConfig = GeneratorRerankConfig()
 
 
 class GeneratorConfig(_Section):

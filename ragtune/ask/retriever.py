@@ -65,9 +65,10 @@ class HybridRetriever:
         """The reranker's order over the fused top `rerank_candidates`, when one covers the query's language;
         deeper candidates follow in fused order."""
         reranker = self.rerankers.get(question_language(query))
-        if reranker is None or not ranked:
+        if reranker is None or not ranked or not _unsure(ranked, reranker.margin):
             return ranked
-        head, tail = ranked[: self.config.rerank_candidates], ranked[self.config.rerank_candidates :]
+        depth = reranker.candidates or self.config.rerank_candidates
+        head, tail = ranked[:depth], ranked[depth:]
         scores = reranker.scores(query, [embedding_text(r.passage) for r in head])
         for item, score in zip(head, scores):
             item.score = float(score)
@@ -95,6 +96,17 @@ class HybridRetriever:
             )
             for i, row in zip(order.tolist(), candidates[order].tolist())
         ]
+
+
+def _unsure(ranked: list[RetrievedPassage], margin: float | None) -> bool:
+    """Whether the fused leader leads the best passage of another document by less than `margin` of its score."""
+    if margin is None:
+        return True
+    leader = ranked[0]
+    runner_up = next((r.score for r in ranked if r.id != leader.id), None)
+    if runner_up is None:
+        return False  # one document: nothing to reorder
+    return leader.score <= 0 or (leader.score - runner_up) / leader.score < margin
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

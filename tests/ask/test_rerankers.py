@@ -1,3 +1,4 @@
+import copy
 import json
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_query_likelihood_ranks_the_gold_paragraph_first(ql_reranker, name, row,
 
 def test_generator_reranker_is_built_from_the_whole_config_and_loads_lazily(mixed_index, tmp_path):
     config = Config(generator={"name": "smollm2-135m-instruct"}, cache_dir=tmp_path,
-                    retrieval={"reranker": "generator-ql", "rerank_max_passage_tokens": 64})
+                    retrieval={"reranker": "generator-ql", "generator_rerank": {"max_passage_tokens": 64}})
     pipeline = Pipeline(mixed_index.index_dir, config, progress=False)
     pipeline.__dict__["embedder"] = mixed_index.embedder
     rerankers = pipeline.retriever.rerankers
@@ -86,8 +87,12 @@ def test_per_language_reranker_choice():
     assert isinstance(both["en"], MsMarcoMiniLMReranker) and isinstance(both["zh"], QueryLikelihoodReranker)
     chinese_off = create_rerankers(Config(retrieval={"reranker": "generator-ql", "reranker_zh": "none"}))
     assert set(chinese_off) == {"en"}
-    # the default cross-encoder is English-only: Chinese questions keep the fused order
-    assert set(create_rerankers(Config())) == {"en"}
+    # auto (the default): the cross-encoder for English, the generator for Chinese
+    auto = create_rerankers(Config())
+    assert isinstance(auto["en"], MsMarcoMiniLMReranker) and isinstance(auto["zh"], QueryLikelihoodReranker)
+    # one English-only name: Chinese questions keep the fused order; "none": no reranking at all
+    assert set(create_rerankers(Config(retrieval={"reranker": "ms-marco-minilm-l12-int8"}))) == {"en"}
+    assert create_rerankers(Config(retrieval={"reranker": "none"})) == {}
     with pytest.raises(RagtuneError, match="reranker_zh: 'ms-marco-minilm-l12-int8' does not cover Chinese"):
         create_rerankers(Config(retrieval={"reranker_zh": "ms-marco-minilm-l12-int8"}))
 
@@ -97,9 +102,32 @@ def test_generator_reranker_reorders_a_chinese_querys_fused_candidates(mixed_ind
     store, embedder = mixed_index.store, mixed_index.embedder
     fused = [r.id for r in HybridRetriever(store, embedder, RetrievalConfig(reranker="none")).retrieve(question, 8)]
     assert gold in fused[1:5]  # the premise: the fused order does not put the gold paragraph first
-    config = RetrievalConfig(reranker="generator-ql", rerank_candidates=5)
-    ranked = HybridRetriever(store, embedder, config, {"zh": ql_reranker}).retrieve(question, 8)
+    every_question = copy.copy(ql_reranker)  # the same loaded model, reranking whatever the fused margin
+    every_question.candidates, every_question.margin = 5, None
+    config = RetrievalConfig(reranker="generator-ql")
+    ranked = HybridRetriever(store, embedder, config, {"zh": every_question}).retrieve(question, 8)
     assert ranked[0].id == gold
     assert sorted(r.id for r in ranked[:5]) == sorted(fused[:5])
     assert [r.score for r in ranked[:5]] == sorted((r.score for r in ranked[:5]), reverse=True)
-    assert [r.id for r in ranked[5:]] == fused[5:]  # beyond rerank_candidates: fused order
+    assert [r.id for r in ranked[5:]] == fused[5:]  # beyond the reranker's candidates: fused order
+
+
+def test_generator_reranker_leaves_a_clear_fused_leader_alone(mixed_index, ql_reranker):
+    """Only unsure questions pay for LLM passes: a leader far ahead of the next document keeps its place."""
+    store, embedder = mixed_index.store, mixed_index.embedder
+    plain = HybridRetriever(store, embedder, RetrievalConfig(reranker="none"))
+    gated = copy.copy(ql_reranker)
+    gated.margin = 0.25
+    calls = []
+    gated.scores = lambda query, passages: calls.append(query) or ql_reranker.scores(query, passages)
+    retriever = HybridRetriever(store, embedder, RetrievalConfig(reranker="generator-ql"), {"zh": gated})
+    clear, unsure = [], []
+    for question in ("白岳峰现效力于哪支球队？", "《战国无双3》是由哪两个公司合作开发的？", "这部小说的作者是谁？"):
+        fused = plain.retrieve(question, 5)
+        runner_up = next(r.score for r in fused if r.id != fused[0].id)
+        (unsure if (fused[0].score - runner_up) / fused[0].score < 0.25 else clear).append(question)
+        ranked = retriever.retrieve(question, 5)
+        if question in clear:
+            assert [r.id for r in ranked] == [r.id for r in fused]
+    assert calls == unsure
+    assert clear and unsure  # both kinds occur among these questions

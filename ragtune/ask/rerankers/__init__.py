@@ -9,6 +9,8 @@ from ragtune.config import Config
 from ragtune.errors import RagtuneError
 
 RERANKERS: dict[str, type[Reranker]] = {cls.name: cls for cls in (MsMarcoMiniLMReranker, QueryLikelihoodReranker)}
+#: `reranker: auto`: the packaged reranker per question language
+AUTO = {"en": MsMarcoMiniLMReranker.name, "zh": QueryLikelihoodReranker.name}
 
 
 def create_reranker(name: str, config: Config | None = None) -> Reranker | None:
@@ -23,14 +25,16 @@ def create_reranker(name: str, config: Config | None = None) -> Reranker | None:
 
 
 def create_rerankers(config: Config) -> dict[str, Reranker]:
-    """Question language -> its reranker: `retrieval.reranker`, or `retrieval.reranker_zh` for Chinese when set.
+    """Question language -> its reranker: `retrieval.reranker` ("auto": AUTO's), or `retrieval.reranker_zh` for
+    Chinese when set.
 
     A name used for both languages is built once; a language the default reranker does not cover keeps the
     fused order, but a per-language choice that does not cover its language is a config error.
     """
     retrieval = config.retrieval
-    names = {"en": retrieval.reranker, "zh": retrieval.reranker if retrieval.reranker_zh is None
-             else retrieval.reranker_zh}
+    names = {lang: AUTO[lang] if retrieval.reranker == "auto" else retrieval.reranker for lang in AUTO}
+    if retrieval.reranker_zh is not None:
+        names["zh"] = AUTO["zh"] if retrieval.reranker_zh == "auto" else retrieval.reranker_zh
     built: dict[str, Reranker | None] = {}
     chosen: dict[str, Reranker] = {}
     for language, name in names.items():
@@ -47,4 +51,4 @@ def create_rerankers(config: Config) -> dict[str, Reranker]:
     return chosen
 
 
-__all__ = ["RERANKERS", "Reranker", "create_reranker", "create_rerankers"]
+__all__ = ["AUTO", "RERANKERS", "Reranker", "create_reranker", "create_rerankers"]

@@ -15,6 +15,11 @@ class Reranker(ABC):
     name: str
     #: question languages the model was trained on; other questions keep the fused order
     languages: frozenset[str] = frozenset({"en", "zh"})
+    #: fused top candidates it re-scores; None: retrieval.rerank_candidates
+    candidates: int | None = None
+    #: rerank only when the fused leader leads the next document by less than this share of its score (a slow
+    #: reranker spends its time where the fused order is unsure); None: every question
+    margin: float | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Reranker:

@@ -3,7 +3,8 @@
 A passage scores the mean log-probability of the question's tokens, given a prompt that shows the passage and
 asks for a question it answers. No packaged cross-encoder reads Chinese; the packaged generator does, so this
 covers Chinese and English. It costs one LLM forward pass per candidate (seconds per question on a CPU), so it
-is off by default and its model loads only when a question is first reranked.
+re-scores only the fused top few, only for questions whose fused leader is not clear (`candidates`, `margin`),
+and its model loads only when a question is first reranked.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ class QueryLikelihoodReranker(Reranker):
     languages = frozenset({"zh", "en"})
 
     def __init__(self, generator: GeneratorConfig | None = None, cache_dir: Path | None = None,
-                 max_passage_tokens: int = 256, batch_size: int = 8):
+                 max_passage_tokens: int = 256, batch_size: int = 8, candidates: int | None = 5,
+                 margin: float | None = 0.25):
         self.generator = generator or GeneratorConfig()
+        self.candidates, self.margin = candidates, margin
         self.cache_dir = cache_dir if cache_dir is not None else Config().resolved_cache_dir
         self.max_passage_tokens = max_passage_tokens
         self.batch_size = batch_size
@@ -33,8 +36,9 @@ class QueryLikelihoodReranker(Reranker):
 
     @classmethod
     def from_config(cls, config: Config) -> QueryLikelihoodReranker:
-        return cls(config.generator, config.resolved_cache_dir, config.retrieval.rerank_max_passage_tokens,
-                   config.generator.batch_size)
+        settings = config.retrieval.generator_rerank
+        return cls(config.generator, config.resolved_cache_dir, settings.max_passage_tokens,
+                   config.generator.batch_size, settings.candidates, settings.margin)
 
     def load(self) -> None:
         """The generator's base weights (no LoRA adapter: it scores, it does not answer), in eval mode; once."""
