@@ -41,18 +41,20 @@ class WeightedRRF(Fusion):
         )
 
 
+def minmax(x: np.ndarray) -> np.ndarray:
+    """Scores scaled to [0, 1] over the pool (all zeros when they are all equal), in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    span = x.max() - x.min()
+    return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+
 class LinearFusion(Fusion):
     """Weighted sum of min-max normalised scores over the candidate pool."""
 
     name = "linear"
 
     def fuse(self, dense, bm25, candidates):
-        def scaled(x):
-            x = x[candidates].astype(np.float64)
-            span = x.max() - x.min()
-            return (x - x.min()) / span if span > 0 else np.zeros_like(x)
-
-        return self.config.dense_weight * scaled(dense) + self.config.bm25_weight * scaled(bm25)
+        return self.config.dense_weight * minmax(dense[candidates]) + self.config.bm25_weight * minmax(bm25[candidates])
 
 
 FUSIONS: dict[str, type[Fusion]] = {cls.name: cls for cls in (WeightedRRF, LinearFusion)}

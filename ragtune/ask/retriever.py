@@ -74,16 +74,22 @@ class HybridRetriever:
             item.score = float(score)
         return sorted(head, key=lambda r: -r.score) + tail
 
-    def _rank(self, query_vector: np.ndarray, query_tokens: list[str], k: int) -> list[RetrievedPassage]:
+    def candidate_scores(self, query_vector: np.ndarray, query_tokens: list[str]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pool rows, dense scores, BM25 scores): the pool fusion ranks is the union of the dense and BM25 top
+        `candidates`; BM25 scores every passage, dense only the pool (exactly, so both rank the same rows)."""
         n = len(self.store)
         pool = min(self.config.candidates, n)
         _, dense_rows = self.store.vectors.search(query_vector[None, :], pool)
         bm25_all = self.store.bm25.scores(query_tokens)
         bm25_rows = _top(bm25_all, pool) if bm25_all.any() else np.zeros(0, np.int64)
         candidates = np.union1d(dense_rows[0][dense_rows[0] >= 0], bm25_rows)
-        # Exact scores for every candidate, so both rankings cover the same pool.
         dense = np.zeros(n, dtype=np.float32)
         dense[candidates] = np.asarray(self.store.vectors.vectors()[candidates]) @ query_vector
+        return candidates, dense, bm25_all
+
+    def _rank(self, query_vector: np.ndarray, query_tokens: list[str], k: int) -> list[RetrievedPassage]:
+        candidates, dense, bm25_all = self.candidate_scores(query_vector, query_tokens)
         fused = self.fusion.fuse(dense, bm25_all, candidates)
         order = np.argsort(-fused, kind="stable")[:k]
         return [

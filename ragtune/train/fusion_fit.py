@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragtune.index.store import IndexStore
+from ragtune.ask.fusion import minmax
+from ragtune.ask.retriever import HybridRetriever
 from ragtune.index.tokenize import tokenize
 
 #: dense weights tried (BM25's is 1): from BM25 alone to dense-dominated
@@ -30,27 +31,16 @@ class _Pool:
     positive: np.ndarray
 
 
-def _scaled(x: np.ndarray) -> np.ndarray:
-    span = x.max() - x.min()
-    return (x - x.min()) / span if span > 0 else np.zeros_like(x)
-
-
-def candidate_pools(store: IndexStore, questions: Sequence[str], vectors: np.ndarray,
-                    positives: Sequence[set[str]], candidates: int) -> list[_Pool]:
-    """The pool HybridRetriever fuses for each question: the union of the dense and BM25 top `candidates`."""
-    passage_vectors = np.asarray(store.vectors.vectors())
-    n = len(store)
-    depth = min(candidates, n)
+def candidate_pools(retriever: HybridRetriever, questions: Sequence[str], vectors: np.ndarray,
+                    positives: Sequence[set[str]]) -> list[_Pool]:
+    """The pool `retriever` fuses for each question (its candidate_scores), scaled as LinearFusion scales it."""
+    store = retriever.store
     pools = []
     for question, vector, wanted in zip(questions, vectors, positives, strict=True):
-        dense_all = passage_vectors @ np.asarray(vector, np.float32)
-        bm25_all = store.bm25.scores(tokenize(store.search_text(question)))
-        rows = np.argpartition(-dense_all, depth - 1)[:depth]
-        if bm25_all.any():
-            rows = np.union1d(rows, np.argpartition(-bm25_all, depth - 1)[:depth])
+        rows, dense, bm25 = retriever.candidate_scores(np.asarray(vector, np.float32),
+                                                       tokenize(store.search_text(question)))
         ids = [store.passages[r].id for r in rows]
-        pools.append(_Pool(ids, _scaled(dense_all[rows].astype(np.float64)), _scaled(bm25_all[rows].astype(np.float64)),
-                           np.array([d in wanted for d in ids])))
+        pools.append(_Pool(ids, minmax(dense[rows]), minmax(bm25[rows]), np.array([d in wanted for d in ids])))
     return pools
 
 

@@ -119,7 +119,7 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
         if kind == QUERY_ADAPTER:
             losses, heldout = _train_query_adapter(tmp, examples, held, plan, total, questions, query_vectors,
                                                    passages, np.asarray(store.vectors.vectors()), tc, progress)
-            if held:
+            if held and pipeline.config.retrieval.fusion == "linear":  # the fitted weight is a linear one
                 fusion = _fit_fusion(pipeline, tmp, held, questions, query_vectors)
         else:
             losses = _train_encoder(tmp, examples, plan, total, questions, store.embedder, embedder, passages,
@@ -143,18 +143,20 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
 
 def _fit_fusion(pipeline: Pipeline, tmp: Path, held: list[RetrieverExample], questions, query_vectors) -> dict:
     """The fusion weight that serves the *adapted* queries best on the held-out questions."""
+    from ragtune.ask.retriever import HybridRetriever
     from ragtune.index.embedders.adapted import apply_query_adapter, load_query_weight
     from ragtune.train.fusion_fit import candidate_pools, fit_dense_weight
 
-    store, retrieval = pipeline.store, pipeline.config.retrieval
+    store = pipeline.store
     weight = load_query_weight(tmp / QUERY_ADAPTER_FILE, store.dim)
     held_queries = sorted({e.query for e in held})
     positives = [set(questions[q].positive_ids) or {store.passages[e.positive].id for e in held if e.query == q}
                  for q in held_queries]
     vectors = apply_query_adapter(query_vectors[held_queries], weight)
-    pools = candidate_pools(store, [questions[q].question for q in held_queries], vectors, positives,
-                            retrieval.candidates)
-    default = retrieval.dense_weight if retrieval.dense_weight is not None else pipeline.embedder.dense_weight
+    # the base pipeline's retriever: its fusion settings and candidate pool (the weight is what is fitted)
+    retriever = HybridRetriever(store, pipeline.embedder, pipeline.config.retrieval, rerankers={})
+    pools = candidate_pools(retriever, [questions[q].question for q in held_queries], vectors, positives)
+    default = retriever.config.dense_weight
     return fit_dense_weight(pools, default)
 
 
