@@ -112,7 +112,11 @@ class Pipeline:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, create_rerankers(self.config))
+        rerankers = create_rerankers(self.config)
+        if self.generator_adapter is None:  # with a LoRA the generator no longer holds the base weights
+            for reranker in rerankers.values():
+                reranker.use_generator(lambda: self.generator)
+        return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, rerankers)
 
     @property
     def retrieval_config(self) -> RetrievalConfig:

@@ -131,3 +131,12 @@ def test_generator_reranker_leaves_a_clear_fused_leader_alone(mixed_index, ql_re
             assert [r.id for r in ranked] == [r.id for r in fused]
     assert calls == unsure
     assert clear and unsure  # both kinds occur among these questions
+
+
+def test_the_pipelines_chinese_reranker_scores_with_its_generators_model(demo_pipeline):
+    """ask and eval hold one copy of the generator: without a LoRA adapter the reranker borrows it."""
+    reranker = demo_pipeline.retriever.rerankers["zh"]
+    assert isinstance(reranker, QueryLikelihoodReranker)
+    reranker.load()
+    assert reranker.model is demo_pipeline.generator.model
+    assert reranker.scores("生命数耗完即算为什么？", ["生命数耗完即算为踢爆。", "长城位于中国北方。"]).argmax() == 0

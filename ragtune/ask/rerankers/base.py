@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +26,11 @@ class Reranker(ABC):
     def from_config(cls, config: Config) -> Reranker:
         """Built from the whole config, so a backend can take the settings it needs (the generator's, say)."""
         return cls()
+
+    def use_generator(self, generator: Callable[[], object]) -> None:
+        """Offered the pipeline's own (lazily loaded, adapter-free) generator; a reranker that scores with the same
+        model takes it rather than loading a second copy. Others ignore it."""
+        return
 
     @abstractmethod
     def scores(self, query: str, passages: list[str]) -> np.ndarray:

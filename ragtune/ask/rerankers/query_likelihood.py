@@ -9,6 +9,7 @@ and its model loads only when a question is first reranked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ class QueryLikelihoodReranker(Reranker):
         self.max_passage_tokens = max_passage_tokens
         self.batch_size = batch_size
         self.tokenizer = self.model = None
+        self._generator: Callable[[], object] | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> QueryLikelihoodReranker:
@@ -40,9 +42,18 @@ class QueryLikelihoodReranker(Reranker):
         return cls(config.generator, config.resolved_cache_dir, settings.max_passage_tokens,
                    config.generator.batch_size, settings.candidates, settings.margin)
 
+    def use_generator(self, generator: Callable[[], object]) -> None:
+        self._generator = generator
+
     def load(self) -> None:
-        """The generator's base weights (no LoRA adapter: it scores, it does not answer), in eval mode; once."""
+        """The generator's base weights (no LoRA adapter: it scores, it does not answer), in eval mode; once.
+
+        The pipeline's generator when it offered one (ask and eval then hold one copy of the model)."""
         if self.model is not None:
+            return
+        if self._generator is not None:
+            shared = self._generator()
+            self.tokenizer, self.model = shared.tokenizer, shared.model
             return
         import torch
 
