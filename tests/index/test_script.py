@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import opencc
 import pytest
@@ -14,8 +15,8 @@ from ragtune.eval.retrieval_metrics import dedupe, recall_at_k
 from ragtune.index.script import script_normalizer
 from ragtune.index.store import IndexStore
 from ragtune.pipeline import Pipeline
-from tests.conftest import CMRC_DEV
 
+CMRC_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmrc2018" / "cmrc2018_dev.json"
 TO_TRADITIONAL = opencc.OpenCC("s2twp").convert
 
 
