@@ -24,6 +24,9 @@ PROGRESS = True
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]
+AnswerModeOpt = Annotated[str | None, typer.Option(
+    "--answer-mode", help="generative (free, cited), extractive (a verbatim span of a passage, cited), or reader "
+    "(a trained span reader's best span over the passages; with a reader --adapter). Default: the config's.")]
 ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapter with a separately trained "
                 "retriever adapter.")
 
@@ -77,12 +80,13 @@ def ask(
     top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve.")] = None,
     adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    answer_mode: AnswerModeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Answer a question from the index, citing the passages used."""
     from ragtune.pipeline import Pipeline
 
-    cfg = Config.load(config, **{"retrieval.top_k": top_k})
+    cfg = Config.load(config, **{"retrieval.top_k": top_k, "generator.answer_mode": answer_mode})
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
     if as_json:
@@ -122,6 +126,7 @@ def eval_(
     metric_lang: Annotated[str | None, typer.Option("--metric-lang", help="auto (each question's language picks "
                                                     "CMRC or SQuAD scoring), zh or en for every question.")
                            ] = None,
+    answer_mode: AnswerModeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score retrieval, answers and grounding on a SQuAD or BEIR dataset."""
@@ -130,7 +135,8 @@ def eval_(
     from ragtune.eval.runner import evaluate
     from ragtune.pipeline import Pipeline
 
-    cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang})
+    cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang,
+                                 "generator.answer_mode": answer_mode})
     questions = load_eval_data(data, split)[:limit]
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:

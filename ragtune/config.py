@@ -87,6 +87,9 @@ class GeneratorConfig(_Section):
     """Which LLM answers, and how it decodes."""
 
     name: str = "qwen2.5-0.5b-instruct"
+    #: how answers are made from the passages: "generative" (free generation, asked for a short cited answer),
+    #: "extractive" (constrained decoding: a verbatim span of a passage, then its citation, or "I don't know")
+    answer_mode: str = "generative"
     max_new_tokens: int = Field(96, gt=0)
     #: "auto": the first CUDA GPU when torch sees one, else the CPU; or a torch device ("cpu", "cuda:1").
     #: Training runs where generation does.

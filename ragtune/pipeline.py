@@ -18,12 +18,13 @@ from ragtune.adapters import (
     inspect_adapter,
     split_adapters,
 )
-from ragtune.ask.prompt import IDK, build_messages, question_language
+from ragtune.ask.prompt import IDK, question_language
 from ragtune.ask.rerankers import create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config, RetrievalConfig
 from ragtune.errors import RagtuneError
 from ragtune.generate import Generator, Message, create_generator
+from ragtune.generate.answerers import Answerer, AnswerRequest, create_answerer
 from ragtune.generate.citations import cited_numbers
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.store import IndexStore
@@ -134,6 +135,11 @@ class Pipeline:
     def generator(self) -> Generator:
         return create_generator(self.config, adapter=self.generator_adapter)
 
+    @cached_property
+    def answerer(self) -> Answerer:
+        """The configured answer mode, over this pipeline's generator (loaded only when it first answers)."""
+        return create_answerer(self.config, lambda: self.generator)
+
     def _reset_index(self) -> None:
         for name in ("store", "retriever", "query_embedder"):
             self.__dict__.pop(name, None)
@@ -163,10 +169,13 @@ class Pipeline:
                  ) -> list[RetrievedPassage]:
         return self.retriever.retrieve(_retrieval_query(question, history), k)
 
+    def request(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
+                ) -> AnswerRequest:
+        return AnswerRequest(question, [(s.passage.title, s.passage.text) for s in sources], list(history or []))
+
     def messages(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
                  ) -> list[Message]:
-        passages = [(s.passage.title, s.passage.text) for s in sources]
-        return build_messages(question, passages, self.config.generator.max_passage_tokens, history)
+        return self.answerer.messages(self.request(question, sources, history))
 
     def ask(self, question: str, k: int | None = None, history: list[Message] | None = None,
             on_token: Callable[[str], None] | None = None) -> Answer:
@@ -182,7 +191,7 @@ class Pipeline:
             return Answer(question, text, retrieved, [], timings)
         gen_start = time.perf_counter()
         pieces: list[str] = []
-        for piece in self.generator.stream(self.messages(question, sources, history)):
+        for piece in self.answerer.stream(self.request(question, sources, history)):
             if "first_token_s" not in timings and piece:
                 timings["first_token_s"] = time.perf_counter() - gen_start
             pieces.append(piece)

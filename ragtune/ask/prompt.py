@@ -39,13 +39,18 @@ def question_language(question: str) -> str:
     return language_of(question)
 
 
-def format_passages(passages: list[tuple[str, str]], max_units: int) -> str:
-    """`[n] title: text` lines, each passage cut to a token budget so prompts stay bounded."""
-    lines = []
-    for n, (title, text) in enumerate(passages, start=1):
+def shown_passages(passages: list[tuple[str, str]], max_units: int) -> list[str]:
+    """Each passage as the prompt shows it (`title: text`, cut to a token budget so prompts stay bounded)."""
+    shown = []
+    for title, text in passages:
         body = truncate_units(text, max_units)
-        lines.append(f"[{n}] {title}: {body}" if title else f"[{n}] {body}")
-    return "\n\n".join(lines)
+        shown.append(f"{title}: {body}" if title else body)
+    return shown
+
+
+def format_passages(passages: list[tuple[str, str]], max_units: int) -> str:
+    """`[n] title: text` lines."""
+    return "\n\n".join(f"[{n}] {text}" for n, text in enumerate(shown_passages(passages, max_units), start=1))
 
 
 def build_messages(question: str, passages: list[tuple[str, str]], max_units: int = 320,

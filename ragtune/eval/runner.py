@@ -14,6 +14,7 @@ from ragtune.eval.answer_metrics import em_f1, metric_language, score_answers
 from ragtune.eval.datasets import EvalQuestion
 from ragtune.eval.grounding import grounding_stats
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
+from ragtune.generate.answerers import AnswerRequest
 from ragtune.generate.base import Message
 from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
@@ -80,7 +81,7 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
     k = k or pipeline.config.retrieval.top_k
     records = [QuestionRecord(q.id, q.question, list(q.answers), dict(q.qrels)) for q in questions]
 
-    batch: list[list[Message]] = []
+    batch: list[list[Message]] | list[AnswerRequest] = []
     batch_rows: list[int] = []
     source_texts: list[list[str]] = [[] for _ in records]
     if closed_book:
@@ -145,9 +146,9 @@ def _retrieve(pipeline: Pipeline, queries: list[str], depth: int, progress: bool
 
 
 def _prepare(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[list[RetrievedPassage]], k: int,
-             source_texts: list[list[str]], generate: bool) -> tuple[list[list[Message]], list[int]]:
+             source_texts: list[list[str]], generate: bool) -> tuple[list[AnswerRequest], list[int]]:
     """Fill rankings and hits; build prompts from the relevant top-k, or answer IDK when none is relevant."""
-    batch: list[list[Message]] = []
+    batch: list[AnswerRequest] = []
     rows: list[int] = []
     for i, (record, ranked) in enumerate(zip(records, retrieved, strict=True)):
         record.retrieved = dedupe([p.id for p in ranked])
@@ -158,20 +159,27 @@ def _prepare(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[
         record.sources = [s.id for s in sources]
         source_texts[i] = [s.passage.text for s in sources]
         if sources:
-            batch.append(pipeline.messages(record.question, sources))
+            batch.append(pipeline.request(record.question, sources))
             rows.append(i)
         else:
             record.raw = idk_answer(record.question)
     return batch, rows
 
 
-def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[list[Message]], rows: list[int],
-              source_texts: list[list[str]], progress: bool) -> None:
+def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[list[Message]] | list[AnswerRequest],
+              rows: list[int], source_texts: list[list[str]], progress: bool) -> None:
+    """Answers for `batch`: closed-book prompts go to the generator, retrieval requests to the answer mode."""
     cfg = pipeline.config
     cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
                             cfg.generator.max_new_tokens, generation_precision(cfg.generator))
-    # pipeline.generator is only loaded when something is not cached yet
-    raws = cache.generate(batch, lambda todo, save: pipeline.generator.generate(todo, progress=progress, on_batch=save))
+    # the models are only loaded when something is not cached yet
+    if batch and isinstance(batch[0], AnswerRequest):
+        answerer = pipeline.answerer
+        raws = cache.generate(batch, lambda todo, save: answerer.answer(todo, progress=progress, on_batch=save),
+                              key_material=[answerer.cache_key(r) for r in batch])
+    else:
+        raws = cache.generate(batch, lambda todo, save: pipeline.generator.generate(todo, progress=progress,
+                                                                                    on_batch=save))
     for i, raw in zip(rows, raws, strict=True):
         records[i].raw = raw
     for i, record in enumerate(records):

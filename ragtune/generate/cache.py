@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ragtune.generate.base import Message, OnBatch
 
@@ -34,7 +35,7 @@ class GenerationCache:
         self.hits = 0
         self.misses = 0
 
-    def key(self, messages: list[Message]) -> str:
+    def key(self, messages: list[Message] | Any) -> str:
         body = json.dumps(messages, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(f"{self._prefix}\n{body}".encode()).hexdigest()
 
@@ -67,14 +68,15 @@ class GenerationCache:
         finally:
             con.close()
 
-    def generate(self, batch: list[list[Message]],
-                 generate: Callable[[list[list[Message]], OnBatch], list[str]]) -> list[str]:
+    def generate(self, batch: list[Any], generate: Callable[[list[Any], OnBatch], list[str]],
+                 key_material: list[Any] | None = None) -> list[str]:
         """Answers for `batch` in order; only prompts not yet cached (each once) reach `generate`, which
         reports each finished batch to the callback it is given: those are stored at once, so an interrupted
-        eval or synth starts again where it stopped."""
-        keys = [self.key(m) for m in batch]
+        eval or synth starts again where it stopped. Items are chat messages, or anything whose
+        `key_material` (JSON-able, one per item) says what decides its answer."""
+        keys = [self.key(m) for m in (batch if key_material is None else key_material)]
         known = self.get_many(list(dict.fromkeys(keys)))
-        todo: dict[str, list[Message]] = {}
+        todo: dict[str, Any] = {}
         for key, messages in zip(keys, batch):
             if key not in known:
                 todo.setdefault(key, messages)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError
-from ragtune.generate.base import Generator, Message, OnBatch
+from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
 from ragtune.generate.packaged import resolve_generator_path
+from ragtune.generate.span_constraint import SpanLogitsProcessor, SpanTable, TokenBytes
 from ragtune.hardware import resolve_device, resolve_dtype
 from ragtune.progress import progress_bar
 
@@ -34,21 +36,34 @@ class HFGenerator(Generator):
         texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
         return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
 
-    def _generate_kwargs(self) -> dict:
-        return dict(max_new_tokens=self.config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
-                    top_k=None, pad_token_id=self.tokenizer.pad_token_id)
+    def _generate_kwargs(self, spans: list[SpanSources] | None = None) -> dict:
+        kwargs = dict(max_new_tokens=self.config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
+                      top_k=None, pad_token_id=self.tokenizer.pad_token_id)
+        if spans is not None:
+            from transformers import LogitsProcessorList
 
-    def stream(self, messages: list[Message]) -> Iterator[str]:
+            tables = [SpanTable(self._token_bytes, s.passages, s.idk) for s in spans]
+            eos = self.model.generation_config.eos_token_id
+            eos_ids = list(eos) if isinstance(eos, (list, tuple)) else [eos, self.tokenizer.eos_token_id]
+            kwargs["logits_processor"] = LogitsProcessorList([SpanLogitsProcessor(tables, eos_ids)])
+        return kwargs
+
+    @cached_property
+    def _token_bytes(self) -> TokenBytes:
+        return TokenBytes(self.tokenizer)
+
+    def stream(self, messages: list[Message], spans: SpanSources | None = None) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
         inputs = self._encode([messages])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         errors: list[BaseException] = []
+        kwargs = self._generate_kwargs(None if spans is None else [spans])
 
         def run():
             try:
                 with torch.inference_mode():
-                    self.model.generate(**inputs, streamer=streamer, **self._generate_kwargs())
+                    self.model.generate(**inputs, streamer=streamer, **kwargs)
             except BaseException as exc:  # re-raised in the caller's thread below
                 errors.append(exc)
                 streamer.end()
@@ -60,8 +75,8 @@ class HFGenerator(Generator):
         if errors:
             raise errors[0]
 
-    def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None
-                 ) -> list[str]:
+    def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None,
+                 spans: list[SpanSources] | None = None) -> list[str]:
         answers: list[str] = []
         size = self.config.batch_size
         # Similar lengths together waste less compute on padding; results go back in input order.
@@ -72,7 +87,8 @@ class HFGenerator(Generator):
                 rows = order[start : start + size]
                 inputs = self._encode([batch[i] for i in rows])
                 with torch.inference_mode():
-                    out = self.model.generate(**inputs, **self._generate_kwargs())
+                    kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
+                    out = self.model.generate(**inputs, **kwargs)
                 new_tokens = out[:, inputs["input_ids"].shape[1] :]
                 for i, text in zip(rows, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                     results[i] = text.strip()
