@@ -1,7 +1,8 @@
 """Answer quality: closed-book vs RAG (vs RAG with an adapter) on the same questions, same index, one run.
 
-Usage: python bench/answer_quality.py [cmrc|squad ...] [--limit 100] [--adapter DIR]
-Uses the indexes bench/retrieval_quality.py builds (.ragtune/bench/<set>-<embedder>).
+Usage: python bench/answer_quality.py [cmrc|squad|duie ...] [--limit 100] [--adapter DIR]
+Uses the indexes bench/retrieval_quality.py builds (.ragtune/bench/<set>-<embedder>); `duie` (questions generated from
+DuIE 2.0 triples, bench/splits.py duie_qa) is written under .ragtune/bench/ on first use and indexed here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, SHARED, CpuMeter, record  # noqa: E402
+from splits import duie_qa  # noqa: E402
 
 from ragtune.config import Config  # noqa: E402
 from ragtune.eval.datasets import load_eval_data  # noqa: E402
@@ -20,7 +22,12 @@ from ragtune.eval.report import write_report  # noqa: E402
 from ragtune.eval.runner import evaluate  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
 
-SETS = {"cmrc": SHARED / "cmrc2018" / "cmrc2018_dev.json", "squad": SHARED / "expmrc-squad" / "expmrc-squad-dev.json"}
+# set name -> the SQuAD file, called only for the sets asked for (duie's is generated on the call)
+SETS = {
+    "cmrc": lambda: SHARED / "cmrc2018" / "cmrc2018_dev.json",
+    "squad": lambda: SHARED / "expmrc-squad" / "expmrc-squad-dev.json",
+    "duie": duie_qa,
+}
 
 
 def main() -> None:
@@ -32,9 +39,10 @@ def main() -> None:
     config = Config()
     for name in args.sets:
         index = ROOT / ".ragtune" / "bench" / f"{name}-{config.embedder.name}"
-        Pipeline(index, config, progress=False).read([SETS[name]])
+        path = SETS[name]()
+        Pipeline(index, config, progress=False).read([path])
         # every 7th question: spread over articles instead of the first few
-        questions = load_eval_data(SETS[name])[::7][: args.limit]
+        questions = load_eval_data(path)[::7][: args.limit]
         runs = {"closed-book": dict(closed_book=True), "rag": {}}
         if args.adapter:
             runs["rag+adapter"] = dict(adapter=args.adapter)
