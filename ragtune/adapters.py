@@ -24,6 +24,8 @@ QUERY_ADAPTER = "query-adapter"
 ENCODER = "encoder"
 #: `ragtune train joint`: a PEFT LoRA and a query adapter trained together, in one folder
 JOINT = "joint"
+#: `ragtune train reader`: a span head and a LoRA on the generator's hidden states (answer mode "reader")
+READER = "reader"
 QUERY_ADAPTER_FILE = "query_adapter.safetensors"
 ENCODER_DIR = "encoder"
 
@@ -68,6 +70,11 @@ def inspect_adapter(folder: str | Path) -> AdapterInfo:
             if not (folder / name).is_file():
                 raise RagtuneError(f"{folder}: joint adapter without {name}")
         return AdapterInfo(folder, JOINT, meta)
+    if meta.get("kind") == READER:
+        for name in ("reader_head.safetensors", "adapter_config.json"):
+            if not (folder / name).is_file():
+                raise RagtuneError(f"{folder}: reader adapter without {name}")
+        return AdapterInfo(folder, READER, meta)
     if meta.get("kind") == "retriever":
         kind = meta.get("retriever")
         if kind == QUERY_ADAPTER and not (folder / QUERY_ADAPTER_FILE).is_file():
@@ -82,13 +89,18 @@ def inspect_adapter(folder: str | Path) -> AdapterInfo:
     raise RagtuneError(f"{folder}: not an adapter folder (neither a retriever {META} nor a PEFT adapter_config.json)")
 
 
-def split_adapters(infos: Sequence[AdapterInfo]) -> tuple[AdapterInfo | None, AdapterInfo | None]:
-    """(generator side, retriever side) of several `--adapter` folders; two for the same side is an error.
+def split_adapters(infos: Sequence[AdapterInfo]
+                   ) -> tuple[AdapterInfo | None, AdapterInfo | None, AdapterInfo | None]:
+    """(generator side, retriever side, reader) of several `--adapter` folders; two for one side is an error.
 
     This is how separately trained adapters are used together: `--adapter GEN --adapter RETRIEVER`.
     """
-    generator = retriever = None
+    generator = retriever = reader = None
     for info in infos:
+        if info.kind == READER:
+            if reader is not None:
+                raise RagtuneError(f"{reader.folder} and {info.folder} are both readers; give one")
+            reader = info
         if info.is_generator:
             if generator is not None:
                 raise RagtuneError(f"{generator.folder} and {info.folder} both tune the generator; give one")
@@ -97,7 +109,7 @@ def split_adapters(infos: Sequence[AdapterInfo]) -> tuple[AdapterInfo | None, Ad
             if retriever is not None:
                 raise RagtuneError(f"{retriever.folder} and {info.folder} both tune the retriever; give one")
             retriever = info
-    return generator, retriever
+    return generator, retriever, reader
 
 
 def embedder_name(name: str) -> str:

@@ -253,6 +253,35 @@ def train_retriever_(
               f"{result.loss_last:.3f}{kept} → {result.out}{then}")
 
 
+@train_app.command("reader")
+def train_reader_(
+    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
+                                         '"passage_id"]}.')],
+    index: IndexOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Reader folder to write (LoRA, span head, ragtune.json).")],
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
+                         ] = None,
+    max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget of the training "
+                                                      "loop (default: the config's, 50).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Train an extractive reader: a span head on the generator's hidden states (LoRA), question + gold passage +
+    a distractor → the answer span. Use it with `ask/eval --adapter OUT` (answer mode reader)."""
+    from ragtune.pipeline import Pipeline
+    from ragtune.train.reader import train_reader
+
+    cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes})
+    pipeline = Pipeline(index, cfg, progress=PROGRESS)
+    _ = pipeline.store  # fail fast on a missing index, before loading models
+    result = train_reader(pipeline, data, out_dir, progress=PROGRESS)
+    held = result.heldout
+    scores = f"; held-out EM {held['em']:.1f} F1 {held['f1']:.1f} ({held['questions']} questions)" if held else ""
+    skipped = f" ({result.skipped} skipped: answer not in an indexed passage)" if result.skipped else ""
+    out.print(f"trained reader {result.steps} steps on {result.examples} questions{skipped} in "
+              f"{result.train_seconds:.1f}s, loss {result.loss_first:.3f} → {result.loss_last:.3f}{scores} → "
+              f"{result.out}")
+
+
 @train_app.command("joint")
 def train_joint_(
     data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '

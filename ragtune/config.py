@@ -88,8 +88,15 @@ class GeneratorConfig(_Section):
 
     name: str = "qwen2.5-0.5b-instruct"
     #: how answers are made from the passages: "generative" (free generation, asked for a short cited answer),
-    #: "extractive" (constrained decoding: a verbatim span of a passage, then its citation, or "I don't know")
-    answer_mode: str = "generative"
+    #: "extractive" (constrained decoding: a verbatim span of a passage, then its citation, or "I don't know"),
+    #: "reader" (a `train reader` span reader given with --adapter: its best span over the passages), or "auto":
+    #: the reader when one is given, else generative (BENCHMARKS.md, reader quality)
+    answer_mode: str = Field("auto", pattern="^(auto|generative|extractive|reader)$")
+    #: reader mode: longest span, in tokens, the span reader may answer
+    reader_max_answer_tokens: int = Field(48, gt=0)
+    #: reader mode: weight of a passage's fused retrieval score (about 0–1) added to its best span's score
+    #: (start + end logits), so a well-retrieved passage wins a close call
+    reader_retrieval_weight: float = Field(1.0, ge=0)
     max_new_tokens: int = Field(96, gt=0)
     #: "auto": the first CUDA GPU when torch sees one, else the CPU; or a torch device ("cpu", "cuda:1").
     #: Training runs where generation does.
@@ -168,6 +175,48 @@ class TrainConfig(_ScheduleConfig):
     patience: int = Field(3, gt=0)
     #: checkpoint every this many steps (and at the end, and on Ctrl-C)
     save_every: int = Field(50, gt=0)
+
+
+class ReaderTrainConfig(_Section):
+    """`train reader`: a span head on the generator's hidden states, LoRA in its top layers."""
+
+    seed: int = 0
+    lr: float = Field(2e-4, gt=0)
+    #: the span head starts from scratch: it learns faster than the LoRA
+    head_lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, gt=0)
+    #: wall-clock budget: after a few timed steps the schedule is fitted to the steps that fit (None: no limit)
+    max_minutes: float | None = Field(50.0, gt=0)
+    #: train on a seeded sample of at most this many questions (None: all)
+    max_questions: int | None = Field(None, gt=0)
+    #: questions per optimizer step (each one gold pass plus `distractors` passes)
+    batch_size: int = Field(4, gt=0)
+    bucket_batches: int = Field(16, gt=0)
+    #: passages from the index without the answer, read beside the gold one (shared normalisation)
+    distractors: int = Field(1, ge=0)
+    #: tokens of each distractor pass (its beginning): a short one is enough to calibrate scores across passages
+    distractor_tokens: int = Field(128, gt=16)
+    #: the top-ranked non-answer passage as distractor; False: a random one of the top `mine_depth`
+    hard_distractors: bool = True
+    mine_depth: int = Field(10, gt=0)
+    #: passage tokens per pass (a longer gold passage keeps a window around its answer)
+    max_passage_tokens: int = Field(256, gt=16)
+    lora_rank: int = Field(16, gt=0)
+    lora_alpha: int = Field(32, gt=0)
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    #: decoder layers the reader keeps (the first ones; None: all): span extraction needs what the middle layers
+    #: know, and each layer dropped saves its compute at training and at ask time
+    layers: int | None = Field(16, gt=0)
+    #: LoRA only in the top this many of those layers: backward stops below them (None: every layer)
+    lora_layers: int | None = Field(6, gt=0)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    bf16: bool | None = None
+    #: held-out questions scored (gold + distractors) when the run ends, in ragtune.json
+    eval_size: int = Field(200, ge=0)
 
 
 class SynthConfig(_Section):
@@ -265,6 +314,7 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     train_retriever: RetrieverTrainConfig = RetrieverTrainConfig()
     train_joint: JointTrainConfig = JointTrainConfig()
+    train_reader: ReaderTrainConfig = ReaderTrainConfig()
     synth: SynthConfig = SynthConfig()
     eval: EvalConfig = EvalConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))

@@ -83,7 +83,7 @@ class Pipeline:
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
     @cached_property
-    def _adapter_sides(self) -> tuple[AdapterInfo | None, AdapterInfo | None]:
+    def _adapter_sides(self) -> tuple[AdapterInfo | None, AdapterInfo | None, AdapterInfo | None]:
         return split_adapters([inspect_adapter(a) for a in self.adapters])
 
     @property
@@ -96,6 +96,12 @@ class Pipeline:
     def retriever_adapter(self) -> AdapterInfo | None:
         """The `--adapter` folder that tunes the retriever (a query adapter, an encoder, or a joint folder)."""
         return self._adapter_sides[1]
+
+    @property
+    def reader_adapter(self) -> Path | None:
+        """The `--adapter` folder holding a trained span reader (`train reader`), if any."""
+        info = self._adapter_sides[2]
+        return info.folder if info is not None else None
 
     @cached_property
     def query_embedder(self) -> Embedder:
@@ -138,7 +144,7 @@ class Pipeline:
     @cached_property
     def answerer(self) -> Answerer:
         """The configured answer mode, over this pipeline's generator (loaded only when it first answers)."""
-        return create_answerer(self.config, lambda: self.generator)
+        return create_answerer(self.config, lambda: self.generator, reader=self.reader_adapter)
 
     def _reset_index(self) -> None:
         for name in ("store", "retriever", "query_embedder"):
@@ -171,7 +177,8 @@ class Pipeline:
 
     def request(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
                 ) -> AnswerRequest:
-        return AnswerRequest(question, [(s.passage.title, s.passage.text) for s in sources], list(history or []))
+        return AnswerRequest(question, [(s.passage.title, s.passage.text) for s in sources], list(history or []),
+                             [s.score for s in sources])
 
     def messages(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
                  ) -> list[Message]:

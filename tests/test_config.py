@@ -17,3 +17,10 @@ def test_unknown_key_is_a_clear_error(tmp_path):
     path.write_text("retrieval:\n  topk: 7\n")
     with pytest.raises(RagtuneError, match=r"c.yaml: retrieval.topk"):
         Config.load(path)
+
+
+def test_answer_mode_is_checked_where_it_is_set():
+    assert Config().generator.answer_mode == "auto"
+    assert Config.load(None, **{"generator.answer_mode": "extractive"}).generator.answer_mode == "extractive"
+    with pytest.raises(RagtuneError, match="generator.answer_mode"):
+        Config.load(None, **{"generator.answer_mode": "spans"})

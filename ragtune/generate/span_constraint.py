@@ -94,6 +94,10 @@ class SpanTable:
             tokens.update(self.matches.get(position, ()))
         return tokens
 
+    def at_boundary(self, state: set[tuple[int, int]]) -> bool:
+        """Whether the text so far ends on a whole character somewhere (so the answer may end there)."""
+        return any(i >= len(self.texts[s]) or (self.texts[s][i] & 0xC0) != 0x80 for s, i in state)
+
     def advance(self, state: set[tuple[int, int]], token_id: int) -> set[tuple[int, int]]:
         out = set()
         for source, offset in state:
@@ -139,4 +143,6 @@ class SpanLogitsProcessor:
             return set(self.eos_ids)
         self.states[row] = table.advance(self.states[row], last)
         allowed = table.allowed(self.states[row])
+        if not table.at_boundary(self.states[row]):
+            return allowed  # mid-character: the span cannot end before the character does
         return allowed | set(self.eos_ids) | table.vocab.citation_starts

@@ -196,8 +196,8 @@ def test_separate_adapters_combine_one_per_side(tmp_path, joint):
     retriever.mkdir()
     (retriever / QUERY_ADAPTER_FILE).write_bytes((joint.out / QUERY_ADAPTER_FILE).read_bytes())
     (retriever / "ragtune.json").write_text(json.dumps({"kind": "retriever", "retriever": QUERY_ADAPTER}))
-    generator, query = split_adapters([inspect_adapter(peft), inspect_adapter(retriever)])
-    assert generator.kind == GENERATOR and query.kind == QUERY_ADAPTER
+    generator, query, reader = split_adapters([inspect_adapter(peft), inspect_adapter(retriever)])
+    assert generator.kind == GENERATOR and query.kind == QUERY_ADAPTER and reader is None
     pipeline = Pipeline(tmp_path / "index", adapter=[peft, retriever])
     assert pipeline.generator_adapter == peft and pipeline.retriever_adapter.folder == retriever
     with pytest.raises(RagtuneError, match="both tune the generator"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ragtune.ask.prompt import IDK, build_messages, question_language
@@ -19,6 +20,8 @@ class AnswerRequest:
     question: str
     passages: list[tuple[str, str]]
     history: list[Message] = field(default_factory=list)
+    #: the passages' retrieval scores (what ranked them), for modes that weigh them
+    scores: list[float] = field(default_factory=list)
 
     @property
     def idk(self) -> str:
@@ -30,9 +33,10 @@ class Answerer(ABC):
 
     mode: str
 
-    def __init__(self, config: Config, generator: Callable[[], Generator]):
+    def __init__(self, config: Config, generator: Callable[[], Generator], reader: Path | None = None):
         self.config = config
         self._generator = generator
+        self.reader = reader
 
     @property
     def generator(self) -> Generator:

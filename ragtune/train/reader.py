@@ -1,0 +1,277 @@
+"""`ragtune train reader`: a span head on the generator's hidden states, LoRA-tuned on question + gold passage
++ distractors → the answer's start and end.
+
+One question costs one short pass per passage (no 5-passage prompt, no generated tokens), and LoRA sits only in
+the top layers, so backward stops there: many more training questions fit an hour than for `train generator`.
+The run stops at `train_reader.max_minutes` whatever the data size (the linear schedule is refitted, every few
+steps, to the steps that still fit), so its defaults finish within the hour on the whole CMRC training file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ragtune.config import Config
+from ragtune.errors import RagtuneError
+from ragtune.eval.answer_metrics import em_f1, metric_language
+from ragtune.generate.span_reader import (
+    READER_KIND,
+    EncodedPair,
+    SpanHead,
+    SpanReaderModel,
+    collate_pairs,
+    encode_pair,
+    read_answers,
+    save_head,
+    token_span,
+    truncate_layers,
+)
+from ragtune.index.store import Passage
+from ragtune.pipeline import Pipeline
+from ragtune.progress import progress_bar
+from ragtune.read.ingest import file_sha256
+from ragtune.train.batches import length_plan
+from ragtune.train.checkpoint import atomic_dir, check_out, seed_everything
+from ragtune.train.examples import TrainQuestion, load_train_questions, split_questions
+from ragtune.train.model import autocast, load_base
+from ragtune.train.negatives import NegativeMiner, RetrievalQuestion
+
+META = "ragtune.json"
+#: steps timed before the schedule is first fitted to the time budget, and steps between refits (the pace
+#: settles after the first steps, and other jobs on the machine change it)
+TIMING_STEPS = 5
+REFIT_EVERY = 25
+
+
+@dataclass
+class ReaderExample:
+    """A question's gold pair with its answer's token positions, and its distractor pairs (no answer)."""
+
+    question: TrainQuestion
+    gold: EncodedPair
+    start: int
+    end: int
+    distractors: list[EncodedPair]
+
+    @property
+    def tokens(self) -> int:
+        return len(self.gold) + sum(len(d) for d in self.distractors)
+
+
+@dataclass
+class ReaderResult:
+    out: Path
+    steps: int
+    planned_steps: int
+    examples: int
+    questions: int
+    skipped: int
+    train_seconds: float
+    heldout: dict
+    loss_first: float
+    loss_last: float
+
+
+def _answer_chars(passage: Passage, answers: list[str]) -> tuple[int, int] | None:
+    for answer in answers:
+        at = passage.text.find(answer)
+        if at >= 0:
+            return at, at + len(answer)
+    return None
+
+
+def build_reader_examples(pipeline: Pipeline, questions: list[TrainQuestion], tokenizer, progress: bool
+                          ) -> tuple[list[ReaderExample], int]:
+    """(examples, questions skipped): gold chunk holding an answer from the index, distractors mined from it."""
+    tc = pipeline.config.train_reader
+    store = pipeline.store
+    miner = NegativeMiner(store, depth=tc.mine_depth)
+    retrieval = [RetrievalQuestion(q.id, q.question, tuple(q.answers), frozenset([q.gold_id] if q.gold_id else []))
+                 for q in questions]
+    vectors = pipeline.embedder.encode_queries([store.search_text(q.question) for q in questions], progress=progress)
+    examples, skipped = [], 0
+    rng = random.Random(f"{tc.seed}/distractors")
+    with progress_bar(total=len(questions), desc="reader examples", unit="question", enabled=progress,
+                      leave=False) as bar:
+        for question, rq, vector in zip(questions, retrieval, vectors, strict=True):
+            bar.update(1)
+            gold_rows = miner.positives(rq, vector)
+            chars = _answer_chars(store.passages[gold_rows[0]], question.answers) if gold_rows else None
+            if chars is None:
+                skipped += 1
+                continue
+            gold_passage = store.passages[gold_rows[0]]
+            gold = encode_pair(tokenizer, question.question, gold_passage.title, gold_passage.text,
+                               tc.max_passage_tokens, keep_chars=chars)
+            span = token_span(gold, *chars)
+            if span is None:
+                skipped += 1
+                continue
+            negatives = miner.negatives(rq, vector, tc.mine_depth)
+            picked = negatives[: tc.distractors] if tc.hard_distractors else rng.sample(
+                negatives, min(tc.distractors, len(negatives)))
+            distractors = [encode_pair(tokenizer, question.question, store.passages[r].title,
+                                       store.passages[r].text, tc.distractor_tokens) for r in picked]
+            examples.append(ReaderExample(question, gold, span[0], span[1], distractors))
+    return examples, skipped
+
+
+def shared_norm_loss(start: torch.Tensor, end: torch.Tensor, passage: torch.Tensor,
+                     groups: list[tuple[list[int], int, int]]) -> torch.Tensor:
+    """Mean over questions of -log p(start) - log p(end), each softmax over every passage position of the
+    question's rows together (gold and distractors), so scores compare across passages at ask time."""
+    neg = torch.finfo(start.dtype).min / 4
+    start, end = start.masked_fill(~passage, neg), end.masked_fill(~passage, neg)
+    losses = []
+    for rows, s, e in groups:  # the gold row is rows[0]
+        flat_s, flat_e = start[rows].flatten(), end[rows].flatten()
+        losses.append(-(flat_s.log_softmax(0)[s] + flat_e.log_softmax(0)[e]))
+    return torch.stack(losses).mean()
+
+
+def _batch(examples: list[ReaderExample], pad_id: int):
+    pairs: list[EncodedPair] = []
+    groups = []
+    for example in examples:
+        rows = list(range(len(pairs), len(pairs) + 1 + len(example.distractors)))
+        pairs.extend([example.gold, *example.distractors])
+        groups.append((rows, example.start, example.end))
+    return (*collate_pairs(pairs, pad_id), groups)
+
+
+def add_reader_lora(base, config: Config):
+    from peft import LoraConfig, get_peft_model
+
+    tc = config.train_reader
+    layers = base.config.num_hidden_layers
+    top = list(range(max(0, layers - tc.lora_layers), layers)) if tc.lora_layers else None
+    lora = LoraConfig(r=tc.lora_rank, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
+                      target_modules=list(tc.target_modules), layers_to_transform=top)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            return get_peft_model(base, lora)
+        except ValueError as exc:
+            raise RagtuneError(f"train_reader.target_modules: {str(exc).splitlines()[0]}") from exc
+
+
+def _heldout(model, tokenizer, examples: list[ReaderExample], config: Config) -> dict:
+    if not examples:
+        return {}
+    model.eval()
+    answers = read_answers(model, tokenizer, [[e.gold, *e.distractors] for e in examples],
+                           config.generator.reader_max_answer_tokens, config.train_reader.bf16)
+    model.train()
+    em_sum = f1_sum = 0.0
+    for example, (text, _) in zip(examples, answers, strict=True):
+        q = example.question
+        em, f1 = em_f1(text, q.answers, metric_language(q.question, q.answers, config.eval.metric_language))
+        em_sum += em
+        f1_sum += f1
+    n = len(examples)
+    return {"questions": n, "em": round(100 * em_sum / n, 2), "f1": round(100 * f1_sum / n, 2)}
+
+
+def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress: bool = True) -> ReaderResult:
+    """Train a span reader for `pipeline`'s generator on `data`, passages from `pipeline`'s index; OUT receives the
+    LoRA (PEFT files), the head, and `ragtune.json` (kind "reader"), atomically when the run ends."""
+    config = pipeline.config
+    tc = config.train_reader
+    data, out = Path(data).expanduser(), Path(out).expanduser()
+    check_out(out, resume=False)
+    questions = load_train_questions(data)
+    if tc.max_questions is not None and len(questions) > tc.max_questions:
+        questions = random.Random(f"{tc.seed}/subset").sample(questions, tc.max_questions)
+    seed_everything(tc.seed)
+    tokenizer, base = load_base(config)
+    truncate_layers(base, tc.layers)
+    examples, skipped = build_reader_examples(pipeline, questions, tokenizer, progress)
+    if not examples:
+        raise RagtuneError(f"{data}: no question has its answer in an indexed passage (index the data's "
+                           "passages with `ragtune read` first)")
+    train_q, held_q = split_questions([e.question for e in examples], fraction=0.0, size=tc.eval_size, seed=tc.seed)
+    held_ids = {q.id for q in held_q}
+    train = [e for e in examples if e.question.id not in held_ids]
+    held = [e for e in examples if e.question.id in held_ids]
+    if config.generator.threads:
+        torch.set_num_threads(config.generator.threads)
+    lm = add_reader_lora(base, config)
+    model = SpanReaderModel(lm, SpanHead(base.config.hidden_size)).to(base.device)
+    model.train()
+    lora_params = [p for p in lm.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": lora_params, "lr": tc.lr},
+                                   {"params": model.head.parameters(), "lr": tc.head_lr}],
+                                  weight_decay=tc.weight_decay)
+    per_epoch = math.ceil(len(train) / tc.batch_size)
+    planned = tc.max_steps or max(1, math.ceil(tc.epochs * per_epoch))
+    schedule = {"total": planned, "warmup": max(1, round(tc.warmup_ratio * planned))}
+
+    def factor(step: int) -> float:
+        if step < schedule["warmup"]:
+            return (step + 1) / (schedule["warmup"] + 1)
+        return max(0.0, (schedule["total"] - step) / max(1, schedule["total"] - schedule["warmup"]))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    budget = tc.max_minutes * 60 if tc.max_minutes else None
+    lengths = [e.tokens for e in train]
+    plan, epoch, cursor = length_plan(lengths, tc.batch_size, tc.bucket_batches, tc.seed, 0), 0, 0
+    losses: list[float] = []
+    step_times: list[float] = []
+    start_time = time.perf_counter()
+    step = 0
+    bar = progress_bar(total=planned, desc="training reader", unit="step", enabled=progress, every=20)
+    try:
+        while step < schedule["total"]:
+            if cursor >= len(plan):
+                epoch += 1
+                plan, cursor = length_plan(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch), 0
+            rows = [train[i] for i in plan[cursor]]
+            cursor += 1
+            ids, mask, passage, groups = _batch(rows, tokenizer.pad_token_id)
+            with autocast(lm, tc.bf16):
+                start, end = model(ids.to(lm.device), mask.to(lm.device))
+            loss = shared_norm_loss(start.float(), end.float(), passage.to(start.device), groups)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([*lora_params, *model.head.parameters()], tc.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            losses.append(loss.item())
+            elapsed = time.perf_counter() - start_time
+            step_times.append(elapsed - sum(step_times))
+            if budget and step >= TIMING_STEPS and step % REFIT_EVERY in (0, TIMING_STEPS):
+                # fit the schedule to the steps the rest of the budget allows at the recent pace
+                recent = step_times[-REFIT_EVERY:] if step > REFIT_EVERY else step_times[1:]
+                fits = step + int((budget - elapsed) / (sum(recent) / len(recent)))
+                schedule["total"] = max(step + 1, min(planned, fits))
+                schedule["warmup"] = min(schedule["warmup"], max(1, round(tc.warmup_ratio * schedule["total"])))
+                bar.total = schedule["total"]
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+            bar.update(1)
+            if budget and elapsed > budget:
+                break
+    finally:
+        bar.close()
+    train_seconds = time.perf_counter() - start_time
+    heldout = _heldout(model, tokenizer, held, config)
+    with atomic_dir(out) as tmp:
+        lm.save_pretrained(tmp)
+        save_head(model.head, tmp)
+        meta = {"kind": READER_KIND, "base_model": config.generator.name, "layers": tc.layers, "data": str(data),
+                "data_sha256": file_sha256(data), "questions": len(questions), "examples": len(train),
+                "skipped": skipped, "steps": step, "planned_steps": planned, "train_seconds": round(train_seconds, 1),
+                "heldout": heldout, "loss_first": round(sum(losses[:20]) / max(1, len(losses[:20])), 4),
+                "loss_last": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
+                "config": config.model_dump(mode="json")}
+        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return ReaderResult(out, step, planned, len(train), len(questions), skipped, train_seconds, heldout,
+                        meta["loss_first"], meta["loss_last"])
