@@ -40,7 +40,8 @@ def extractive(demo_pipeline) -> Pipeline:
     return pipeline
 
 
-@pytest.mark.parametrize("question", ["海梅·雷耶斯哪家漫画公司的虚拟人物？", "When did Khan formally declare the Yuan dynasty?"])
+@pytest.mark.parametrize("question", ["海梅·雷耶斯哪家漫画公司的虚拟人物？",
+                                      "When did Khan formally declare the Yuan dynasty?"])
 def test_extractive_answers_are_verbatim_spans_of_the_cited_passage(extractive, question):
     pieces: list[str] = []
     answer = extractive.ask(question, on_token=pieces.append)

@@ -8,7 +8,8 @@ import torch
 from ragtune.config import Config
 from ragtune.generate.span_constraint import SpanLogitsProcessor, SpanTable, TokenBytes
 
-PASSAGES = ["北京市长城位于中国北方，总长度约21196千米。", "The Eiffel Tower in Paris was completed in 1889 [citation]."]
+PASSAGES = ["北京市长城位于中国北方，总长度约21196千米。",
+            "The Eiffel Tower in Paris was completed in 1889 [citation]."]
 
 
 @pytest.fixture(scope="module")
