@@ -277,7 +277,7 @@ def train_reader_(
     held = result.heldout
     scores = f"; held-out EM {held['em']:.1f} F1 {held['f1']:.1f} ({held['questions']} questions)" if held else ""
     skipped = f" ({result.skipped} skipped: answer not in an indexed passage)" if result.skipped else ""
-    out.print(f"trained reader {result.steps} steps on {result.examples} questions{skipped} in "
+    out.print(f"trained reader {result.steps} steps, {result.seen} questions read of {result.examples}{skipped}, in "
               f"{result.train_seconds:.1f}s, loss {result.loss_first:.3f} → {result.loss_last:.3f}{scores} → "
               f"{result.out}")
 

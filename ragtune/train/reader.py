@@ -72,6 +72,8 @@ class ReaderResult:
     steps: int
     planned_steps: int
     examples: int
+    #: training questions read (with repeats past one epoch); fewer than `examples` when the time budget ends it
+    seen: int
     questions: int
     skipped: int
     train_seconds: float
@@ -225,6 +227,7 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
     plan, epoch, cursor = length_plan(lengths, tc.batch_size, tc.bucket_batches, tc.seed, 0), 0, 0
     losses: list[float] = []
     step_times: list[float] = []
+    seen = 0
     start_time = time.perf_counter()
     step = 0
     bar = progress_bar(total=planned, desc="training reader", unit="step", enabled=progress, every=20)
@@ -235,6 +238,7 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
                 plan, cursor = length_plan(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch), 0
             rows = [train[i] for i in plan[cursor]]
             cursor += 1
+            seen += len(rows)
             ids, mask, passage, groups = _batch(rows, tokenizer.pad_token_id)
             with autocast(lm, tc.bf16):
                 start, end = model(ids.to(lm.device), mask.to(lm.device))
@@ -268,10 +272,11 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
         save_head(model.head, tmp)
         meta = {"kind": READER_KIND, "base_model": config.generator.name, "layers": tc.layers, "data": str(data),
                 "data_sha256": file_sha256(data), "questions": len(questions), "examples": len(train),
+                "questions_seen": seen,
                 "skipped": skipped, "steps": step, "planned_steps": planned, "train_seconds": round(train_seconds, 1),
                 "heldout": heldout, "loss_first": round(sum(losses[:20]) / max(1, len(losses[:20])), 4),
                 "loss_last": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
                 "config": config.model_dump(mode="json")}
         (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    return ReaderResult(out, step, planned, len(train), len(questions), skipped, train_seconds, heldout,
+    return ReaderResult(out, step, planned, len(train), seen, len(questions), skipped, train_seconds, heldout,
                         meta["loss_first"], meta["loss_last"])
