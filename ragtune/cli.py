@@ -263,23 +263,36 @@ def train_reader_(
                          ] = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget of the training "
                                                       "loop (default: the config's, 50).")] = None,
+    fit_only: Annotated[bool, typer.Option("--fit-only", help="Only fit the retrieval weight of the reader "
+                                           "already in --out again, on its held-out questions.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Train an extractive reader: a span head on the generator's hidden states (LoRA), question + gold passage +
     a distractor → the answer span. Use it with `ask/eval --adapter OUT` (answer mode reader)."""
     from ragtune.pipeline import Pipeline
-    from ragtune.train.reader import train_reader
+    from ragtune.train.reader import refit_reader, train_reader
 
     cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes})
     pipeline = Pipeline(index, cfg, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
+    if fit_only:
+        out.print(_describe_fit(refit_reader(pipeline, data, out_dir, progress=PROGRESS)).removeprefix("; "))
+        return
     result = train_reader(pipeline, data, out_dir, progress=PROGRESS)
     held = result.heldout
     scores = f"; held-out EM {held['em']:.1f} F1 {held['f1']:.1f} ({held['questions']} questions)" if held else ""
+    scores += _describe_fit(result.retrieval_fit)
     skipped = f" ({result.skipped} skipped: answer not in an indexed passage)" if result.skipped else ""
     out.print(f"trained reader {result.steps} steps, {result.seen} questions read of {result.examples}{skipped}, in "
               f"{result.train_seconds:.1f}s, loss {result.loss_first:.3f} → {result.loss_last:.3f}{scores} → "
               f"{result.out}")
+
+
+def _describe_fit(fit: dict) -> str:
+    if not fit:
+        return ""
+    return (f"; retrieval weight {fit['weight']:g} (held-out open-corpus F1 {fit['fitted_f1']:.1f}, "
+            f"{fit['default_f1']:.1f} at the default {fit['default_weight']:g})")
 
 
 @train_app.command("joint")

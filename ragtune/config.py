@@ -94,9 +94,10 @@ class GeneratorConfig(_Section):
     answer_mode: str = Field("auto", pattern="^(auto|generative|extractive|reader)$")
     #: reader mode: longest span, in tokens, the span reader may answer
     reader_max_answer_tokens: int = Field(48, gt=0)
-    #: reader mode: weight of a passage's fused retrieval score (about 0–1) added to its best span's score
-    #: (start + end logits), so a well-retrieved passage wins a close call
-    reader_retrieval_weight: float = Field(1.0, ge=0)
+    #: reader mode: weight of a passage's retrieval score (min-max scaled over the top-k: 0–1) added to its best
+    #: span's score (start + end logits), so a well-retrieved passage wins a close call; None: the weight
+    #: `train reader` fitted on its held-out questions (1.0 for a reader without one)
+    reader_retrieval_weight: float | None = Field(None, ge=0)
     max_new_tokens: int = Field(96, gt=0)
     #: "auto": the first CUDA GPU when torch sees one, else the CPU; or a torch device ("cpu", "cuda:1").
     #: Training runs where generation does.
@@ -215,7 +216,8 @@ class ReaderTrainConfig(_Section):
     lora_layers: int | None = Field(6, gt=0)
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     bf16: bool | None = None
-    #: held-out questions scored (gold + distractors) when the run ends, in ragtune.json
+    #: held-out questions (at most a tenth of the data), never trained on: scored with gold + distractors when the
+    #: run ends, and read from ask's own top-k to fit the weight of the retrieval score (ragtune.json)
     eval_size: int = Field(200, ge=0)
 
 

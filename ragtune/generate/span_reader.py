@@ -21,6 +21,10 @@ from ragtune.hardware import resolve_bf16
 
 HEAD_FILE = "reader_head.safetensors"
 READER_KIND = "reader"
+#: tokens of a passage read at ask time (ask's passages are chunks of about 400 units)
+READ_TOKENS = 512
+#: weight of the retrieval prior for readers trained before `train reader` fitted one
+DEFAULT_RETRIEVAL_WEIGHT = 1.0
 
 
 class SpanHead(torch.nn.Module):
@@ -152,15 +156,11 @@ def truncate_layers(lm, layers: int | None) -> None:
             lm.config.layer_types = lm.config.layer_types[:layers]
 
 
-def read_answers(model: SpanReaderModel, tokenizer, groups: list[list[EncodedPair]], max_answer_tokens: int,
-                 bf16: bool | None, priors: list[list[float]] | None = None, batch_rows: int = 8
-                 ) -> list[tuple[str, int]]:
-    """For each question's passages (pairs), the best span's text and the 0-based passage it came from.
-
-    `priors` (per passage) are added to the span scores: ask's retrieval scores, weighted.
-    """
+def passage_spans(model: SpanReaderModel, tokenizer, groups: list[list[EncodedPair]], max_answer_tokens: int,
+                  bf16: bool | None, batch_rows: int = 8) -> list[list[tuple[float, str]]]:
+    """For each question's passages (pairs), each passage's best span: (start + end logit, text)."""
     flat = [(g, p) for g, pairs in enumerate(groups) for p in range(len(pairs))]
-    best: dict[int, tuple[float, str, int]] = {}
+    found: list[list[tuple[float, str]]] = [[(float("-inf"), "")] * len(pairs) for pairs in groups]
     order = sorted(range(len(flat)), key=lambda i: len(groups[flat[i][0]][flat[i][1]]))
     device = next(model.parameters()).device
     enabled = resolve_bf16(bf16, device)
@@ -173,10 +173,35 @@ def read_answers(model: SpanReaderModel, tokenizer, groups: list[list[EncodedPai
             for candidate, i in zip(best_spans(start.float().cpu(), end.float().cpu(), passage, max_answer_tokens),
                                     rows, strict=True):
                 g, p = flat[i]
-                score = candidate.score + (priors[g][p] if priors else 0.0)
-                if g not in best or score > best[g][0]:
-                    best[g] = (score, candidate.text(pairs), p)
-    return [(best[g][1], best[g][2]) if g in best else ("", -1) for g in range(len(groups))]
+                found[g][p] = (candidate.score, candidate.text(pairs))
+    return found
+
+
+def retrieval_priors(scores: list[float], weight: float) -> list[float]:
+    """`weight` x each passage's retrieval score min-max scaled over the question's passages (best 1, worst 0):
+    scale-free, whatever scored them (fusion, a cross-encoder, the generator's query likelihood)."""
+    if not scores:
+        return []
+    low, high = min(scores), max(scores)
+    return [weight * ((s - low) / (high - low) if high > low else 1.0) for s in scores]
+
+
+def choose_span(spans: list[tuple[float, str]], priors: list[float] | None = None) -> tuple[str, int]:
+    """The best span over a question's passages, span score plus prior: (text, 0-based passage), or ("", -1)."""
+    best, text, at = float("-inf"), "", -1
+    for p, (score, span) in enumerate(spans):
+        total = score + (priors[p] if priors else 0.0)
+        if span and total > best:
+            best, text, at = total, span, p
+    return text, at
+
+
+def read_answers(model: SpanReaderModel, tokenizer, groups: list[list[EncodedPair]], max_answer_tokens: int,
+                 bf16: bool | None, priors: list[list[float]] | None = None) -> list[tuple[str, int]]:
+    """For each question's passages (pairs), the best span's text and the 0-based passage it came from;
+    `priors` (per passage) are added to the span scores (retrieval_priors)."""
+    spans = passage_spans(model, tokenizer, groups, max_answer_tokens, bf16)
+    return [choose_span(s, priors[g] if priors else None) for g, s in enumerate(spans)]
 
 
 def save_head(head: SpanHead, folder: Path) -> None:

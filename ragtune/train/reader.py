@@ -23,19 +23,24 @@ from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
 from ragtune.generate.span_reader import (
+    DEFAULT_RETRIEVAL_WEIGHT,
+    READ_TOKENS,
     READER_KIND,
     EncodedPair,
     SpanHead,
     SpanReaderModel,
+    choose_span,
     collate_pairs,
     encode_pair,
+    passage_spans,
     read_answers,
+    retrieval_priors,
     save_head,
     token_span,
     truncate_layers,
 )
 from ragtune.index.store import Passage
-from ragtune.pipeline import Pipeline
+from ragtune.pipeline import Pipeline, answer_sources
 from ragtune.progress import progress_bar
 from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import length_plan
@@ -80,6 +85,8 @@ class ReaderResult:
     heldout: dict
     loss_first: float
     loss_last: float
+    #: the retrieval weight fitted on the held-out questions read from ask's own top-k (fit_retrieval_weight)
+    retrieval_fit: dict
 
 
 def _answer_chars(passage: Passage, answers: list[str]) -> tuple[int, int] | None:
@@ -165,6 +172,49 @@ def add_reader_lora(base, config: Config):
             raise RagtuneError(f"train_reader.target_modules: {str(exc).splitlines()[0]}") from exc
 
 
+#: retrieval-prior weights tried on the held-out questions (span scores are logits, a prior is 0–1)
+RETRIEVAL_WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+
+
+def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[TrainQuestion]) -> dict:
+    """The retrieval-prior weight with the best F1 when reading ask's own top-k for the held-out questions.
+
+    Shared normalisation makes span scores comparable across passages, but a distractor's best span can still
+    outscore the gold one's; how much the retriever's ranking should count is measured, not guessed. The
+    default (1.0) stays unless another weight wins by more than one question's worth.
+    """
+    config = pipeline.config
+    if not questions:
+        return {}
+    k = config.retrieval.top_k
+    ranked = pipeline.retriever.retrieve_many([q.question for q in questions], k)
+    sources = [answer_sources(r[:k]) for r in ranked]
+    groups = [[encode_pair(tokenizer, q.question, s.passage.title, s.passage.text, READ_TOKENS) for s in found]
+              for q, found in zip(questions, sources, strict=True)]
+    model.eval()
+    spans = passage_spans(model, tokenizer, groups, config.generator.reader_max_answer_tokens,
+                          config.train_reader.bf16)
+    model.train()
+    priors = [retrieval_priors([s.score for s in found], 1.0) for found in sources]
+
+    def mean_f1(weight: float) -> float:
+        total = 0.0
+        for q, found, prior in zip(questions, spans, priors, strict=True):
+            text, _ = choose_span(found, [weight * p for p in prior])
+            language = metric_language(q.question, q.answers, config.eval.metric_language)
+            total += em_f1(text, q.answers, language)[1] if text else 0.0
+        return total / len(questions)
+
+    scores = {w: mean_f1(w) for w in RETRIEVAL_WEIGHT_GRID}
+    default = DEFAULT_RETRIEVAL_WEIGHT
+    best = max(scores, key=lambda w: (scores[w], -abs(w - default)))
+    if scores[best] - scores[default] <= 1.0 / len(questions):
+        best = default
+    return {"weight": best, "questions": len(questions), "default_weight": default,
+            "default_f1": round(100 * scores[default], 2), "fitted_f1": round(100 * scores[best], 2),
+            "grid": {str(w): round(100 * f, 2) for w, f in scores.items()}}
+
+
 def _heldout(model, tokenizer, examples: list[ReaderExample], config: Config) -> dict:
     if not examples:
         return {}
@@ -182,6 +232,46 @@ def _heldout(model, tokenizer, examples: list[ReaderExample], config: Config) ->
     return {"questions": n, "em": round(100 * em_sum / n, 2), "f1": round(100 * f1_sum / n, 2)}
 
 
+def _held_out_examples(examples: list[ReaderExample], config: Config
+                       ) -> tuple[list[ReaderExample], list[ReaderExample]]:
+    # at most a tenth of small data is held out: it is scored and fits the retrieval weight, not trained on
+    size = min(config.train_reader.eval_size, len(examples) // 10)
+    _, held_q = split_questions([e.question for e in examples], fraction=0.0, size=size,
+                                seed=config.train_reader.seed)
+    held_ids = {q.id for q in held_q}
+    return ([e for e in examples if e.question.id not in held_ids], [e for e in examples if e.question.id in held_ids])
+
+
+def refit_reader(pipeline: Pipeline, data: str | Path, folder: str | Path, progress: bool = True) -> dict:
+    """Fit a trained reader's retrieval weight again on its held-out questions (the same split training used),
+    e.g. after the index, the retriever or the reranker changed; rewrites `retrieval_fit` in its ragtune.json."""
+    from ragtune.generate.hf import torch_dtype
+    from ragtune.generate.span_reader import load_reader
+    from ragtune.hardware import resolve_device
+
+    config = pipeline.config
+    folder = Path(folder).expanduser()
+    device = resolve_device(config.generator.device)
+    tokenizer, model = load_reader(config, folder, torch_dtype(config.generator.dtype, device), device)
+    examples, _ = build_reader_examples(pipeline, _questions(config, Path(data).expanduser()), tokenizer, progress)
+    _, held = _held_out_examples(examples, config)
+    fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held])
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    meta["retrieval_fit"] = fit
+    tmp = folder / f".{META}.tmp"
+    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(folder / META)
+    return fit
+
+
+def _questions(config: Config, data: Path) -> list[TrainQuestion]:
+    questions = load_train_questions(data)
+    limit = config.train_reader.max_questions
+    if limit is not None and len(questions) > limit:
+        questions = random.Random(f"{config.train_reader.seed}/subset").sample(questions, limit)
+    return questions
+
+
 def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress: bool = True) -> ReaderResult:
     """Train a span reader for `pipeline`'s generator on `data`, passages from `pipeline`'s index; OUT receives the
     LoRA (PEFT files), the head, and `ragtune.json` (kind "reader"), atomically when the run ends."""
@@ -189,9 +279,7 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
     tc = config.train_reader
     data, out = Path(data).expanduser(), Path(out).expanduser()
     check_out(out, resume=False)
-    questions = load_train_questions(data)
-    if tc.max_questions is not None and len(questions) > tc.max_questions:
-        questions = random.Random(f"{tc.seed}/subset").sample(questions, tc.max_questions)
+    questions = _questions(config, data)
     seed_everything(tc.seed)
     tokenizer, base = load_base(config)
     truncate_layers(base, tc.layers)
@@ -199,10 +287,7 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
     if not examples:
         raise RagtuneError(f"{data}: no question has its answer in an indexed passage (index the data's "
                            "passages with `ragtune read` first)")
-    train_q, held_q = split_questions([e.question for e in examples], fraction=0.0, size=tc.eval_size, seed=tc.seed)
-    held_ids = {q.id for q in held_q}
-    train = [e for e in examples if e.question.id not in held_ids]
-    held = [e for e in examples if e.question.id in held_ids]
+    train, held = _held_out_examples(examples, config)
     if config.generator.threads:
         torch.set_num_threads(config.generator.threads)
     lm = add_reader_lora(base, config)
@@ -267,6 +352,7 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
         bar.close()
     train_seconds = time.perf_counter() - start_time
     heldout = _heldout(model, tokenizer, held, config)
+    retrieval_fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held])
     with atomic_dir(out) as tmp:
         lm.save_pretrained(tmp)
         save_head(model.head, tmp)
@@ -274,9 +360,10 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
                 "data_sha256": file_sha256(data), "questions": len(questions), "examples": len(train),
                 "questions_seen": seen,
                 "skipped": skipped, "steps": step, "planned_steps": planned, "train_seconds": round(train_seconds, 1),
-                "heldout": heldout, "loss_first": round(sum(losses[:20]) / max(1, len(losses[:20])), 4),
+                "heldout": heldout, "retrieval_fit": retrieval_fit,
+                "loss_first": round(sum(losses[:20]) / max(1, len(losses[:20])), 4),
                 "loss_last": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
                 "config": config.model_dump(mode="json")}
         (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     return ReaderResult(out, step, planned, len(train), seen, len(questions), skipped, train_seconds, heldout,
-                        meta["loss_first"], meta["loss_last"])
+                        meta["loss_first"], meta["loss_last"], retrieval_fit)

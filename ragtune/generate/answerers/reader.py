@@ -1,8 +1,9 @@
 """Answering with a trained span reader (`ragtune train reader`): the best span over the top-k passages.
 
 Each passage is read once with the question in front; a span's score is its start + end logits plus the
-passage's retrieval score (min-max normalised over the top-k, weighted by `generator.reader_retrieval_weight`).
-The winning span is cited like any answer. No tokens are generated, so it is also the fastest mode.
+passage's retrieval score (min-max normalised over the top-k, weighted).
+The winning span is cited like any answer. The weight is the one `train reader` fitted on its held-out questions
+unless the config sets one. No tokens are generated, so it is also the fastest mode.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from ragtune.generate.base import OnBatch
 from ragtune.generate.cache import adapter_fingerprint
 from ragtune.progress import progress_bar
 
-#: tokens of a passage the reader reads (ask's passages are chunks of about 400 units)
-READ_TOKENS = 512
 #: questions per batch of passes
 QUESTIONS_PER_BATCH = 4
+
+
+def _reader_meta(folder) -> dict:
+    import json
+
+    try:
+        return json.loads((folder / "ragtune.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return {}
 
 
 class ReaderAnswerer(Answerer):
@@ -44,18 +52,27 @@ class ReaderAnswerer(Answerer):
     def cache_key(self, request: AnswerRequest) -> dict[str, Any]:
         return {"mode": self.mode, "reader": adapter_fingerprint(self.reader), "question": request.question,
                 "passages": request.passages, "scores": [round(s, 6) for s in request.scores],
-                "weight": self.config.generator.reader_retrieval_weight,
+                "weight": self.retrieval_weight,
                 "max_answer_tokens": self.config.generator.reader_max_answer_tokens}
 
+    @cached_property
+    def retrieval_weight(self) -> float:
+        """The config's weight when set, else the one `train reader` fitted on its held-out questions, else 1."""
+        if self.config.generator.reader_retrieval_weight is not None:
+            return self.config.generator.reader_retrieval_weight
+        meta = _reader_meta(self.reader)
+        from ragtune.generate.span_reader import DEFAULT_RETRIEVAL_WEIGHT
+
+        return float((meta.get("retrieval_fit") or {}).get("weight", DEFAULT_RETRIEVAL_WEIGHT))
+
     def _priors(self, request: AnswerRequest) -> list[float]:
-        scores = request.scores or [0.0] * len(request.passages)
-        low, high = min(scores), max(scores)
-        weight = self.config.generator.reader_retrieval_weight
-        return [weight * ((s - low) / (high - low) if high > low else 1.0) for s in scores]
+        from ragtune.generate.span_reader import retrieval_priors
+
+        return retrieval_priors(request.scores or [0.0] * len(request.passages), self.retrieval_weight)
 
     def answer(self, requests: list[AnswerRequest], progress: bool = False, on_batch: OnBatch | None = None
                ) -> list[str]:
-        from ragtune.generate.span_reader import encode_pair, read_answers
+        from ragtune.generate.span_reader import READ_TOKENS, encode_pair, read_answers
 
         tokenizer, model = self._model
         answers: list[str] = []
