@@ -174,9 +174,12 @@ def add_reader_lora(base, config: Config):
 
 #: retrieval-prior weights tried on the held-out questions (span scores are logits, a prior is 0–1)
 RETRIEVAL_WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+#: held-out questions retrieved and read at a time while fitting
+FIT_BATCH = 16
 
 
-def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[TrainQuestion]) -> dict:
+def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[TrainQuestion],
+                         progress: bool = False) -> dict:
     """The retrieval-prior weight with the best F1 when reading ask's own top-k for the held-out questions.
 
     Shared normalisation makes span scores comparable across passages, but a distractor's best span can still
@@ -187,13 +190,19 @@ def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[T
     if not questions:
         return {}
     k = config.retrieval.top_k
-    ranked = pipeline.retriever.retrieve_many([q.question for q in questions], k)
-    sources = [answer_sources(r[:k]) for r in ranked]
-    groups = [[encode_pair(tokenizer, q.question, s.passage.title, s.passage.text, READ_TOKENS) for s in found]
-              for q, found in zip(questions, sources, strict=True)]
+    sources, spans = [], []
     model.eval()
-    spans = passage_spans(model, tokenizer, groups, config.generator.reader_max_answer_tokens,
-                          config.train_reader.bf16)
+    with progress_bar(total=len(questions), desc="fitting retrieval weight", unit="question", enabled=progress,
+                      leave=False) as bar:
+        for at in range(0, len(questions), FIT_BATCH):
+            chunk = questions[at : at + FIT_BATCH]
+            found = [answer_sources(r[:k]) for r in pipeline.retriever.retrieve_many([q.question for q in chunk], k)]
+            groups = [[encode_pair(tokenizer, q.question, s.passage.title, s.passage.text, READ_TOKENS) for s in f]
+                      for q, f in zip(chunk, found, strict=True)]
+            sources.extend(found)
+            spans.extend(passage_spans(model, tokenizer, groups, config.generator.reader_max_answer_tokens,
+                                       config.train_reader.bf16))
+            bar.update(len(chunk))
     model.train()
     priors = [retrieval_priors([s.score for s in found], 1.0) for found in sources]
 
@@ -255,7 +264,7 @@ def refit_reader(pipeline: Pipeline, data: str | Path, folder: str | Path, progr
     tokenizer, model = load_reader(config, folder, torch_dtype(config.generator.dtype, device), device)
     examples, _ = build_reader_examples(pipeline, _questions(config, Path(data).expanduser()), tokenizer, progress)
     _, held = _held_out_examples(examples, config)
-    fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held])
+    fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held], progress)
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
     meta["retrieval_fit"] = fit
     tmp = folder / f".{META}.tmp"
@@ -352,7 +361,7 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
         bar.close()
     train_seconds = time.perf_counter() - start_time
     heldout = _heldout(model, tokenizer, held, config)
-    retrieval_fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held])
+    retrieval_fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held], progress)
     with atomic_dir(out) as tmp:
         lm.save_pretrained(tmp)
         save_head(model.head, tmp)
