@@ -173,7 +173,7 @@ def add_reader_lora(base, config: Config):
 
 
 #: retrieval-prior weights tried on the held-out questions (span scores are logits, a prior is 0–1)
-RETRIEVAL_WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+RETRIEVAL_WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0)
 #: held-out questions retrieved and read at a time while fitting
 FIT_BATCH = 16
 
