@@ -262,7 +262,7 @@ def train_reader_(
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
                          ] = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget of the training "
-                                                      "loop (default: the config's, 50).")] = None,
+                                                      "loop (default: the config's, 47).")] = None,
     fit_only: Annotated[bool, typer.Option("--fit-only", help="Only fit the retrieval weight of the reader "
                                            "already in --out again, on its held-out questions.")] = False,
     config: ConfigOpt = None,

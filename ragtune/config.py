@@ -191,7 +191,7 @@ class ReaderTrainConfig(_Section):
     epochs: float = Field(1.0, gt=0)
     max_steps: int | None = Field(None, gt=0)
     #: wall-clock budget: after a few timed steps the schedule is fitted to the steps that fit (None: no limit)
-    max_minutes: float | None = Field(50.0, gt=0)
+    max_minutes: float | None = Field(47.0, gt=0)
     #: train on a seeded sample of at most this many questions (None: all)
     max_questions: int | None = Field(None, gt=0)
     #: questions per optimizer step (each one gold pass plus `distractors` passes)
