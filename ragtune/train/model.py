@@ -6,7 +6,7 @@ import warnings
 
 import torch
 
-from ragtune.config import Config, TrainConfig
+from ragtune.config import Config, ReaderTrainConfig, TrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
 from ragtune.generate.base import Message
@@ -25,17 +25,20 @@ def load_base(config: Config):
     return tokenizer, model.to(resolve_device(config.generator.device))
 
 
-def add_lora(model, tc: TrainConfig):
+def add_lora(model, tc: TrainConfig | ReaderTrainConfig, section: str = "train", task_type: str | None = "CAUSAL_LM",
+             layers: list[int] | None = None):
+    """`model` wrapped with a fresh LoRA shaped by a config section (rank, alpha, dropout, target modules), in
+    every layer or only in `layers`; a bad target module is a one-line error naming `section`."""
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(r=tc.lora_rank, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
-                      target_modules=list(tc.target_modules), task_type="CAUSAL_LM")
+                      target_modules=list(tc.target_modules), task_type=task_type, layers_to_transform=layers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         try:
             return get_peft_model(model, lora)
         except ValueError as exc:
-            raise RagtuneError(f"train.target_modules: {str(exc).splitlines()[0]}") from exc
+            raise RagtuneError(f"{section}.target_modules: {str(exc).splitlines()[0]}") from exc
 
 
 def autocast(model, bf16: bool | None):

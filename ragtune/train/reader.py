@@ -13,7 +13,6 @@ import json
 import math
 import random
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,7 @@ from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import length_plan
 from ragtune.train.checkpoint import atomic_dir, check_out, seed_everything
 from ragtune.train.examples import TrainQuestion, load_train_questions, split_questions
-from ragtune.train.model import autocast, load_base
+from ragtune.train.model import add_lora, autocast, load_base
 from ragtune.train.negatives import NegativeMiner, RetrievalQuestion
 
 META = "ragtune.json"
@@ -157,19 +156,11 @@ def _batch(examples: list[ReaderExample], pad_id: int):
 
 
 def add_reader_lora(base, config: Config):
-    from peft import LoraConfig, get_peft_model
-
+    """LoRA only in the top `train_reader.lora_layers` layers, so backward stops below them."""
     tc = config.train_reader
     layers = base.config.num_hidden_layers
     top = list(range(max(0, layers - tc.lora_layers), layers)) if tc.lora_layers else None
-    lora = LoraConfig(r=tc.lora_rank, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
-                      target_modules=list(tc.target_modules), layers_to_transform=top)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            return get_peft_model(base, lora)
-        except ValueError as exc:
-            raise RagtuneError(f"train_reader.target_modules: {str(exc).splitlines()[0]}") from exc
+    return add_lora(base, tc, section="train_reader", task_type=None, layers=top)
 
 
 #: retrieval-prior weights tried on the held-out questions (span scores are logits, a prior is 0–1)
