@@ -22,15 +22,6 @@ from ragtune.progress import progress_bar
 QUESTIONS_PER_BATCH = 4
 
 
-def _reader_meta(folder) -> dict:
-    import json
-
-    try:
-        return json.loads((folder / "ragtune.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        return {}
-
-
 class ReaderAnswerer(Answerer):
     mode = "reader"
 
@@ -60,7 +51,9 @@ class ReaderAnswerer(Answerer):
         """The config's weight when set, else the one `train reader` fitted on its held-out questions, else 1."""
         if self.config.generator.reader_retrieval_weight is not None:
             return self.config.generator.reader_retrieval_weight
-        meta = _reader_meta(self.reader)
+        from ragtune.adapters import inspect_adapter
+
+        meta = inspect_adapter(self.reader).meta if self.reader is not None else {}
         from ragtune.generate.span_reader import DEFAULT_RETRIEVAL_WEIGHT
 
         return float((meta.get("retrieval_fit") or {}).get("weight", DEFAULT_RETRIEVAL_WEIGHT))
