@@ -18,7 +18,7 @@ from ragtune.adapters import (
     inspect_adapter,
     split_adapters,
 )
-from ragtune.ask.prompt import IDK, question_language
+from ragtune.ask.prompt import idk_answer
 from ragtune.ask.rerankers import create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config, RetrievalConfig
@@ -223,11 +223,6 @@ def _check_retriever_adapter(info: AdapterInfo, index_embedder: str, index_dir: 
 def answer_sources(retrieved: list[RetrievedPassage]) -> list[RetrievedPassage]:
     """The retrieved passages a generator may answer from (ask and eval share this rule)."""
     return [s for s in retrieved if s.relevant]
-
-
-def idk_answer(question: str) -> str:
-    """The answer given without generating when no retrieved passage is relevant."""
-    return IDK[question_language(question)]
 
 
 def _retrieval_query(question: str, history: list[Message] | None) -> str:

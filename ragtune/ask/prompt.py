@@ -39,6 +39,11 @@ def question_language(question: str) -> str:
     return language_of(question)
 
 
+def idk_answer(question: str) -> str:
+    """The "I don't know" reply in the question's language (no relevant passage, or the model abstains)."""
+    return IDK[question_language(question)]
+
+
 def shown_passages(passages: list[tuple[str, str]], max_units: int) -> list[str]:
     """Each passage as the prompt shows it (`title: text`, cut to a token budget so prompts stay bounded)."""
     shown = []

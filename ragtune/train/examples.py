@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ragtune.ask.prompt import IDK, build_messages, question_language
+from ragtune.ask.prompt import build_messages, idk_answer
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import LoadError
 from ragtune.generate.base import Message
@@ -154,7 +154,7 @@ def build_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[Seque
             target = f"{question.answers[0]} [{position}]"
         else:
             position = None
-            target = question.answers[0] if no_gold_target == "answer" else IDK[question_language(question.question)]
+            target = question.answers[0] if no_gold_target == "answer" else idk_answer(question.question)
         examples.append(TrainExample(question.id, question.question, list(question.answers),
                                      [(p.title, p.text) for p in shown], target, position, max_units,
                                      [p.id for p in shown]))

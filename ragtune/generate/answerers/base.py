@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragtune.ask.prompt import IDK, build_messages, question_language
+from ragtune.ask.prompt import build_messages, idk_answer
 from ragtune.config import Config
 from ragtune.generate.base import Generator, Message, OnBatch
 
@@ -25,7 +25,7 @@ class AnswerRequest:
 
     @property
     def idk(self) -> str:
-        return IDK[question_language(self.question)]
+        return idk_answer(self.question)
 
 
 class Answerer(ABC):
