@@ -28,7 +28,9 @@ from splits import qa_split as prepare  # noqa: E402
 
 WORK = ROOT / ".ragtune" / "bench" / "generator-tuning"
 CONFIG = Path(__file__).resolve().parent / "generator_tuning.yaml"
-STAGES = ["closed-book", "rag", "train", "rag+tuned", "synth", "train-synth", "rag+synth-tuned", "record"]
+CONFIG_ALL_ANSWERS = Path(__file__).resolve().parent / "generator_tuning_all_answers.yaml"
+STAGES = ["closed-book", "rag", "train", "rag+tuned", "synth", "train-synth", "rag+synth-tuned",
+          "train-all-answers", "rag+tuned-all-answers", "record"]
 
 
 def eval_stage(name: str, paths: dict, work: Path, log: list[str], extra: list[str]) -> None:
@@ -43,7 +45,7 @@ def eval_stage(name: str, paths: dict, work: Path, log: list[str], extra: list[s
     result.write_text(json.dumps(metrics), encoding="utf-8")
 
 
-def train_stage(data: Path, index: Path, out: Path, steps: int, log: list[str]) -> None:
+def train_stage(data: Path, index: Path, out: Path, steps: int, log: list[str], config: Path = CONFIG) -> None:
     if (out / "ragtune.json").exists() and not (out / "checkpoint").exists():
         return
     if (out / "ragtune.json").exists():
@@ -52,7 +54,7 @@ def train_stage(data: Path, index: Path, out: Path, steps: int, log: list[str]) 
             return
     resume = ["--resume"] if (out / "checkpoint").exists() else []
     run(["train", "generator", str(data), "--index", str(index), "--out", str(out), "--max-steps", str(steps),
-         "--config", str(CONFIG), *resume], log)
+         "--config", str(config), *resume], log)
 
 
 def read_indexes(work: Path, paths: dict, log: list[str]) -> Path:
@@ -96,6 +98,11 @@ def main() -> None:
         train_stage(synth, train_index, work / "adapter-synth", args.steps, log)
     if "rag+synth-tuned" in args.stages:
         eval_stage("rag+synth-tuned", paths, work, log, ["--adapter", str(work / "adapter-synth")])
+    # the short-answer shortcut (train.max_answer_units) checked: the same run on every answer length
+    if "train-all-answers" in args.stages:
+        train_stage(paths["train"], train_index, work / "adapter-all-answers", args.steps, log, CONFIG_ALL_ANSWERS)
+    if "rag+tuned-all-answers" in args.stages:
+        eval_stage("rag+tuned-all-answers", paths, work, log, ["--adapter", str(work / "adapter-all-answers")])
     if "record" in args.stages:
         record_all(args, work, paths)
 

@@ -16,6 +16,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ReadConfig(_Section):
+    """Limits on what one input file may cost `read`: anything past them is that file's one-line error."""
+
+    #: largest file read at all
+    max_file_mb: float = Field(200.0, gt=0)
+    #: zip-based formats (DOCX): total uncompressed size and uncompressed/compressed ratio (zip bombs)
+    max_unzipped_mb: float = Field(500.0, gt=0)
+    max_zip_ratio: float = Field(200.0, gt=1)
+    #: element/bracket nesting of HTML and JSON documents
+    max_depth: int = Field(256, gt=0)
+    #: passages one file may add
+    max_passages_per_file: int = Field(200_000, gt=0)
+
+
 class ChunkingConfig(_Section):
     """How documents are cut into passages (sizes in approximate tokens: a CJK char or a word)."""
 
@@ -308,6 +322,7 @@ class JointTrainConfig(_ScheduleConfig):
 class Config(_Section):
     """Everything ragtune can be told; `Config()` is the embedded default."""
 
+    read: ReadConfig = ReadConfig()
     chunking: ChunkingConfig = ChunkingConfig()
     embedder: EmbedderConfig = EmbedderConfig()
     index: IndexConfig = IndexConfig()

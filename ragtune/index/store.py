@@ -182,6 +182,22 @@ class IndexStore:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
+def looks_like_index(folder: Path) -> bool:
+    """Whether `folder` is (or was meant to be) a ragtune index: `read` never walks into one, and `save`
+    only turns an empty folder or one of these into an index."""
+    folder = Path(folder)
+    return (folder / "CURRENT").is_file() or (folder / ".lock").is_file() or any(
+        entry.name.startswith("snap-") and (entry / "manifest.json").is_file()
+        for entry in _safe_iterdir(folder))
+
+
+def _safe_iterdir(folder: Path) -> list[Path]:
+    try:
+        return [entry for entry in folder.iterdir() if entry.is_dir() and not entry.is_symlink()]
+    except OSError:
+        return []
+
+
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
