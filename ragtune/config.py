@@ -56,6 +56,10 @@ class IndexConfig(_Section):
     script: str = "t2s"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    #: `read` embeds and saves a snapshot every this many new passages: a kill loses at most one batch (~80 s of
+    #: embedding on 2 cores) and memory for new passages is bounded by it; each save rewrites the whole index,
+    #: so a much larger corpus may want a larger batch
+    save_every_passages: int = Field(10_000, gt=0)
 
 
 class GeneratorRerankConfig(_Section):

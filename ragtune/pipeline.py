@@ -79,7 +79,7 @@ class Pipeline:
         """The index's own embedder when it exists: queries must land in the passages' vector space."""
         cfg = self.config.embedder
         if IndexStore.exists(self.index_dir):
-            cfg = cfg.model_copy(update={"name": self.store.embedder})
+            cfg = cfg.model_copy(update={"name": IndexStore.manifest(self.index_dir)["embedder"]})
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
     @cached_property

@@ -33,11 +33,19 @@ class BM25Index:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
+    @property
+    def documents(self) -> int:
+        """Documents the stored BM25 matrices cover (the store cross-checks it against its passages on load)."""
+        return int(self._bm25.scores["num_docs"]) if self._bm25 is not None else 0
+
     def save(self, folder: Path) -> None:
         if self._bm25 is not None:
-            self._bm25.save(str(folder / "bm25"))
+            self._bm25.save(str(folder / "bm25"), show_progress=False)
 
     def load(self, folder: Path, size: int) -> None:
+        """Read what `save` wrote; only an empty index has no bm25/ (a lost one must not mean dense-only search)."""
         self._size = size
         path = folder / "bm25"
-        self._bm25 = bm25s.BM25.load(str(path), mmap=False) if path.exists() else None
+        if size and not path.is_dir():
+            raise FileNotFoundError(f"{path.name}/ is missing")
+        self._bm25 = bm25s.BM25.load(str(path), mmap=False, show_progress=False) if size else None

@@ -1,15 +1,17 @@
-"""The read stage end to end: files → documents → chunks → vectors + tokens → a new index snapshot."""
+"""The read stage end to end: files → documents → chunks → vectors + tokens → index snapshots, batch by batch."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import LoadError, RagtuneError
 from ragtune.index.embedders import Embedder
-from ragtune.index.store import IndexStore, Passage
+from ragtune.index.store import IndexStore, Passage, write_lock
 from ragtune.index.tokenize import tokenize
 from ragtune.progress import progress_bar
 from ragtune.read.chunking import chunk_document
@@ -37,7 +39,7 @@ class ReadReport:
 
 
 def open_or_create(folder: Path, config: Config, embedder: Embedder) -> IndexStore:
-    """The index at `folder`, or a new empty one bound to `embedder`'s vector space."""
+    """The index at `folder`, or a new empty one bound to `embedder`'s vector space (call under `write_lock`)."""
     if IndexStore.exists(folder):
         store = IndexStore.load(folder)
         if store.embedder != embedder.name:
@@ -52,56 +54,107 @@ def open_or_create(folder: Path, config: Config, embedder: Embedder) -> IndexSto
 
 def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: Embedder,
                progress: bool = True) -> ReadReport:
-    """Add new files, replace changed ones, skip unchanged ones; one atomic snapshot at the end."""
+    """Add new files, replace changed ones, skip unchanged ones.
+
+    The index is loaded under the write lock (a concurrent read's files are never lost), and a snapshot is
+    saved every `index.save_every_passages` new passages: a kill loses at most that batch, a rerun skips the
+    files already saved and resumes a file cut short, and the new passages held in memory never exceed a batch.
+    """
     start = time.perf_counter()
     report = ReadReport()
     files, report.errors = discover(paths)
-    store = open_or_create(Path(folder), config, embedder)
-    with store.lock():
-        loaded: list[SourceFile] = []
+    with write_lock(Path(folder)):
+        store = open_or_create(Path(folder), config, embedder)
+        batch = _Batch(store, embedder, report, config.index.save_every_passages, progress)
+        seen: set[str] = set()
         for path, doc_id in progress_bar(files, desc="reading files", unit="file", enabled=progress, leave=False):
-            known = store.sources.get(source_key(path), {}).get("sha256")
+            key = source_key(path)
+            if key in seen:  # one file named twice (a folder and a file in it) is read once
+                continue
+            seen.add(key)
+            entry = store.sources.get(key)
+            partial = bool(entry and entry.get("partial"))
             try:
-                source = load_source(path, doc_id, known_sha=known)
+                source = load_source(path, doc_id, known_sha=entry["sha256"] if entry and not partial else None)
             except LoadError as exc:
                 report.errors.append(exc)
                 continue
             if not source.documents:
                 report.files_unchanged += 1
                 continue
-            report.files_changed += known is not None
-            report.files_new += known is None
-            loaded.append(source)
-
-        passages: list[Passage] = []
-        new_sources: dict[str, dict] = {}
-        for source in loaded:
+            passages = _passages(source, config)
+            resumed = False
+            if partial and entry["sha256"] == source.sha256:
+                resumed, passages = _resume(store, key, passages)
+            report.files_new += entry is None or resumed
+            report.files_changed += entry is not None and not resumed
             report.documents += len(source.documents)
-            for doc in source.documents:
-                for chunk in chunk_document(doc, config.chunking.chunk_size, config.chunking.chunk_overlap):
-                    passages.append(Passage(chunk.doc_id, chunk.position, chunk.title, chunk.text, source.key))
-            new_sources[source.key] = {"sha256": source.sha256, "path": str(source.path),
-                                       "documents": len(source.documents)}
-        if loaded:
-            texts = [store.search_text(embedding_text(p)) for p in passages]
-            vectors = embedder.encode_passages(texts, progress=progress)
-            tokens = [tokenize(t) for t in progress_bar(texts, desc="BM25 tokens", unit="passage",
-                                                        enabled=progress, leave=False)]
-            removed = {s.key for s in loaded if s.key in store.sources}
-            report.passages_removed = store.replace(removed, new_sources, passages, vectors, tokens)
-            report.passages_added = len(passages)
-            store.save()
+            meta = {"sha256": source.sha256, "path": str(source.path), "documents": len(source.documents)}
+            batch.add(key, meta, passages, replace_old=entry is not None and not resumed)
+        batch.flush()
     report.passages_total = len(store)
     report.seconds = time.perf_counter() - start
     return report
+
+
+class _Batch:
+    """New passages waiting to be embedded and saved; `flush` writes them as one snapshot."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, report: ReadReport, size: int, progress: bool):
+        self.store, self.embedder, self.report, self.size, self.progress = store, embedder, report, size, progress
+        self.passages: list[Passage] = []
+        self.sources: dict[str, dict] = {}
+        self.removed: set[str] = set()
+
+    def add(self, key: str, meta: dict, passages: Iterable[Passage], replace_old: bool) -> None:
+        """Queue one file's passages (dropping its old ones if `replace_old`); a file split over batches is
+        saved as `partial` until its last passage is in."""
+        if replace_old:
+            self.removed.add(key)
+        for passage in passages:
+            self.sources.setdefault(key, {**meta, "partial": True})
+            self.passages.append(passage)
+            if len(self.passages) >= self.size:
+                self.flush()
+        self.sources[key] = meta
+
+    def flush(self) -> None:
+        if not self.sources and not self.removed:
+            return
+        texts = [self.store.search_text(embedding_text(p)) for p in self.passages]
+        vectors = self.embedder.encode_passages(texts, progress=self.progress)
+        tokens = [tokenize(t) for t in progress_bar(texts, desc="BM25 tokens", unit="passage",
+                                                    enabled=self.progress, leave=False)]
+        self.report.passages_removed += self.store.replace(self.removed, self.sources, self.passages, vectors,
+                                                           tokens)
+        self.report.passages_added += len(self.passages)
+        self.store.save()
+        self.passages, self.sources, self.removed = [], {}, set()
+
+
+def _passages(source: SourceFile, config: Config) -> Iterator[Passage]:
+    """A file's passages in a stable order (a resumed read relies on it), made as the batch takes them."""
+    for doc in source.documents:
+        for chunk in chunk_document(doc, config.chunking.chunk_size, config.chunking.chunk_overlap):
+            yield Passage(chunk.doc_id, chunk.position, chunk.title, chunk.text, source.key)
+
+
+def _resume(store: IndexStore, key: str, passages: Iterator[Passage]) -> tuple[bool, Iterator[Passage]]:
+    """For a file a killed read saved only part of: whether its stored passages are the start of `passages`
+    (then the rest follows), else all of `passages` to replace them (the chunking settings changed)."""
+    stored = [p for p in store.passages if p.source == key]
+    head = list(islice(passages, len(stored)))
+    if head == stored:
+        return True, passages
+    return False, chain(head, passages)
 
 
 def delete_paths(folder: Path, paths: list[str | Path]) -> ReadReport:
     """Remove every source at or under each path (the files need not exist any more)."""
     start = time.perf_counter()
     report = ReadReport()
-    store = IndexStore.load(Path(folder))
-    with store.lock():
+    with write_lock(Path(folder), create=False):
+        store = IndexStore.load(Path(folder))
         targets = [source_key(p) for p in paths]
         doomed = {key for key in store.sources for t in targets if key == t or key.startswith(t.rstrip("/") + "/")}
         for target in targets:
@@ -120,8 +173,8 @@ def reembed_index(folder: Path, embedder: Embedder, progress: bool = True) -> Re
     """Encode every stored passage with `embedder` into a new snapshot (BM25 and passages unchanged)."""
     start = time.perf_counter()
     report = ReadReport()
-    store = IndexStore.load(Path(folder))
-    with store.lock():
+    with write_lock(Path(folder), create=False):
+        store = IndexStore.load(Path(folder))
         texts = [store.search_text(embedding_text(p)) for p in store.passages]
         vectors = embedder.encode_passages(texts, progress=progress)
         store.replace_vectors(embedder.name, vectors.reshape(len(texts), embedder.dim))
