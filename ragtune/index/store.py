@@ -39,9 +39,10 @@ from ragtune.index.vectors import VectorIndex, create_vector_index
 FORMAT_VERSION = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Passage:
-    """A stored chunk. `id` is its document's stable id; `chunk` numbers chunks within it."""
+    """A stored chunk. `id` is its document's stable id; `chunk` numbers chunks within it (slots: an index
+    holds one per passage)."""
 
     id: str
     chunk: int
@@ -110,7 +111,7 @@ class IndexStore:
             store.sources = manifest["sources"]
             store.extra = manifest.get("extra", {})
         with _reading("passages.jsonl"), open(snap / "passages.jsonl", encoding="utf-8") as fh:
-            store.passages = [Passage(**json.loads(line)) for line in fh]
+            store.passages = [_passage(json.loads(line)) for line in fh]
         with _reading("tokens.jsonl"), open(snap / "tokens.jsonl", encoding="utf-8") as fh:
             store.tokens = [_interned(json.loads(line)) for line in fh]
         with _reading("vectors"):
@@ -274,7 +275,12 @@ def write_lock(folder: Path, create: bool = True):
             raise RagtuneError(f"{folder}: not a ragtune index and not empty; give --index a new or empty folder")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # say why nothing happens rather than look hung
+            print(f"{folder}: another ragtune command is writing this index; waiting for it to finish",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         held.add(key)
         try:
             yield
@@ -383,6 +389,12 @@ def _damaged(folder: Path, snap: Path, problem: str) -> str:
                 f"{folder / 'CURRENT'}" if others else
                 "read the documents into a new --index folder (this one is left as it is)")
     return f"{folder}: index is damaged: {snap.name}: {problem}; {way_back}"
+
+
+def _passage(row: dict) -> Passage:
+    passage = Passage(**row)
+    passage.source = sys.intern(passage.source)  # one string per file, not one per passage
+    return passage
 
 
 def _interned(tokens: list[str]) -> list[str]:
