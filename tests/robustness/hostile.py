@@ -5,7 +5,7 @@ path) run as subprocesses with a timeout. Each ends in one of:
 
 - clean: exit 0, nothing on stderr but progress lines (or the skip lines the case allows);
 - one-line error: the expected exit code and exactly one stderr line per bad input, naming it;
-- hang: still running at the timeout (killed);
+- hang: still running at the timeout (60 s; 300 s for the slow cases, 10 MB of text to embed; killed);
 - traceback: a Python traceback in the output;
 - crash: killed by a signal (segfault, out of memory);
 - wrong: anything else: several lines for one error, a wrong exit code, raw control characters printed, or a
@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -36,6 +37,10 @@ CLI = [sys.executable, "-m", "ragtune.cli"]
 PROBE = [sys.executable, str(Path(__file__).with_name("probes.py"))]
 #: seconds a step may run before it counts as hung (the first read of a process loads the embedder)
 TIMEOUT = float(os.environ.get("RAGTUNE_HOSTILE_TIMEOUT", "60"))
+#: slow cases are big legitimate work (a 10 MB text is thousands of passages to embed): at least this long
+SLOW_TIMEOUT = 300.0
+#: address space of each step: a blow-up becomes that step's MemoryError, not the machine's out-of-memory killer
+MEMORY_BYTES = int(float(os.environ.get("RAGTUNE_HOSTILE_MEMORY_GB", "6")) * 2**30)
 
 CLEAN, ERROR, HANG, TRACEBACK, CRASH, WRONG = "clean", "one-line error", "hang", "traceback", "crash", "wrong"
 OUTCOMES = (CLEAN, ERROR, HANG, TRACEBACK, CRASH, WRONG)
@@ -107,12 +112,17 @@ def cli_env() -> dict[str, str]:
     return env
 
 
+def limit_memory() -> None:
+    """In the child before exec: cap its address space at MEMORY_BYTES."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+
+
 def run_step(step: Step, cwd: Path, timeout: float = TIMEOUT) -> Outcome:
     """Run one step in its own process group (killed whole on a timeout); returncode None: it hung."""
     start = time.perf_counter()
     proc = subprocess.Popen([*(PROBE if step.probe else CLI), *map(str, step.args)], cwd=cwd, env=cli_env(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=limit_memory)
     try:
         out, err = proc.communicate(timeout=timeout)
         code: int | None = proc.returncode
@@ -163,7 +173,7 @@ def run_case(case: HostileCase, timeout: float = TIMEOUT) -> Verdict:
     outcomes: list[Outcome] = []
     worst, problem = CLEAN, ""
     for step in case.steps:
-        result = run_step(step, case.root, timeout)
+        result = run_step(step, case.root, max(timeout, SLOW_TIMEOUT) if case.slow else timeout)
         outcomes.append(result)
         outcome, why = judge_step(step, result)
         if _SEVERITY[outcome] > _SEVERITY[worst] or (outcome == ERROR and worst == CLEAN):
@@ -201,6 +211,7 @@ def build_case(name: str, root: Path) -> HostileCase:
     folder.mkdir(parents=True)
     made = build(folder)
     made.name, made.slow, made.root = name, slow, folder
+    made.attack = made.attack or (build.__doc__ or "").strip()
     return made
 
 
@@ -492,6 +503,7 @@ def name_not_utf8(folder: Path) -> HostileCase:
 
 @case()
 def docx_random_bytes(folder: Path) -> HostileCase:
+    """random bytes named .docx"""
     return _bad_file(folder, "random-bytes.docx", random.Random(19).randbytes(4096))
 
 
@@ -504,6 +516,7 @@ def docx_without_document(folder: Path) -> HostileCase:
 
 @case()
 def docx_encrypted(folder: Path) -> HostileCase:
+    """an encrypted Office file (an OLE compound file, not a zip) named .docx"""
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an encrypted Office file is an OLE compound file
     return _bad_file(folder, "encrypted-ole.docx", header + random.Random(7).randbytes(8192))
 
@@ -565,59 +578,77 @@ def docx_external_entity(folder: Path) -> HostileCase:
 
 @case()
 def squad_paragraphs_null(folder: Path) -> HostileCase:
+    """SQuAD json with "paragraphs": null"""
     return _bad_file(folder, "paragraphs-null.json", json.dumps({"data": [{"title": "t", "paragraphs": None}]}))
 
 
 @case()
 def squad_data_null(folder: Path) -> HostileCase:
+    """SQuAD json with "data": null"""
     return _bad_file(folder, "data-null.json", json.dumps({"version": "1", "data": None}))
 
 
 @case()
 def squad_top_level_list(folder: Path) -> HostileCase:
+    """a .json whose top level is a list"""
     return _bad_file(folder, "top-list.json", json.dumps([{"paragraphs": [{"context": "x"}]}]))
 
 
 @case()
 def squad_shapes(folder: Path) -> HostileCase:
+    """SQuAD json with a non-string context, a string and a null for paragraphs, an object title"""
     data = {"data": [{"title": {"nested": True}, "paragraphs": [{"context": 5, "qas": None}, "a string", None]}]}
     return _bad_file(folder, "odd-shapes.json", json.dumps(data))
 
 
 @case()
+def squad_passage_flood(folder: Path) -> HostileCase:
+    """SQuAD json of 300,000 one-word paragraphs: more passages than read.max_passages_per_file"""
+    paragraphs = [{"context": f"p{n}"} for n in range(300_000)]  # past read.max_passages_per_file (200,000)
+    return _bad_file(folder, "passage-flood.json", json.dumps({"data": [{"title": "t", "paragraphs": paragraphs}]}))
+
+
+@case()
 def squad_huge_integer(folder: Path) -> HostileCase:
+    """SQuAD json with a 100,000-digit integer id (past Python's int-to-str digit limit)"""
     body = '{"data": [{"title": "t", "paragraphs": [{"id": ' + "9" * 100_000 + ', "context": "Digits."}]}]}'
     return _bad_file(folder, "huge-int.json", body, expect="either")
 
 
 @case()
 def json_deep_nesting(folder: Path) -> HostileCase:
+    """a .json of 100,000 nested brackets"""
     return _bad_file(folder, "deep-nesting.json", "[" * 100_000 + "]" * 100_000)
 
 
 @case()
 def json_deep_nesting_object(folder: Path) -> HostileCase:
+    """SQuAD-looking json whose data is 100,000 nested objects"""
     return _bad_file(folder, "deep-object.json", '{"data": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001)
 
 
 @case()
 def jsonl_deep_nesting(folder: Path) -> HostileCase:
+    """a .jsonl whose second line is 100,000 nested brackets"""
     return _bad_file(folder, "deep-line.jsonl", '{"id": "1", "text": "ok"}\n' + "[" * 100_000 + "]" * 100_000)
 
 
 @case()
 def jsonl_not_objects(folder: Path) -> HostileCase:
+    """a .jsonl of lines that are JSON but not objects"""
     return _bad_file(folder, "not-objects.jsonl", '[1, 2]\n"text"\nnull\n')
 
 
 @case()
 def jsonl_wrong_types(folder: Path) -> HostileCase:
+    """a .jsonl whose ids are an object and a list and whose texts are null and a number"""
     lines = [{"id": {"x": 1}, "text": "An id that is an object."}, {"id": "2", "text": None}, {"_id": [], "text": 3}]
     return _bad_file(folder, "wrong-types.jsonl", "\n".join(json.dumps(x) for x in lines), expect="either")
 
 
 @case()
 def jsonl_torn_line(folder: Path) -> HostileCase:
+    """a .jsonl whose last line is torn off mid-string"""
     body = json.dumps({"id": "1", "text": GOOD_TEXT}) + "\n" + '{"id": "2", "text": "The keeper wr'
     return _bad_file(folder, "torn-line.jsonl", body, expect="either")
 
@@ -638,17 +669,20 @@ def beir_corpus_broken(folder: Path) -> HostileCase:
 
 @case()
 def invalid_utf8_text(folder: Path) -> HostileCase:
+    """a .txt of random bytes (no NUL): invalid UTF-8"""
     data = bytes(b for b in random.Random(3).randbytes(6000) if b >= 0x20) or b"\xff"
     return _bad_file(folder, "invalid-utf8.txt", data, expect="either")
 
 
 @case()
 def invalid_utf8_json(folder: Path) -> HostileCase:
+    """a .json with invalid UTF-8 bytes"""
     return _bad_file(folder, "invalid-utf8.json", b'{"data": [{"title": "\xff\xfe\xc3", "paragraphs": []}]}')
 
 
 @case()
 def invalid_utf8_jsonl(folder: Path) -> HostileCase:
+    """a .jsonl with a Latin-1 byte and invalid UTF-8 in a line"""
     return _bad_file(folder, "invalid-utf8.jsonl", b'{"id": "1", "text": "caf\xe9 \xff\xfe broken"}\n',
                      expect="either")
 
@@ -667,36 +701,43 @@ def latin1_short(folder: Path) -> HostileCase:
 
 @case()
 def empty_txt(folder: Path) -> HostileCase:
+    """a zero-byte .txt"""
     return _bad_file(folder, "empty-text.txt", b"")
 
 
 @case()
 def empty_markdown(folder: Path) -> HostileCase:
+    """a whitespace-only .md"""
     return _bad_file(folder, "empty-markdown.md", b"   \n\n\t\n")
 
 
 @case()
 def empty_html(folder: Path) -> HostileCase:
+    """a zero-byte .html"""
     return _bad_file(folder, "empty-page.html", b"")
 
 
 @case()
 def empty_json(folder: Path) -> HostileCase:
+    """a zero-byte .json"""
     return _bad_file(folder, "empty-squad.json", b"")
 
 
 @case()
 def empty_jsonl(folder: Path) -> HostileCase:
+    """a .jsonl of blank lines"""
     return _bad_file(folder, "empty-lines.jsonl", b"\n\n")
 
 
 @case()
 def empty_docx(folder: Path) -> HostileCase:
+    """a zero-byte .docx"""
     return _bad_file(folder, "empty-word.docx", b"")
 
 
 @case()
 def html_only_script_style(folder: Path) -> HostileCase:
+    """HTML with only <script>/<style>: no text, so an error, not an empty source"""
     page = ("<html><head><style>body{color:red}</style></head><body><script>var x = 'not text';</script>"
             "<style>p{}</style><noscript></noscript></body></html>")
     return _bad_file(folder, "scripts-only.html", page)
@@ -704,33 +745,45 @@ def html_only_script_style(folder: Path) -> HostileCase:
 
 @case()
 def html_deep_nesting(folder: Path) -> HostileCase:
+    """HTML nested 100,000 <div>s deep"""
     return _bad_file(folder, "deep-divs.html", "<div>" * 100_000 + "deep text" + "</div>" * 100_000, "either")
 
 
 @case()
 def html_bogus_charset(folder: Path) -> HostileCase:
+    """HTML declaring a charset no codec has"""
     page = b'<html><head><meta charset="x-evil-99"></head><body><p>caf\xe9 au lait</p></body></html>'
     return _bad_file(folder, "bogus-charset.html", page, expect="either")
 
 
 @case()
+def html_unclosed_tags(folder: Path) -> HostileCase:
+    """HTML of 50,000 unclosed '<a ' (quadratic in html.parser)"""
+    return _bad_file(folder, "unclosed-tags.html", "<a " * 50_000, expect="either")  # html.parser: quadratic
+
+
+@case()
 def markdown_quadratic_emphasis(folder: Path) -> HostileCase:
+    """Markdown of 100,000 unclosed '**a ' (a quadratic emphasis regex)"""
     return _bad_file(folder, "stars.md", "**a " * 100_000, expect="either")
 
 
 @case()
 def markdown_quadratic_links(folder: Path) -> HostileCase:
+    """Markdown of 60,000 '![' (a quadratic link regex)"""
     return _bad_file(folder, "brackets.md", "![" * 60_000 + "x", expect="either")
 
 
 @case(slow=True)
 def text_10mb_one_line(folder: Path) -> HostileCase:
+    """a 10 MB text file of words on one line"""
     words = GOOD_TEXT.replace("\n", " ")
     return _bad_file(folder, "ten-mb-line.txt", (words * (10_000_000 // len(words) + 1))[:10_000_000], "either")
 
 
 @case(slow=True)
 def text_10mb_one_word(folder: Path) -> HostileCase:
+    """a 10 MB text file that is one word"""
     return _bad_file(folder, "ten-mb-word.txt", "x" * 10_000_000, expect="either")
 
 
@@ -749,22 +802,26 @@ def over_size_limit(folder: Path) -> HostileCase:
 
 @case()
 def pdf_zero_bytes(folder: Path) -> HostileCase:
+    """a zero-byte PDF"""
     return _bad_file(folder, "zero-byte.pdf", b"")
 
 
 @case()
 def pdf_not_a_pdf(folder: Path) -> HostileCase:
+    """a text file named .pdf"""
     return _bad_file(folder, "not-really.pdf", GOOD_TEXT)
 
 
 @case()
 def pdf_truncated(folder: Path) -> HostileCase:
+    """a PDF cut in half"""
     whole = _text_pdf("The keeper wrote the weather in a logbook.")
     return _bad_file(folder, "truncated.pdf", whole[: len(whole) // 2])
 
 
 @case()
 def pdf_page_tree_loop(folder: Path) -> HostileCase:
+    """a PDF whose page tree lists itself as its own kid"""
     loop = _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
     return _bad_file(folder, "page-loop.pdf", loop)
 
