@@ -176,12 +176,17 @@ def run_case(case: HostileCase, timeout: float = TIMEOUT) -> Verdict:
         result = run_step(step, case.root, max(timeout, SLOW_TIMEOUT) if case.slow else timeout)
         outcomes.append(result)
         outcome, why = judge_step(step, result)
-        if _SEVERITY[outcome] > _SEVERITY[worst] or (outcome == ERROR and worst == CLEAN):
+        if _SEVERITY[outcome] > _SEVERITY[worst]:
             worst, problem = outcome, why
         if outcome == HANG:
             break
-    if worst in (CLEAN, ERROR) and case.check is not None and (failed := case.check(outcomes)):
-        worst, problem = WRONG, failed
+    if worst in (CLEAN, ERROR) and case.check is not None:
+        try:
+            failed = case.check(outcomes)
+        except Exception as exc:  # the result could not even be inspected (an index that does not load)
+            failed = f"check failed: {type(exc).__name__}: {exc}"
+        if failed:
+            worst, problem = WRONG, failed
     return Verdict(case.name, worst, problem, sum(o.seconds for o in outcomes), outcomes)
 
 
