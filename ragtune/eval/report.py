@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ragtune.errors import RagtuneWarning
+from ragtune.errors import RagtuneError, RagtuneWarning
 from ragtune.eval.retrieval_metrics import recall_at_k
 from ragtune.eval.runner import RETRIEVE_DEPTH, EvalResult, QuestionRecord
 
@@ -39,6 +39,13 @@ def default_run_name(closed_book: bool = False, retrieval_only: bool = False, ad
 def write_report(result: EvalResult, folder: str | Path, name: str) -> Path:
     """Add this run to the report folder and regenerate its page; returns the index.html path."""
     folder = Path(folder).expanduser()
+    try:
+        return _write_report(result, folder, name)
+    except OSError as exc:  # a file where the folder should be, no space, no permission
+        raise RagtuneError(f"{folder}: cannot write the report: {exc.strerror or exc}") from exc
+
+
+def _write_report(result: EvalResult, folder: Path, name: str) -> Path:
     run_dir = folder / "runs" / _slug(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     summary = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": result.settings,
