@@ -134,7 +134,7 @@ def test_document_text_is_printed_as_text_not_markup_or_terminal_codes(tmp_path)
 
 def test_eval_prints_metrics_before_a_report_that_cannot_be_written(cli_index, tmp_path):
     (tmp_path / "report").write_text("a file where the report folder should be")
-    result = ragtune("eval", DEMO_EN, "--index", cli_index, "--retrieval-only", "--json", "--report",
-                     tmp_path / "report")
+    result = ragtune("eval", DEMO_EN, "--index", cli_index, "--retrieval-only", "--limit", "4", "--json",
+                     "--report", tmp_path / "report")
     assert result.returncode == 1 and "cannot write the report" in result.stderr and "Traceback" not in result.stderr
     assert json.loads(result.stdout)["retrieval"]["recall@20"] > 0.5
