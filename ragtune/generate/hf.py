@@ -133,7 +133,7 @@ def load_causal_lm(name: str, cache_dir: Path, dtype: torch.dtype):
 
 
 def with_adapter(model, adapter: Path):
-    """The model wrapped with a trained PEFT adapter folder; whatever peft cannot load is one-line error."""
+    """The model wrapped with a trained PEFT adapter folder; whatever peft cannot load is a one-line error."""
     from peft import PeftModel
 
     if not (adapter / "adapter_config.json").is_file():
