@@ -112,6 +112,20 @@ def split_adapters(infos: Sequence[AdapterInfo]
     return generator, retriever, reader
 
 
+def check_generator_base(info: AdapterInfo, generator: str) -> None:
+    """A generator LoRA fits only the base model it was trained on (ragtune.json's `base_model`): refused here,
+    before any model is loaded, rather than failing deep inside peft or answering with mismatched weights."""
+    trained_on = info.meta.get("base_model")
+    if trained_on is not None and _model_id(str(trained_on)) != _model_id(generator):
+        raise RagtuneError(f"{info.folder}: adapter trained for generator {trained_on!r}, but generator.name is "
+                           f"{generator!r}; set generator.name to {trained_on!r} or use an adapter trained for it")
+
+
+def _model_id(name: str) -> str:
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
+
+
 def embedder_name(name: str) -> str:
     """How an index records an embedder: a local model folder by its absolute path, so any cwd finds it."""
     path = Path(name).expanduser()

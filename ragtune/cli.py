@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -12,12 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from ragtune.config import Config
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, RagtuneWarning
+from ragtune.text import printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Retrieval-augmented question answering you can fine-tune: read → ask → generate.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 #: long steps always report: bars on a terminal, a plain line every so many steps in logs and pipes
 #: (ragtune.progress)
 PROGRESS = True
@@ -31,9 +34,26 @@ ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapte
                 "retriever adapter.")
 
 
+def shown(value: object) -> str:
+    """A document's, a user's or a library's text inside a markup line: shown as it is, never as markup
+    (`[/]` would crash the print, `[link=…]` would render) and without terminal control characters."""
+    return escape(printable(str(value)))
+
+
+def say(text: str, console: Console = out) -> None:
+    """A plain line (ragtune's words around paths and values): no markup, no control characters."""
+    console.print(printable(text), markup=False)
+
+
+def print_json(payload: object) -> None:
+    """One JSON object; C1 controls and DEL, which json leaves raw, are \\u-escaped: the same data, terminal-safe."""
+    text = json.dumps(payload, ensure_ascii=False)
+    print(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
 def _print_report(report, verb: str = "read") -> None:
     for problem in report.errors:
-        err.print(f"[yellow]skipped[/yellow] {problem}")
+        err.print(f"[yellow]skipped[/yellow] {shown(problem)}")
     out.print(
         f"{verb}: {report.files_new} new, {report.files_changed} changed, {report.files_unchanged} unchanged, "
         f"{report.files_deleted} deleted, {len(report.errors)} failed files; {report.documents} documents; "
@@ -60,8 +80,7 @@ def read(
         if not embedder or paths or delete:
             raise RagtuneError("--reembed takes --embedder NAME_OR_DIR and no paths or --delete")
         done = pipeline.reembed(embedder)
-        out.print(f"reembedded {done.passages_total} passages with {pipeline.embedder.name} "
-                  f"in {done.seconds:.1f}s")
+        say(f"reembedded {done.passages_total} passages with {pipeline.embedder.name} in {done.seconds:.1f}s")
         return
     if embedder is not None:
         raise RagtuneError("--embedder is only for --reembed (an index keeps the embedder it was built with)")
@@ -90,10 +109,9 @@ def ask(
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
     if as_json:
-        answer = pipeline.ask(question)
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print_json(pipeline.ask(question).to_json())
         return
-    answer = pipeline.ask(question, on_token=lambda piece: out.print(piece, end="", markup=False))
+    answer = pipeline.ask(question, on_token=lambda piece: out.print(printable(piece), end="", markup=False))
     out.print()
     print_sources(answer)
 
@@ -104,8 +122,8 @@ def print_sources(answer) -> None:
         mark = "*" if n in answer.cited else " "
         snippet = source.passage.text.replace("\n", " ")
         snippet = snippet[:100] + ("…" if len(snippet) > 100 else "")
-        title = f" {source.passage.title} —" if source.passage.title else ""
-        out.print(f" {mark}[{n}] [cyan]{source.id}[/cyan]{title} {snippet}", markup=True)
+        title = f" {shown(source.passage.title)} —" if source.passage.title else ""
+        out.print(f" {mark}[{n}] [cyan]{shown(source.id)}[/cyan]{title} {shown(snippet)}", markup=True)
 
 
 @app.command("eval")
@@ -143,15 +161,15 @@ def eval_(
         _ = pipeline.store  # fail fast on a missing index, before loading models
     result = evaluate(pipeline, questions, retrieval_only=retrieval_only, closed_book=closed_book, data=data)
     for warning in result.metrics.get("warnings", []):
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        err.print(f"[yellow]warning:[/yellow] {shown(warning)}")
+    # the metrics first: a report that cannot be written must not lose an hour of evaluation
+    if as_json:
+        print_json(result.metrics)
+    else:
+        print_metrics(result.metrics)
     if report is not None:
         run_name = name or default_run_name(closed_book, result.settings["retrieval_only"], adapter)
-        page = write_report(result, report, run_name)
-        err.print(f"report: {page}")
-    if as_json:
-        print(json.dumps(result.metrics, ensure_ascii=False))
-        return
-    print_metrics(result.metrics)
+        say(f"report: {write_report(result, report, run_name)}", err)
 
 
 def print_metrics(metrics: dict) -> None:
@@ -207,13 +225,13 @@ def train_generator_(
     scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
     early = " (early stop)" if result.stopped_early else ""
     _print_skipped_long(result.skipped_long, cfg)
-    out.print(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
+    say(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
 
 
 def _print_skipped_long(skipped: int, cfg: Config) -> None:
     if skipped:
-        out.print(f"skipped {skipped} questions whose answers are all longer than {cfg.train.max_answer_units} "
+        say(f"skipped {skipped} questions whose answers are all longer than {cfg.train.max_answer_units} "
                   "units (train.max_answer_units)")
 
 
@@ -248,7 +266,7 @@ def train_retriever_(
     if fusion:
         kept += (f"; fusion dense weight {fusion['default_dense_weight']:g} → {fusion['dense_weight']:g} (held-out "
                  f"hybrid MRR@10 {fusion['default_mrr@10']:.3f} → {fusion['fitted_mrr@10']:.3f})")
-    out.print(f"trained {result.kind} {result.steps} steps on {result.examples} examples "
+    say(f"trained {result.kind} {result.steps} steps on {result.examples} examples "
               f"({result.questions} questions) in {result.train_seconds:.1f}s, loss {result.loss_first:.3f} → "
               f"{result.loss_last:.3f}{kept} → {result.out}{then}")
 
@@ -276,14 +294,14 @@ def train_reader_(
     pipeline = Pipeline(index, cfg, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
     if fit_only:
-        out.print(_describe_fit(refit_reader(pipeline, data, out_dir, progress=PROGRESS)).removeprefix("; "))
+        say(_describe_fit(refit_reader(pipeline, data, out_dir, progress=PROGRESS)).removeprefix("; "))
         return
     result = train_reader(pipeline, data, out_dir, progress=PROGRESS)
     held = result.heldout
     scores = f"; held-out EM {held['em']:.1f} F1 {held['f1']:.1f} ({held['questions']} questions)" if held else ""
     scores += _describe_fit(result.retrieval_fit)
     skipped = f" ({result.skipped} skipped: answer not in an indexed passage)" if result.skipped else ""
-    out.print(f"trained reader {result.steps} steps, {result.seen} questions read of {result.examples}{skipped}, in "
+    say(f"trained reader {result.steps} steps, {result.seen} questions read of {result.examples}{skipped}, in "
               f"{result.train_seconds:.1f}s, loss {result.loss_first:.3f} → {result.loss_last:.3f}{scores} → "
               f"{result.out}")
 
@@ -325,7 +343,7 @@ def train_joint_(
         shown = [("-" if e[name] is None else f"{e[name]:.{digits}f}") for e in (first, last)]
         return " → ".join(shown)
 
-    out.print(f"trained joint RAG-{result.mode} {result.steps} steps on {result.questions} questions in "
+    say(f"trained joint RAG-{result.mode} {result.steps} steps on {result.questions} questions in "
               f"{result.train_seconds:.1f}s: loss/token {change('loss', 3)}, p(z|q) entropy {change('entropy', 2)}, "
               f"gold rank {change('gold_rank', 2)}, temperature {result.temperature:.4f} → {result.out}")
 
@@ -350,7 +368,7 @@ def synth(
     report = synthesise(pipeline, n, progress=PROGRESS)
     write_pairs(report.kept, out_file)
     rejected = ", ".join(f"{reason} {count}" for reason, count in report.rejected.most_common()) or "none"
-    out.print(f"synth: kept {len(report.kept)} of {report.generated} generated pairs, {report.cloze} of them with "
+    say(f"synth: kept {len(report.kept)} of {report.generated} generated pairs, {report.cloze} of them with "
               f"a cloze question in place of the model's (rejected: {rejected}) → {out_file}")
 
 
@@ -363,15 +381,27 @@ def export_(
     """Merge an adapter into its base model: a plain transformers model folder with tokenizer."""
     from ragtune.train.export import export_merged
 
-    out.print(f"exported → {export_merged(adapter, out_dir, Config.load(config))}")
+    say(f"exported → {export_merged(adapter, out_dir, Config.load(config))}")
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """RagtuneWarnings (something repaired or skipped) as one `warning:` line; others as Python shows them."""
+    if issubclass(category, RagtuneWarning):
+        err.print(f"[yellow]warning:[/yellow] {shown(message)}")
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def main() -> None:
+    warnings.showwarning = _show_warning
     try:
         app()
     except RagtuneError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        sys.exit(1)
+        err.print(f"[red]error:[/red] {shown(exc)}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -80,6 +80,8 @@ class RetrievalConfig(_Section):
 
     top_k: int = Field(5, gt=0)
     candidates: int = Field(50, gt=0)
+    #: longest question ask and retrieve accept, in characters (a longer one is an error, not a slow search)
+    max_question_chars: int = Field(2000, gt=0)
     #: "linear" (min-max normalised weighted sum) beat weighted RRF on CMRC and SQuAD: see BENCHMARKS.md
     fusion: str = "linear"
     rrf_k: int = 60

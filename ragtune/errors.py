@@ -4,6 +4,9 @@
 class RagtuneError(Exception):
     """A problem the user can fix (bad input, missing index, wrong config)."""
 
+    #: what the CLI exits with
+    exit_code = 1
+
 
 class LoadError(RagtuneError):
     """A single input file could not be read; the rest of the batch goes on."""
@@ -12,3 +15,19 @@ class LoadError(RagtuneError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class QuestionError(RagtuneError):
+    """A question that cannot be asked (empty, too long): a usage error, exit 2 like the CLI's other ones."""
+
+    exit_code = 2
+
+
+class RagtuneWarning(UserWarning):
+    """Something was repaired or skipped (a corrupt cache, a torn report line); the CLI shows it as one line."""
+
+
+def first_line(exc: BaseException) -> str:
+    """A library exception as one line of a RagtuneError (its first line, else its type's name)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

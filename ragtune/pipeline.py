@@ -14,11 +14,13 @@ from ragtune.adapters import (
     QUERY_ADAPTER,
     QUERY_ADAPTER_FILE,
     AdapterInfo,
+    check_generator_base,
     embedder_name,
     inspect_adapter,
     split_adapters,
 )
 from ragtune.ask.prompt import idk_answer
+from ragtune.ask.question import check_question
 from ragtune.ask.rerankers import create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config, RetrievalConfig
@@ -26,6 +28,7 @@ from ragtune.errors import RagtuneError
 from ragtune.generate import Generator, Message, create_generator
 from ragtune.generate.answerers import Answerer, AnswerRequest, create_answerer
 from ragtune.generate.citations import cited_numbers
+from ragtune.generate.context import PromptBudget, load_prompt_budget
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.store import IndexStore
 from ragtune.read.reader import ReadReport, delete_paths, read_paths, reembed_index
@@ -84,7 +87,10 @@ class Pipeline:
 
     @cached_property
     def _adapter_sides(self) -> tuple[AdapterInfo | None, AdapterInfo | None, AdapterInfo | None]:
-        return split_adapters([inspect_adapter(a) for a in self.adapters])
+        sides = split_adapters([inspect_adapter(a) for a in self.adapters])
+        if sides[0] is not None:
+            check_generator_base(sides[0], self.config.generator.name)
+        return sides
 
     @property
     def generator_adapter(self) -> Path | None:
@@ -142,9 +148,18 @@ class Pipeline:
         return create_generator(self.config, adapter=self.generator_adapter)
 
     @cached_property
+    def prompt_budget(self) -> PromptBudget | None:
+        """How many tokens a prompt may take: the loaded generator's, else read from its tokenizer and config
+        files alone (eval's cache keys need prompts before, or without, loading the model)."""
+        if "generator" in self.__dict__:
+            return getattr(self.generator, "budget", None)
+        return load_prompt_budget(self.config.generator, self.config.resolved_cache_dir)
+
+    @cached_property
     def answerer(self) -> Answerer:
         """The configured answer mode, over this pipeline's generator (loaded only when it first answers)."""
-        return create_answerer(self.config, lambda: self.generator, reader=self.reader_adapter)
+        return create_answerer(self.config, lambda: self.generator, reader=self.reader_adapter,
+                               budget=lambda: self.prompt_budget)
 
     def _reset_index(self) -> None:
         for name in ("store", "retriever", "query_embedder"):
@@ -173,10 +188,12 @@ class Pipeline:
     # ---- ask ------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None
                  ) -> list[RetrievedPassage]:
+        check_question(question, self.config.retrieval.max_question_chars)
         return self.retriever.retrieve(_retrieval_query(question, history), k)
 
     def request(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
                 ) -> AnswerRequest:
+        check_question(question, self.config.retrieval.max_question_chars)
         return AnswerRequest(question, [(s.passage.title, s.passage.text) for s in sources], list(history or []),
                              [s.score for s in sources])
 

@@ -8,6 +8,8 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _UNIT = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+|[^\\w\\s]", re.UNICODE)
 _LETTER = re.compile(f"[{_CJK}]|[^\\W\\d_]", re.UNICODE)
+#: C0 and C1 control characters and DEL, but tab and newline: escape sequences a terminal would act on
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def cjk_ratio(text: str) -> float:
@@ -44,3 +46,9 @@ def truncate_units(text: str, max_units: int) -> str:
         if i == max_units:
             return text[: match.start()].rstrip() + " …"
     return text
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (tab and newline kept): a document or answer printed to a terminal
+    must not move the cursor, recolour, retitle or clear it."""
+    return _CONTROL.sub("", text)

@@ -86,3 +86,55 @@ def test_eval_of_another_file_than_the_indexed_one_warns_about_gold_ids(cli_inde
     assert payload["gold_in_index"] == 1.0 and "warnings" not in payload and "warning" not in same.stderr
     assert payload["retrieval"]["recall@20"] == 1.0
     assert json.loads((report / "metrics.json").read_text(encoding="utf-8"))["metrics"] == payload
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_an_empty_question_is_a_usage_error(cli_index, question):
+    result = ragtune("ask", question, "--index", cli_index)
+    assert result.returncode == 2 and result.stderr.strip() == "error: the question is empty"
+    assert result.stdout == ""
+
+
+def test_an_adapter_for_another_base_model_is_one_line_before_any_model_loads(cli_index, tmp_path):
+    adapter = tmp_path / "smol-lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "target_modules": ["q_proj"]}))
+    (adapter / "ragtune.json").write_text(json.dumps({"base_model": "smollm2-135m-instruct"}))
+    result = ragtune("ask", "Who was Kublai Khan's grandfather?", "--index", cli_index, "--adapter", adapter)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line == (f"error: {adapter}: adapter trained for generator 'smollm2-135m-instruct', but generator.name "
+                    "is 'qwen2.5-0.5b-instruct'; set generator.name to 'smollm2-135m-instruct' or use an adapter "
+                    "trained for it")
+
+
+#: a document whose title and text are Rich markup and terminal control sequences
+ODD_TITLE = "T [/] [link=https://evil.example]x[/link]"
+ODD_TEXT = "Bell\x07 osc\x1b]0;pwned\x07 csi\x9b31m cr\rX [/] [link=https://e.x]click[/link] [bold]b[/bold] :thumbs_up:"
+
+
+def test_document_text_is_printed_as_text_not_markup_or_terminal_codes(tmp_path):
+    data = tmp_path / "odd [b]file.json"
+    data.write_text(json.dumps({"version": "1", "data": [{"title": ODD_TITLE, "paragraphs": [
+        {"context": ODD_TEXT, "qas": []}]}]}), encoding="utf-8")
+    index = tmp_path / "index"
+    assert ragtune("read", data, "--index", index).returncode == 0
+    (tmp_path / "empty [b]x.txt").write_text("")
+    skipped = ragtune("read", tmp_path / "empty [b]x.txt", "--index", index)  # a read error naming the file
+    assert skipped.returncode == 1 and "empty [b]x.txt: empty file" in skipped.stderr
+    result = ragtune("ask", "xyzzy qwertyuiop?", "--index", index)  # nothing relevant: IDK, no model loads
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    shown = result.stdout.splitlines()[-1]
+    assert shown == (f"  [1] odd [b]file-0-0 {ODD_TITLE} — Bell osc]0;pwned csi31m crX [/] "
+                     "[link=https://e.x]click[/link] [bold]b[/bold] :thumbs_up:")
+    as_json = ragtune("ask", "xyzzy qwertyuiop?", "--index", index, "--json")
+    assert as_json.returncode == 0 and not any("\x7f" <= c <= "\x9f" for c in as_json.stdout)
+    assert json.loads(as_json.stdout)["sources"][0]["text"] == ODD_TEXT  # the data itself is unchanged
+
+
+def test_eval_prints_metrics_before_a_report_that_cannot_be_written(cli_index, tmp_path):
+    (tmp_path / "report").write_text("a file where the report folder should be")
+    result = ragtune("eval", DEMO_EN, "--index", cli_index, "--retrieval-only", "--limit", "4", "--json",
+                     "--report", tmp_path / "report")
+    assert result.returncode == 1 and "cannot write the report" in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["retrieval"]["recall@20"] > 0.5

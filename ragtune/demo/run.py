@@ -7,10 +7,12 @@ from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ragtune.config import Config
 from ragtune.pipeline import Pipeline
+from ragtune.text import printable
 
 QUESTIONS = [
     "自1981年起至2012年6月，让-皮埃尔·巴利冈一直担任什么职务？",
@@ -34,7 +36,8 @@ def run_demo(config: Config, index: Path | None = None, console: Console | None 
     pipeline = Pipeline(index, config)
     console.rule("[bold]ragtune demo[/bold]")
     corpus = sample_corpus()
-    console.print(f"corpus: {', '.join(p.name for p in corpus)} (CC BY-SA 4.0, see ATTRIBUTION.md)\nindex:  {index}")
+    console.print(f"corpus: {', '.join(p.name for p in corpus)} (CC BY-SA 4.0, see ATTRIBUTION.md)\n"
+                  f"index:  {escape(printable(str(index)))}")
 
     start = time.perf_counter()
     report = pipeline.read(corpus)
@@ -49,12 +52,13 @@ def run_demo(config: Config, index: Path | None = None, console: Console | None 
         console.rule(style="dim")
         console.print(f"[bold]Q:[/bold] {question}")
         console.print("[bold]A:[/bold] ", end="")
-        answer = pipeline.ask(question, on_token=lambda piece: console.print(piece, end="", markup=False))
+        answer = pipeline.ask(question, on_token=lambda piece: console.print(printable(piece), end="", markup=False))
         console.print()
         for n, source in enumerate(answer.sources[:3], start=1):
             mark = "*" if n in answer.cited else " "
-            snippet = source.passage.text.replace("\n", " ")[:70]
-            console.print(f"  {mark}[{n}] [cyan]{source.id}[/cyan] {source.passage.title}: {snippet}…", markup=True)
+            source_id, title, snippet = (escape(printable(t)) for t in (source.id, source.passage.title,
+                                                                       source.passage.text.replace("\n", " ")[:70]))
+            console.print(f"  {mark}[{n}] [cyan]{source_id}[/cyan] {title}: {snippet}…", markup=True)
         rows.append({"question": question, "answer": answer.answer, **answer.timings})
 
     table = Table(title="timings (s)")

@@ -16,9 +16,11 @@ import json
 import re
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+from ragtune.errors import RagtuneError, RagtuneWarning
 from ragtune.eval.retrieval_metrics import recall_at_k
 from ragtune.eval.runner import RETRIEVE_DEPTH, EvalResult, QuestionRecord
 
@@ -37,6 +39,13 @@ def default_run_name(closed_book: bool = False, retrieval_only: bool = False, ad
 def write_report(result: EvalResult, folder: str | Path, name: str) -> Path:
     """Add this run to the report folder and regenerate its page; returns the index.html path."""
     folder = Path(folder).expanduser()
+    try:
+        return _write_report(result, folder, name)
+    except OSError as exc:  # a file where the folder should be, no space, no permission
+        raise RagtuneError(f"{folder}: cannot write the report: {exc.strerror or exc}") from exc
+
+
+def _write_report(result: EvalResult, folder: Path, name: str) -> Path:
     run_dir = folder / "runs" / _slug(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     summary = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": result.settings,
@@ -53,8 +62,8 @@ def write_report(result: EvalResult, folder: str | Path, name: str) -> Path:
         plot_f1_histogram(result.records, run_dir / "f1_hist.png", name)
     for file in ("metrics.json", "predictions.jsonl"):
         shutil.copyfile(run_dir / file, folder / file)
-    with open(folder / "runs.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({**summary, "folder": str(run_dir.relative_to(folder))}, ensure_ascii=False) + "\n")
+    entry = json.dumps({**summary, "folder": str(run_dir.relative_to(folder))}, ensure_ascii=False)
+    append_line(folder / "runs.jsonl", entry)
 
     runs = load_runs(folder)
     compare = folder / "compare.png"
@@ -67,17 +76,51 @@ def write_report(result: EvalResult, folder: str | Path, name: str) -> Path:
     return page
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line; a last line left torn (no newline: a run killed while writing) is ended first, so the
+    new entry is not glued onto it."""
+    with open(path, "ab+") as fh:
+        if fh.seek(0, 2) > 0:
+            fh.seek(-1, 2)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        fh.write(line.encode("utf-8") + b"\n")
+
+
+#: what the page reads of each run entry
+RUN_KEYS = ("name", "time", "settings", "metrics", "folder")
+
+
 def load_runs(folder: Path) -> list[dict[str, Any]]:
-    """The latest entry per run name from runs.jsonl, oldest first."""
+    """The latest entry per run name from runs.jsonl, oldest first; torn or foreign lines are skipped with a
+    warning (one lost entry must not lose the report)."""
     latest: dict[str, dict[str, Any]] = {}
     path = folder / "runs.jsonl"
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                entry = json.loads(line)
-                latest.pop(entry["name"], None)  # re-insert so order follows the latest run
-                latest[entry["name"]] = entry
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            entry = _run_entry(line)
+            if entry is None:
+                warnings.warn(f"{path}: line {number} is not a whole run entry (a torn write?); skipped",
+                              RagtuneWarning, stacklevel=2)
+                continue
+            latest.pop(entry["name"], None)  # re-insert so order follows the latest run
+            latest[entry["name"]] = entry
     return list(latest.values())
+
+
+def _run_entry(line: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or any(key not in entry for key in RUN_KEYS):
+        return None
+    if not (isinstance(entry["name"], str) and isinstance(entry["folder"], str)
+            and isinstance(entry["metrics"], dict) and "n" in entry["metrics"]):
+        return None
+    return entry
 
 
 def recall_curve(records: list[QuestionRecord], depth: int = RETRIEVE_DEPTH) -> list[float]:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ragtune.errors import RagtuneWarning
 from ragtune.generate.base import Message, OnBatch
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, answer TEXT NOT NULL, created REAL)"
+#: what SQLite says of a file that is not (or no longer) a whole database; a locked or unwritable one is not this
+_BROKEN = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+T = TypeVar("T")
 
 
 def adapter_fingerprint(adapter: str | Path | None) -> str:
@@ -42,31 +49,59 @@ class GenerationCache:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30)
-        con.execute(_SCHEMA)
+        try:
+            con.execute(_SCHEMA)
+        except BaseException:
+            con.close()
+            raise
         return con
 
-    def get_many(self, keys: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def _with_db(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` on a connection; a corrupt file is moved aside (with a warning) and `work` runs on a new one.
+        The cache only saves time: losing it must not stop an eval."""
+        try:
+            return self._run(work)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in _BROKEN:
+                raise
+            self._move_aside(exc)
+        return self._run(work)
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         con = self._connect()
         try:
+            return work(con)
+        finally:
+            con.close()
+
+    def _move_aside(self, exc: sqlite3.DatabaseError) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        for suffix in ("", "-journal", "-wal", "-shm"):  # a hot journal belongs to the broken file
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        warnings.warn(f"{self.path}: corrupt generation cache ({exc}); moved aside to {aside.name} and "
+                      "started a new one", RagtuneWarning, stacklevel=3)
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        def select(con: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
             for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = con.execute(f"SELECT key, answer FROM generations WHERE key IN ({marks})", chunk)
                 found.update(dict(rows.fetchall()))
-        finally:
-            con.close()
-        return found
+            return found
+
+        return self._with_db(select)
 
     def put_many(self, items: dict[str, str]) -> None:
-        con = self._connect()
-        try:
+        def insert(con: sqlite3.Connection) -> None:
             with con:
                 now = time.time()
                 con.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?)",
                                 [(k, v, now) for k, v in items.items()])
-        finally:
-            con.close()
+
+        self._with_db(insert)
 
     def generate(self, batch: list[Any], generate: Callable[[list[Any], OnBatch], list[str]],
                  key_material: list[Any] | None = None) -> list[str]:

@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from ragtune.config import GeneratorConfig
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, first_line
 from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
+from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.generate.span_constraint import SpanLogitsProcessor, SpanTable, TokenBytes
 from ragtune.hardware import resolve_device, resolve_dtype
@@ -31,10 +32,16 @@ class HFGenerator(Generator):
             self.model = with_adapter(self.model, Path(adapter))
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
+        #: prompt tokens allowed (None: the model does not say how long its context is)
+        self.budget: PromptBudget | None = prompt_budget(self.tokenizer, self.model.config, config.max_new_tokens)
 
     def _encode(self, batch: list[list[Message]]) -> dict:
         texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
-        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        longest = int(inputs["attention_mask"].sum(dim=1).max()) if texts else 0
+        if self.budget is not None and longest > self.budget.limit:
+            raise self.budget.too_long(longest)  # checked before generating, never past the window
+        return inputs.to(self.device)
 
     def _generate_kwargs(self, spans: list[SpanSources] | None = None) -> dict:
         kwargs = dict(max_new_tokens=self.config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
@@ -119,18 +126,22 @@ def load_causal_lm(name: str, cache_dir: Path, dtype: torch.dtype):
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     except (OSError, ValueError) as exc:
-        raise RagtuneError(f"generator {name!r}: cannot load: {str(exc).splitlines()[0]}") from exc
+        raise RagtuneError(f"generator {name!r}: cannot load: {first_line(exc)}") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
 
 
 def with_adapter(model, adapter: Path):
-    """The model wrapped with a trained PEFT adapter folder."""
+    """The model wrapped with a trained PEFT adapter folder; whatever peft cannot load is a one-line error."""
     from peft import PeftModel
 
     if not (adapter / "adapter_config.json").is_file():
         raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
     with warnings.catch_warnings():  # peft's deprecation notices are not the user's business
         warnings.simplefilter("ignore", FutureWarning)
-        return PeftModel.from_pretrained(model, str(adapter))
+        try:
+            return PeftModel.from_pretrained(model, str(adapter))
+        except Exception as exc:  # peft raises many kinds (config, shapes, safetensors, missing modules)
+            raise RagtuneError(f"{adapter}: cannot load this adapter onto the generator: {first_line(exc)}"
+                               ) from exc

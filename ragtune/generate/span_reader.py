@@ -9,14 +9,13 @@ distractor together (shared normalisation, Clark & Gardner 2018), so ask takes t
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ragtune.ask.prompt import LABELS, question_language
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, first_line
 from ragtune.hardware import resolve_bf16
 
 HEAD_FILE = "reader_head.safetensors"
@@ -212,10 +211,9 @@ def save_head(head: SpanHead, folder: Path) -> None:
 
 def load_reader(config, folder: Path, dtype: torch.dtype, device) -> tuple[object, SpanReaderModel]:
     """(tokenizer, SpanReaderModel in eval mode) from a `train reader` folder: its base generator + LoRA + head."""
-    from peft import PeftModel
     from safetensors.torch import load_file
 
-    from ragtune.generate.hf import load_causal_lm
+    from ragtune.generate.hf import load_causal_lm, with_adapter
 
     meta_path = folder / "ragtune.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
@@ -223,11 +221,12 @@ def load_reader(config, folder: Path, dtype: torch.dtype, device) -> tuple[objec
         raise RagtuneError(f"{folder}: not a reader adapter (train one with `ragtune train reader`)")
     tokenizer, lm = load_causal_lm(meta.get("base_model", config.generator.name), config.resolved_cache_dir, dtype)
     truncate_layers(lm, meta.get("layers"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        lm = PeftModel.from_pretrained(lm, str(folder))
+    lm = with_adapter(lm, folder)
     head = SpanHead(lm.config.hidden_size)
-    head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+    try:
+        head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+    except Exception as exc:  # a torn file (safetensors) or a head for another hidden size (torch)
+        raise RagtuneError(f"{folder / HEAD_FILE}: cannot load the span head: {first_line(exc)}") from exc
     model = SpanReaderModel(lm, head).to(device).eval()
     tokenizer.padding_side = "right"
     return tokenizer, model

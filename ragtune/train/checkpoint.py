@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, first_line
 
 STATE_FILE = "state.pt"
 #: the folder inside a training run's OUT that `--resume` continues from
@@ -78,35 +78,67 @@ def seed_everything(seed: int) -> None:
 
 
 def capture_rng() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every generator training draws from, as tensors and plain values (what a weights-only load accepts)."""
+    kind, key, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [kind, key.tolist(), int(pos), int(has_gauss),
+                                                     float(cached_gaussian)],
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():  # dropout on a GPU draws from its own generators
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def restore_rng(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    kind, key, pos, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached_gaussian))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def plain(value: Any) -> Any:
+    """`value` with numpy scalars and arrays made Python numbers and lists, so the state holds only what
+    `torch.load(weights_only=True)` rebuilds: tensors, containers, numbers, strings."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return value
+
+
+def save_state(folder: Path, state: dict[str, Any]) -> None:
+    """`folder/state.pt`: optimizer, scheduler, RNG and progress, loadable without unpickling any code."""
+    torch.save(plain(state), folder / STATE_FILE)
 
 
 def save_checkpoint(folder: Path, model, state: dict[str, Any]) -> None:
     """Adapter (a loadable PEFT folder) plus `state.pt` (optimizer, scheduler, RNG, step, data order)."""
     with atomic_dir(folder) as tmp:
         model.save_pretrained(tmp)
-        torch.save(state, tmp / STATE_FILE)
+        save_state(tmp, state)
 
 
 def load_state(folder: Path) -> tuple[Path, dict[str, Any]]:
-    """(the checkpoint folder found, its `state.pt`), or a clear error when there is none to resume from."""
+    """(the checkpoint folder found, its `state.pt`), or a clear error when there is none to resume from.
+
+    Loaded weights-only: a crafted `state.pt` (a pickle naming any other class or function) is refused
+    before anything in it runs."""
     found = existing_dir(folder)
     if found is None or not (found / STATE_FILE).is_file():
         raise RagtuneError(f"{folder}: no checkpoint to resume from")
-    # our own file: it holds RNG states (tuples, numpy arrays), which weights_only loading refuses
-    # map to CPU: load_state_dict moves optimizer state onto each parameter's device
-    return found, torch.load(found / STATE_FILE, weights_only=False, map_location="cpu")
+    try:
+        # map to CPU: load_state_dict moves optimizer state onto each parameter's device
+        state = torch.load(found / STATE_FILE, weights_only=True, map_location="cpu")
+    except Exception as exc:  # UnpicklingError for foreign objects, RuntimeError for a torn file
+        raise RagtuneError(f"{found / STATE_FILE}: not a checkpoint ragtune can load safely ({first_line(exc)}); "
+                           "train into a new --out") from exc
+    if not isinstance(state, dict):
+        raise RagtuneError(f"{found / STATE_FILE}: not a ragtune checkpoint; train into a new --out")
+    return found, state
 
 
 def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

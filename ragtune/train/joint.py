@@ -31,12 +31,12 @@ from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.checkpoint import (
     CHECKPOINT,
-    STATE_FILE,
     atomic_dir,
     capture_rng,
     check_out,
     load_state,
     restore_rng,
+    save_state,
     seed_everything,
 )
 from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_short_questions
@@ -186,8 +186,8 @@ def _save_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, prog
     weights = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
     weights["log_temperature"] = model.log_temperature.detach().clone()
     with atomic_dir(folder) as tmp:
-        torch.save({"weights": weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": capture_rng(), **progress}, tmp / STATE_FILE)
+        save_state(tmp, {"weights": weights, "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "rng": capture_rng(), **progress})
 
 
 def _restore_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, expect: dict) -> dict:

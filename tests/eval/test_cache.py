@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ragtune.errors import RagtuneWarning
 from ragtune.eval.datasets import load_eval_data
 from ragtune.eval.runner import evaluate
 from ragtune.generate.base import Generator, Message, OnBatch
@@ -104,3 +105,29 @@ def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
     assert record.raw.endswith("[1]") and record.prediction == record.raw[: -len(" [1]")]
     assert record.cited == [1] and record.sources and record.f1 is not None
     assert (sample_pipeline.config.resolved_cache_dir / "generations.sqlite").is_file()
+
+
+def _cache_with_entries(folder, n: int = 2000) -> GenerationCache:
+    cache = GenerationCache(folder, "model-a", None, 96)
+    cache.put_many({cache.key(_messages(f"Question: q{i}")): f"a{i} " * 20 for i in range(n)})
+    return cache
+
+
+@pytest.mark.parametrize("damage", ["not a database", "truncated"])
+def test_a_corrupt_cache_is_moved_aside_with_a_warning_and_rebuilt(tmp_path, damage):
+    path = tmp_path / "generations.sqlite"
+    if damage == "truncated":  # a copy cut short: the header promises pages that are gone
+        _cache_with_entries(tmp_path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    else:
+        path.write_bytes(b"garbage, not SQLite " * 500)
+    broken = path.read_bytes()
+    gen = CountingGenerator()
+    cache = GenerationCache(tmp_path, "model-a", None, 96)
+    batch = [_messages("Question: q1"), _messages("Question: fresh")]
+    with pytest.warns(RagtuneWarning, match="corrupt generation cache.*moved aside to generations.sqlite.corrupt-"):
+        assert cache.generate(batch, gen.generate) == ["q1 [1]", "fresh [1]"]
+    [aside] = tmp_path.glob("generations.sqlite.corrupt-*")
+    assert aside.read_bytes() == broken  # kept for a look, never deleted
+    again = GenerationCache(tmp_path, "model-a", None, 96)
+    assert again.generate(batch, gen.generate) == ["q1 [1]", "fresh [1]"] and again.hits == 2 and gen.calls == 1

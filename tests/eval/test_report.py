@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ragtune.errors import RagtuneError, RagtuneWarning
 from ragtune.eval.datasets import load_eval_data
 from ragtune.eval.report import default_run_name, load_runs, recall_curve, write_report
 from ragtune.eval.runner import EvalResult, QuestionRecord, evaluate
@@ -54,3 +55,24 @@ def test_report_compares_runs(tmp_path):
     assert json.loads((folder / "metrics.json").read_text())["name"] == "rag+adapter"
     assert default_run_name(closed_book=True) == "closed-book"
     assert default_run_name(retrieval_only=True) == "retrieval"
+
+
+def test_a_torn_runs_line_is_skipped_with_a_warning(tmp_path):
+    """A run killed while appending leaves half a line: later runs still append whole lines and the page loads."""
+    folder = tmp_path / "report"
+    write_report(_answered_result([50.0], 50.0), folder, "rag")
+    with open(folder / "runs.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"name": "torn", "metrics": {"n": 3, "answ')  # no newline: the write stopped here
+    with pytest.warns(RagtuneWarning, match=r"runs\.jsonl: line 2 is not a whole run entry"):
+        page = write_report(_answered_result([100.0], 100.0), folder, "rag+adapter")
+    lines = (folder / "runs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and json.loads(lines[2])["name"] == "rag+adapter"  # not glued onto the torn line
+    with pytest.warns(RagtuneWarning):
+        assert [r["name"] for r in load_runs(folder)] == ["rag", "rag+adapter"]
+    assert "rag+adapter" in page.read_text(encoding="utf-8")
+
+
+def test_an_unwritable_report_folder_is_a_one_line_error(tmp_path):
+    (tmp_path / "report").write_text("a file, not a folder")
+    with pytest.raises(RagtuneError, match="report: cannot write the report"):
+        write_report(_answered_result([50.0], 50.0), tmp_path / "report", "rag")

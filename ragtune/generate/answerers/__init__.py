@@ -12,6 +12,7 @@ from ragtune.generate.answerers.extractive import ExtractiveAnswerer
 from ragtune.generate.answerers.generative import GenerativeAnswerer
 from ragtune.generate.answerers.reader import ReaderAnswerer
 from ragtune.generate.base import Generator
+from ragtune.generate.context import PromptBudget
 
 ANSWERERS: dict[str, type[Answerer]] = {
     cls.mode: cls for cls in (GenerativeAnswerer, ExtractiveAnswerer, ReaderAnswerer)}
@@ -28,9 +29,10 @@ def resolve_mode(mode: str, reader: Path | None) -> str:
 
 
 def create_answerer(config: Config, generator: Callable[[], Generator], reader: Path | None = None,
-                    mode: str | None = None) -> Answerer:
-    """The answer mode `mode` (default: the config's), sharing `generator`; `reader` is a `train reader` folder."""
-    return ANSWERERS[resolve_mode(mode or config.generator.answer_mode, reader)](config, generator, reader)
+                    mode: str | None = None, budget: Callable[[], PromptBudget | None] | None = None) -> Answerer:
+    """The answer mode `mode` (default: the config's), sharing `generator`; `reader` is a `train reader` folder;
+    `budget` gives the generator's prompt budget (prompts are fitted to it), loaded when first needed."""
+    return ANSWERERS[resolve_mode(mode or config.generator.answer_mode, reader)](config, generator, reader, budget)
 
 
 __all__ = ["ANSWERERS", "AnswerRequest", "Answerer", "create_answerer"]

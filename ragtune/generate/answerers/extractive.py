@@ -22,7 +22,7 @@ class ExtractiveAnswerer(Answerer):
     mode = "extractive"
 
     def _shown(self, request: AnswerRequest) -> list[str]:
-        return shown_passages(request.passages, self.config.generator.max_passage_tokens)
+        return shown_passages(request.passages, self.passage_units(request))  # exactly as the prompt shows them
 
     def _spans(self, request: AnswerRequest) -> SpanSources:
         return SpanSources(self._shown(request), request.idk)
