@@ -11,6 +11,9 @@ from ragtune.text import count_units
 # End of a sentence: Chinese full-width marks (closing quotes kept with the sentence),
 # English marks followed by whitespace, or a line break.
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])[”’」』\"')）]*|(?<=[.])(?=\s)|\n+")
+#: a passage holds at most this many characters per unit of its budget: a "word" of a million letters
+#: (a one-line junk file) counts as one unit, and the embedder's cost grows with characters
+MAX_CHARS_PER_UNIT = 16
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|No|Fig|al|[A-Z])\.$")
 
 
@@ -69,8 +72,28 @@ def _join(sentences: list[str]) -> str:
     return out
 
 
+def _cap_length(chunks: list[str], max_chars: int) -> list[str]:
+    """Cut chunks longer than `max_chars` characters, at the last space of each window where there is one."""
+    capped: list[str] = []
+    for chunk in chunks:
+        start = 0
+        while len(chunk) - start > max_chars:
+            cut = chunk.rfind(" ", start + max_chars // 2, start + max_chars + 1)
+            cut = cut if cut > start else start + max_chars
+            capped.append(chunk[start:cut].strip())
+            start = cut
+        if chunk[start:].strip():
+            capped.append(chunk[start:].strip())
+    return [piece for piece in capped if piece]
+
+
 def chunk_text(text: str, size: int, overlap: int) -> list[str]:
-    """Greedy sentence packing up to `size` units; the next chunk repeats up to `overlap` units."""
+    """Greedy sentence packing up to `size` units (and `size` × MAX_CHARS_PER_UNIT characters); the next
+    chunk repeats up to `overlap` units."""
+    return _cap_length(_pack(text, size, overlap), size * MAX_CHARS_PER_UNIT)
+
+
+def _pack(text: str, size: int, overlap: int) -> list[str]:
     text = text.strip()
     if not text:
         return []

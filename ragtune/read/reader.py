@@ -62,7 +62,7 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
         for path, doc_id in progress_bar(files, desc="reading files", unit="file", enabled=progress, leave=False):
             known = store.sources.get(source_key(path), {}).get("sha256")
             try:
-                source = load_source(path, doc_id, known_sha=known)
+                source = load_source(path, doc_id, known_sha=known, limits=config.read, chunking=config.chunking)
             except LoadError as exc:
                 report.errors.append(exc)
                 continue
