@@ -15,6 +15,7 @@ _SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])[”’」』\"')）]*|(?<
 #: (a one-line junk file) counts as one unit, and the embedder's cost grows with characters
 MAX_CHARS_PER_UNIT = 16
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|No|Fig|al|[A-Z])\.$")
+_ABBREVIATION_SPAN = 8  # no match of _ABBREVIATION is longer (" Prof." is 6)
 
 
 @dataclass
@@ -37,15 +38,23 @@ def split_sentences(text: str) -> list[str]:
             pieces.append(text[start:end])
             start = end
     pieces.append(text[start:])
-    sentences: list[str] = []
+    # A piece after an abbreviation continues the sentence. Sentences are kept as lists of pieces and only
+    # the end of the last piece is searched: "A. " a million times is one sentence, built in linear time.
+    sentences: list[list[str]] = []
     for piece in (p.strip() for p in pieces):
         if not piece:
             continue
-        if sentences and _ABBREVIATION.search(sentences[-1]):
-            sentences[-1] += " " + piece
+        if sentences and _ends_with_abbreviation(sentences[-1]):
+            sentences[-1].append(piece)
         else:
-            sentences.append(piece)
-    return sentences
+            sentences.append([piece])
+    return [" ".join(parts) for parts in sentences]
+
+
+def _ends_with_abbreviation(parts: list[str]) -> bool:
+    """Whether `" ".join(parts)` ends with an abbreviation, looking only at its last few characters."""
+    tail = parts[-1] if len(parts) == 1 else " " + parts[-1]  # "^" may only match where the sentence starts
+    return _ABBREVIATION.search(tail, max(0, len(tail) - _ABBREVIATION_SPAN)) is not None
 
 
 def _hard_split(sentence: str, size: int) -> list[str]:

@@ -63,6 +63,8 @@ _SUPERSETS = {
     "iso8859-1": "cp1252",
     "big5": "cp950",
 }
+# Characters of a long file that decide whether it reads plausibly as cp1252.
+_SAMPLE = 100_000
 # A Chinese reading must be at least this share of frequent characters to beat the generic detector.
 _MIN_CJK_SCORE = 0.5
 
@@ -187,7 +189,7 @@ def _plausible_cp1252(data: bytes) -> str | None:
     if text is None or _CONTROLS.search(text):
         return None
     letters = ascii_letters = 0
-    for word in re.findall(r"\S+", text):
+    for word in re.findall(r"\S+", text[:_SAMPLE]):
         if word.isascii():
             ascii_letters += sum(ch.isalpha() for ch in word)
             letters += sum(ch.isalpha() for ch in word)

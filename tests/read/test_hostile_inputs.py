@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -21,29 +21,40 @@ from ragtune.read.ingest import discover, load_source
 
 
 def finishes_within(seconds: float, work):
-    """`work()`'s result (or its exception), failing the test instead of hanging when it takes longer."""
-    outcome: dict = {}
+    """(`work()`'s result, seconds it took), run in a forked child that is killed if it takes longer than
+    `seconds`: a regex or parser stuck in C holds the GIL, so a thread could not be abandoned."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
 
     def run():
+        start = time.perf_counter()
         try:
-            outcome["value"] = work()
-        except BaseException as exc:  # handed to the test thread below
-            outcome["error"] = exc
+            outcome = ("value", work())
+        except LoadError as exc:
+            outcome = ("load_error", (exc.path, exc.problem))
+        except BaseException as exc:  # noqa: BLE001 (handed to the test as text)
+            outcome = ("other", f"{type(exc).__name__}: {exc}")
+        sender.send((outcome, time.perf_counter() - start))
 
-    thread = threading.Thread(target=run, daemon=True)
-    start = time.perf_counter()
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"], time.perf_counter() - start
+    child = context.Process(target=run, daemon=True)
+    child.start()
+    try:
+        assert receiver.poll(seconds), f"still running after {seconds} s"
+        (kind, value), elapsed = receiver.recv()
+    finally:
+        child.kill()
+        child.join()
+    if kind == "load_error":
+        raise LoadError(*value)
+    assert kind == "value", value
+    return value, elapsed
 
 
 def load_error(path: Path, seconds: float = 20, **limits) -> LoadError:
     """The LoadError reading `path` ends in (nothing else may be raised), within `seconds`."""
+    options = {"limits": ReadConfig(**limits)} if limits else {}
     with pytest.raises(LoadError) as info:
-        finishes_within(seconds, lambda: load_source(path, path.name, limits=ReadConfig(**limits)))
+        finishes_within(seconds, lambda: load_source(path, path.name, **options))
     assert "\n" not in str(info.value)
     return info.value
 
@@ -97,7 +108,7 @@ def test_walk_skips_index_folders_fifos_and_device_links(tmp_path):
     (docs / "zero.txt").symlink_to("/dev/zero")
     (docs / "loop.txt").symlink_to(docs / "loop.txt")
     (docs / "again").symlink_to(docs)  # a link back up: not followed, so no loop
-    found, errors = finishes_within(10, lambda: discover([docs]))[0]
+    found, errors = discover([docs])
     assert [file.name for file, _ in found] == ["a.txt"]
     problems = {Path(e.path).name: e.problem for e in errors}
     assert problems["pipe.txt"] == problems["zero.txt"] == "not a regular file"
@@ -259,6 +270,25 @@ def test_passages_per_file_limit(tmp_path):
     with pytest.raises(LoadError, match=r"more than 10 passages \(read.max_passages_per_file\)"):
         load_source(path, "d", limits=ReadConfig(max_passages_per_file=10), chunking=chunking)
     assert load_source(path, "d", limits=ReadConfig(max_passages_per_file=1000), chunking=chunking).documents
+
+
+@pytest.mark.parametrize("line", [
+    "**x " * 100_000, "~~x " * 100_000, "[a " * 100_000, "![a](" * 100_000, "<!--" * 100_000,
+    "# x" + " " * 400_000 + "y", "---\ntitle: x" + " " * 400_000 + "y\n---\nBody.",
+], ids=["bold", "strike", "brackets", "images", "comments", "heading-spaces", "front-matter-spaces"])
+def test_long_markdown_lines_read_in_linear_time(tmp_path, line):
+    path = tmp_path / "one-line.md"
+    path.write_text(line, encoding="utf-8")
+    _, seconds = finishes_within(20, lambda: load_source(path, "d"))
+    assert seconds < 5
+
+
+def test_a_run_of_abbreviations_chunks_in_linear_time(tmp_path):
+    path = tmp_path / "initials.txt"
+    path.write_text("A. " * 300_000, encoding="utf-8")
+    source, seconds = finishes_within(30, lambda: load_source(path, "d"))
+    passages, chunk_seconds = finishes_within(30, lambda: chunk_document(source.documents[0], 400, 48))
+    assert seconds + chunk_seconds < 10 and len(passages) > 100
 
 
 # --- text that reaches the index -----------------------------------------------------------------------------
