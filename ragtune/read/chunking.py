@@ -11,7 +11,11 @@ from ragtune.text import count_units
 # End of a sentence: Chinese full-width marks (closing quotes kept with the sentence),
 # English marks followed by whitespace, or a line break.
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])[”’」』\"')）]*|(?<=[.])(?=\s)|\n+")
+#: a passage holds at most this many characters per unit of its budget: a "word" of a million letters
+#: (a one-line junk file) counts as one unit, and the embedder's cost grows with characters
+MAX_CHARS_PER_UNIT = 16
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|No|Fig|al|[A-Z])\.$")
+_ABBREVIATION_SPAN = 8  # no match of _ABBREVIATION is longer (" Prof." is 6)
 
 
 @dataclass
@@ -34,15 +38,23 @@ def split_sentences(text: str) -> list[str]:
             pieces.append(text[start:end])
             start = end
     pieces.append(text[start:])
-    sentences: list[str] = []
+    # A piece after an abbreviation continues the sentence. Sentences are kept as lists of pieces and only
+    # the end of the last piece is searched: "A. " a million times is one sentence, built in linear time.
+    sentences: list[list[str]] = []
     for piece in (p.strip() for p in pieces):
         if not piece:
             continue
-        if sentences and _ABBREVIATION.search(sentences[-1]):
-            sentences[-1] += " " + piece
+        if sentences and _ends_with_abbreviation(sentences[-1]):
+            sentences[-1].append(piece)
         else:
-            sentences.append(piece)
-    return sentences
+            sentences.append([piece])
+    return [" ".join(parts) for parts in sentences]
+
+
+def _ends_with_abbreviation(parts: list[str]) -> bool:
+    """Whether `" ".join(parts)` ends with an abbreviation, looking only at its last few characters."""
+    tail = parts[-1] if len(parts) == 1 else " " + parts[-1]  # "^" may only match where the sentence starts
+    return _ABBREVIATION.search(tail, max(0, len(tail) - _ABBREVIATION_SPAN)) is not None
 
 
 def _hard_split(sentence: str, size: int) -> list[str]:
@@ -69,8 +81,28 @@ def _join(sentences: list[str]) -> str:
     return out
 
 
+def _cap_length(chunks: list[str], max_chars: int) -> list[str]:
+    """Cut chunks longer than `max_chars` characters, at the last space of each window where there is one."""
+    capped: list[str] = []
+    for chunk in chunks:
+        start = 0
+        while len(chunk) - start > max_chars:
+            cut = chunk.rfind(" ", start + max_chars // 2, start + max_chars + 1)
+            cut = cut if cut > start else start + max_chars
+            capped.append(chunk[start:cut].strip())
+            start = cut
+        if chunk[start:].strip():
+            capped.append(chunk[start:].strip())
+    return [piece for piece in capped if piece]
+
+
 def chunk_text(text: str, size: int, overlap: int) -> list[str]:
-    """Greedy sentence packing up to `size` units; the next chunk repeats up to `overlap` units."""
+    """Greedy sentence packing up to `size` units (and `size` × MAX_CHARS_PER_UNIT characters); the next
+    chunk repeats up to `overlap` units."""
+    return _cap_length(_pack(text, size, overlap), size * MAX_CHARS_PER_UNIT)
+
+
+def _pack(text: str, size: int, overlap: int) -> list[str]:
     text = text.strip()
     if not text:
         return []

@@ -11,6 +11,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from ragtune.errors import LoadError
+from ragtune.read.limits import json_too_deep
 
 # Frequent Han characters (top ~900 in Simplified use, plus the common Traditional forms that differ).
 # Text decoded with the right codec is mostly made of these; GBK bytes read as Big5 (or the reverse)
@@ -62,6 +63,8 @@ _SUPERSETS = {
     "iso8859-1": "cp1252",
     "big5": "cp950",
 }
+# Characters of a long file that decide whether it reads plausibly as cp1252.
+_SAMPLE = 100_000
 # A Chinese reading must be at least this share of frequent characters to beat the generic detector.
 _MIN_CJK_SCORE = 0.5
 
@@ -77,8 +80,9 @@ def read_file_bytes(path: str | Path) -> bytes:
     return data
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; LoadError naming the line for anything else."""
+def iter_jsonl(path: str | Path, max_depth: int | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; LoadError naming the line for anything else,
+    including objects nested deeper than `max_depth`."""
     for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -86,8 +90,12 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise LoadError(path, f"line {number}: invalid JSON ({exc.msg})") from exc
+        except RecursionError:
+            raise LoadError(path, f"line {number}: JSON nested too deeply") from None
         if not isinstance(record, dict):
             raise LoadError(path, f"line {number}: expected a JSON object")
+        if max_depth is not None and json_too_deep(record, max_depth):
+            raise LoadError(path, f"line {number}: nested deeper than {max_depth} levels (read.max_depth)")
         yield number, record
 
 
@@ -169,6 +177,31 @@ def _cjk_score(text: str) -> float:
     return sum(ch in _COMMON for ch in wide) / len(wide)
 
 
+def _plausible_cp1252(data: bytes) -> str | None:
+    """`data` as Windows-1252 (what browsers assume for unlabelled Western text) when it reads like it.
+
+    The statistical detector has nothing to go on in a few accented words and picks a Central European
+    or DOS codepage as often as not ("café crème" became "café crčme"). Text in another single-byte
+    codepage read as cp1252 shows itself: symbols inside words (Polish "Za¿ó³æ") or words with no ASCII
+    letters at all (Cyrillic "Ïðèâåò"); such text, or bytes cp1252 leaves undefined, go to the detector.
+    """
+    text = _strict(data, "cp1252")
+    if text is None or _CONTROLS.search(text):
+        return None
+    letters = ascii_letters = 0
+    for word in re.findall(r"\S+", text[:_SAMPLE]):
+        if word.isascii():
+            ascii_letters += sum(ch.isalpha() for ch in word)
+            letters += sum(ch.isalpha() for ch in word)
+            continue
+        for before, ch, after in zip(" " + word, word, word[1:] + " "):
+            if ord(ch) > 0x7F and not ch.isalpha() and before.isalpha() and after.isalpha():
+                return None  # a symbol between letters: a letter of another codepage
+        letters += sum(ch.isalpha() for ch in word)
+        ascii_letters += sum(ch.isascii() and ch.isalpha() for ch in word)
+    return text if ascii_letters * 2 >= letters else None
+
+
 def _guess(data: bytes, path: str | Path) -> str:
     readings = []
     for encoding in ("gb18030", "cp950"):
@@ -178,6 +211,9 @@ def _guess(data: bytes, path: str | Path) -> str:
     readings.sort(key=lambda r: r[0], reverse=True)  # stable: GB18030 wins a tie
     if readings and readings[0][0] >= _MIN_CJK_SCORE:
         return readings[0][1]
+    western = _plausible_cp1252(data)
+    if western is not None:
+        return western
     best = from_bytes(data).best()
     if best is not None:
         return str(best)

@@ -1,15 +1,25 @@
-"""Walk the paths a user gives, load each supported file, and collect one-line problems."""
+"""Walk the paths a user gives, load each supported file, and collect one-line problems.
+
+Whatever a file holds, loading it ends in its documents or in one LoadError for it: `load_source`
+is the one place that turns a loader's unexpected exception into that file's error.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragtune.config import ChunkingConfig, ReadConfig
 from ragtune.errors import LoadError
-from ragtune.read.document import Document
+from ragtune.index.store import looks_like_index
+from ragtune.read.chunking import chunk_text
+from ragtune.read.document import Document, cleaned
+from ragtune.read.limits import check_file_size
 from ragtune.read.loaders import LOADERS, loader_for
 
 #: in a BEIR folder only the corpus is text to index (queries, qrels, notes are not)
@@ -31,9 +41,17 @@ def source_key(path: str | Path) -> str:
     return str(Path(path).expanduser().absolute().resolve(strict=False))
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, limits: ReadConfig | None = None) -> str:
+    """Hash a regular file within the size limit; anything else (a FIFO, /dev/zero) is refused unread."""
+    limits = limits or ReadConfig()
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore the flag)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadError(path, "not a regular file")
+        check_file_size(info.st_size, path, limits)
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -44,32 +62,69 @@ def _is_beir_folder(folder: Path) -> bool:
 
 
 def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[LoadError]]:
-    """Expand arguments into (file, fallback doc id) pairs; unsupported or missing paths become errors."""
+    """Expand arguments into (file, fallback doc id) pairs, each file once; other paths become errors.
+
+    Folders are walked without following links into other folders, without entering index folders
+    (an index kept inside the folder it indexes is not read back into itself), and only regular files
+    are taken (a FIFO or a link to /dev/zero would block or never end).
+    """
     found: list[tuple[Path, str]] = []
     errors: list[LoadError] = []
+    seen: set[str] = set()
+
+    def take(file: Path, doc_id: str) -> None:
+        try:
+            mode = file.stat().st_mode
+            key = source_key(file)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on older Pythons
+            errors.append(LoadError(file, _os_problem(exc)))
+            return
+        if key in seen:
+            return
+        seen.add(key)
+        if not stat.S_ISREG(mode):
+            errors.append(LoadError(file, "not a regular file"))
+        elif loader_for(file) is None:
+            errors.append(LoadError(file, f"unsupported file type {file.suffix or '(none)'!r}"))
+        else:
+            found.append((file, doc_id))
+
     for arg in paths:
         root = Path(arg).expanduser()
-        if not root.exists():
-            errors.append(LoadError(arg, "no such file or directory"))
-        elif root.is_file():
-            if loader_for(root) is None:
-                errors.append(LoadError(root, f"unsupported file type {root.suffix or '(none)'!r}"))
-            else:
-                found.append((root, root.name))
+        try:
+            is_folder = stat.S_ISDIR(root.stat().st_mode)
+        except OSError as exc:
+            errors.append(LoadError(arg, _os_problem(exc)))
+            continue
+        if not is_folder:
+            take(root, root.name)
+        elif looks_like_index(root):
+            errors.append(LoadError(root, "is a ragtune index folder, not documents"))
         else:
-            for file in _walk(root):
-                if loader_for(file) is None:
-                    errors.append(LoadError(file, f"unsupported file type {file.suffix or '(none)'!r}"))
-                else:
-                    found.append((file, str(file.relative_to(root.parent))))
-    return found, errors
+            for file in _walk(root, errors):
+                take(file, str(file.relative_to(root.parent)))
+    return found, [one_line(error) for error in errors]
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    """Files under a folder in a stable order, skipping hidden entries and a BEIR folder's non-corpus files."""
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "qrels")
+def _os_problem(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
+        return "no such file or directory"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    return f"cannot read: {exc}"
+
+
+def _walk(folder: Path, errors: list[LoadError]) -> Iterator[Path]:
+    """Files under a folder in a stable order, skipping hidden entries, index folders and a BEIR folder's
+    non-corpus files; links to folders are not followed (no loops), unreadable folders are errors."""
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(LoadError(exc.filename or folder, _os_problem(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "qrels"
+                             and not looks_like_index(here / d))
         beir = _is_beir_folder(here)
         for name in sorted(filenames):
             if name.startswith(".") or (beir and name != BEIR_CORPUS):
@@ -77,21 +132,77 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield here / name
 
 
-def load_source(path: Path, doc_id: str, known_sha: str | None = None) -> SourceFile:
-    """Hash a file and, unless the hash matches `known_sha`, parse it; raises LoadError."""
+def load_source(path: Path, doc_id: str, known_sha: str | None = None, limits: ReadConfig | None = None,
+                chunking: ChunkingConfig | None = None) -> SourceFile:
+    """Hash a file and, unless the hash matches `known_sha`, parse it; raises LoadError, nothing else.
+
+    `limits` bound what the file may cost; `chunking` is how its documents will be cut, to hold it to
+    `limits.max_passages_per_file`.
+    """
     try:
-        sha = file_sha256(path)
+        return _load_source(path, doc_id, known_sha, limits or ReadConfig(), chunking or ChunkingConfig())
+    except LoadError as exc:
+        raise one_line(exc) from exc.__cause__
+
+
+def one_line(error: LoadError) -> LoadError:
+    """`error` with control characters in its path or problem escaped (as Python writes them): a file
+    whose name holds a newline is still one line of the report."""
+    if error.path.isprintable() and error.problem.isprintable():
+        return error
+    return LoadError(_printable(error.path), _printable(error.problem))
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def _load_source(path: Path, doc_id: str, known_sha: str | None, limits: ReadConfig,
+                 chunking: ChunkingConfig) -> SourceFile:
+    try:
+        sha = file_sha256(path, limits)
     except OSError as exc:
-        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from exc
+        raise LoadError(path, _os_problem(exc)) from exc
     source = SourceFile(key=source_key(path), path=path, doc_id=doc_id, sha256=sha)
     if sha == known_sha:
         return source
-    loader = loader_for(path)
-    assert loader is not None, "discover() only yields supported files"
-    source.documents = loader.load(path, doc_id)
+    loader = loader_for(path, limits)
+    if loader is None:
+        raise LoadError(path, f"unsupported file type {path.suffix or '(none)'!r}")
+    try:
+        documents = loader.load(path, doc_id)
+    except LoadError:
+        raise
+    except Exception as exc:  # a parser's bug or a file no one foresaw: that file's error, not the batch's
+        raise LoadError(path, _unexpected(exc, path)) from exc
+    source.documents = [doc for doc in map(cleaned, documents) if doc.text.strip()]
     if not source.documents:
         raise LoadError(path, "no text found")
+    _check_passages(source, limits, chunking)
     return source
+
+
+def _unexpected(exc: Exception, path: Path) -> str:
+    kind = path.suffix.lstrip(".").upper() or "file"
+    if isinstance(exc, RecursionError):
+        return f"cannot read {kind}: nested too deeply"
+    if isinstance(exc, MemoryError):
+        return f"cannot read {kind}: out of memory"
+    reason = " ".join(str(exc).split())[:200]
+    return f"cannot read {kind}: {type(exc).__name__}" + (f": {reason}" if reason else "")
+
+
+def _check_passages(source: SourceFile, limits: ReadConfig, chunking: ChunkingConfig) -> None:
+    limit = limits.max_passages_per_file
+    count = len(source.documents)
+    if count <= limit:
+        count = 0
+        for doc in source.documents:
+            count += len(chunk_text(doc.text, chunking.chunk_size, chunking.chunk_overlap))
+            if count > limit:
+                break
+    if count > limit:
+        raise LoadError(source.path, f"more than {limit} passages (read.max_passages_per_file)")
 
 
 __all__ = ["LOADERS", "SourceFile", "discover", "load_source", "source_key"]

@@ -66,16 +66,13 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
     with write_lock(Path(folder)):
         store = open_or_create(Path(folder), config, embedder)
         batch = _Batch(store, embedder, report, config.index.save_every_passages, progress)
-        seen: set[str] = set()
         for path, doc_id in progress_bar(files, desc="reading files", unit="file", enabled=progress, leave=False):
-            key = source_key(path)
-            if key in seen:  # one file named twice (a folder and a file in it) is read once
-                continue
-            seen.add(key)
+            key = source_key(path)  # discover() names each file once, however many arguments reach it
             entry = store.sources.get(key)
             partial = bool(entry and entry.get("partial"))
             try:
-                source = load_source(path, doc_id, known_sha=entry["sha256"] if entry and not partial else None)
+                source = load_source(path, doc_id, known_sha=entry["sha256"] if entry and not partial else None,
+                                     limits=config.read, chunking=config.chunking)
             except LoadError as exc:
                 report.errors.append(exc)
                 continue

@@ -1,4 +1,8 @@
-"""SQuAD-format files: one parser shared by `read` (paragraphs → documents) and `eval` (questions)."""
+"""SQuAD-format files: one parser shared by `read` (paragraphs → documents) and `eval` (questions).
+
+Every field is checked for its JSON type as it is used, so a malformed file is one LoadError that says
+where (`article 3 paragraph 0: "context" must be a string, not null`), never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from pathlib import Path
 
 from ragtune.errors import LoadError
 from ragtune.read.document import Document
+from ragtune.read.limits import depth_error, json_too_deep
+
+_SHAPE = 'not a SQuAD-format JSON (expected {"data": [{"paragraphs": [...]}]})'
 
 
 @dataclass
@@ -18,36 +25,66 @@ class SquadQuestion:
     passage_id: str
 
 
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _expect(value: object, kind: type | tuple[type, ...], path: Path, where: str, name: str) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        expected = {list: "an array", dict: "an object", str: "a string"}.get(kind, "a string or number")
+        raise LoadError(path, f'{where}: "{name}" must be {expected}, not {json_type(value)}')
+
+
 def paragraph_id(stem: str, article: int, paragraph: int, record: dict) -> str:
     """A paragraph keeps its own id (CMRC has one); otherwise `<file stem>-<article>-<paragraph>`."""
     own = record.get("id")
     return str(own) if own not in (None, "") else f"{stem}-{article}-{paragraph}"
 
 
-def _parse(path: Path) -> list[dict]:
+def _parse(path: Path, max_depth: int | None = None) -> list[dict]:
     try:
         raw = json.loads(path.read_bytes().decode("utf-8-sig"))
     except OSError as exc:
         raise LoadError(path, f"cannot read: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LoadError(path, f"invalid JSON: {exc}") from exc
+    except RecursionError:
+        raise (depth_error(path, max_depth) if max_depth else LoadError(path, "JSON nested too deeply")) from None
+    if max_depth is not None and json_too_deep(raw, max_depth):
+        raise depth_error(path, max_depth)
     data = raw.get("data") if isinstance(raw, dict) else None
-    if not isinstance(data, list) or not all(isinstance(a, dict) and "paragraphs" in a for a in data):
-        raise LoadError(path, 'not a SQuAD-format JSON (expected {"data": [{"paragraphs": [...]}]})')
+    if not isinstance(data, list):
+        raise LoadError(path, _SHAPE)
+    for a, article in enumerate(data):
+        if not isinstance(article, dict) or "paragraphs" not in article:
+            raise LoadError(path, f"article {a}: {_SHAPE}")
+        _expect(article["paragraphs"], list, path, f"article {a}", "paragraphs")
+        if article.get("title") is not None:
+            _expect(article["title"], (str, int, float), path, f"article {a}", "title")
+        for p, para in enumerate(article["paragraphs"]):
+            if not isinstance(para, dict):
+                raise LoadError(path, f"article {a} paragraph {p}: must be an object, not {json_type(para)}")
+            if para.get("id") is not None:
+                _expect(para["id"], (str, int), path, f"article {a} paragraph {p}", "id")
     return data
 
 
-def load_squad_documents(path: Path) -> list[Document]:
-    """Every paragraph as a document, titled by its article."""
+def load_squad_documents(path: Path, max_depth: int | None = None) -> list[Document]:
+    """Every paragraph as a document, titled by its article; `max_depth` bounds the JSON nesting."""
     docs = []
-    for a, article in enumerate(_parse(path)):
+    for a, article in enumerate(_parse(path, max_depth)):
         for p, para in enumerate(article["paragraphs"]):
-            context = para.get("context") if isinstance(para, dict) else None
-            if not isinstance(context, str):
-                raise LoadError(path, f"article {a} paragraph {p} has no 'context' string")
-            if context.strip():
+            _expect(para.get("context"), str, path, f"article {a} paragraph {p}", "context")
+            if para["context"].strip():
                 doc_id = paragraph_id(path.stem, a, p, para)
-                docs.append(Document(id=doc_id, text=context, title=str(article.get("title", ""))))
+                docs.append(Document(id=doc_id, text=para["context"], title=str(article.get("title") or "")))
     return docs
 
 
@@ -57,7 +94,16 @@ def load_squad_questions(path: Path) -> list[SquadQuestion]:
     for a, article in enumerate(_parse(path)):
         for p, para in enumerate(article["paragraphs"]):
             pid = paragraph_id(path.stem, a, p, para)
-            for qa in para.get("qas", []):
-                answers = [str(x["text"]) for x in qa.get("answers", []) if str(x.get("text", "")).strip()]
-                questions.append(SquadQuestion(str(qa.get("id", "")), str(qa["question"]), answers, pid))
+            qas = para.get("qas") or []
+            _expect(qas, list, path, f"article {a} paragraph {p}", "qas")
+            for q, qa in enumerate(qas):
+                where = f"article {a} paragraph {p} question {q}"
+                if not isinstance(qa, dict):
+                    raise LoadError(path, f"{where}: must be an object, not {json_type(qa)}")
+                _expect(qa.get("question"), str, path, where, "question")
+                answers = qa.get("answers") or []
+                _expect(answers, list, path, where, "answers")
+                texts = [x.get("text") if isinstance(x, dict) else x for x in answers]
+                answers = [str(t) for t in texts if isinstance(t, (str, int, float)) and str(t).strip()]
+                questions.append(SquadQuestion(str(qa.get("id", "")), qa["question"], answers, pid))
     return questions

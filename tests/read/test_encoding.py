@@ -100,3 +100,19 @@ def test_unreadable_path_is_a_load_error(tmp_path):
     with pytest.raises(LoadError, match="cannot read") as info:
         read_text_file(tmp_path / "missing.txt")
     assert "missing.txt" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("café crème brûlée", "cp1252"),  # was read as cp1250: "café crčme brűlée"
+        ("Größe", "cp1252"),
+        ("über", "cp1252"),
+        ("El niño está aquí, ¿verdad? ¡Sí! 20°C, 5€", "cp1252"),
+        ("“Smart quotes” — and… more", "cp1252"),
+        ("Zażółć gęślą jaźń", "cp1250"),  # still Central European where the bytes say so
+        ("Příliš žluťoučký kůň úpěl ďábelské ódy", "cp1250"),
+    ],
+)
+def test_short_western_text_is_windows_1252(text, encoding):
+    assert decode_bytes(text.encode(encoding), "short.txt") == text

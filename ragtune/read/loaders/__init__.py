@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ragtune.config import ReadConfig
 from ragtune.read.loaders.base import Loader
 from ragtune.read.loaders.docx import DocxLoader
 from ragtune.read.loaders.html import HtmlLoader
@@ -18,10 +19,10 @@ LOADERS: dict[str, type[Loader]] = {
 }
 
 
-def loader_for(path: Path) -> Loader | None:
-    """The loader for a file, or None when its extension is not supported."""
+def loader_for(path: Path, limits: ReadConfig | None = None) -> Loader | None:
+    """The loader for a file, bound to the `read:` limits, or None when its extension is not supported."""
     cls = LOADERS.get(path.suffix.lower())
-    return cls() if cls else None
+    return cls(limits) if cls else None
 
 
 __all__ = ["LOADERS", "Loader", "loader_for"]

@@ -8,7 +8,7 @@ from ragtune.errors import LoadError
 from ragtune.read.document import Document
 from ragtune.read.encoding import iter_jsonl
 from ragtune.read.loaders.base import Loader
-from ragtune.read.squad import load_squad_documents
+from ragtune.read.squad import json_type, load_squad_documents
 
 
 class SquadLoader(Loader):
@@ -17,7 +17,7 @@ class SquadLoader(Loader):
     extensions = (".json",)
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
-        return load_squad_documents(path)
+        return load_squad_documents(path, max_depth=self.limits.max_depth)
 
 
 class JsonlLoader(Loader):
@@ -27,12 +27,18 @@ class JsonlLoader(Loader):
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
         docs = []
-        for number, record in iter_jsonl(path):
+        for number, record in iter_jsonl(path, max_depth=self.limits.max_depth):
             text = record.get("text", record.get("contents"))
             rid = record.get("id", record.get("_id"))
-            if not isinstance(text, str) or rid in (None, ""):
+            title = record.get("title")
+            if rid in (None, "") or text is None:
                 raise LoadError(path, f'line {number}: needs "id" (or "_id") and "text"')
+            if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+                raise LoadError(path, f'line {number}: "id" must be a string or number, not {json_type(rid)}')
+            if not isinstance(text, str):
+                raise LoadError(path, f'line {number}: "text" must be a string, not {json_type(text)}')
+            if title is not None and (not isinstance(title, (str, int, float)) or isinstance(title, bool)):
+                raise LoadError(path, f'line {number}: "title" must be a string, not {json_type(title)}')
             if text.strip():
-                title = str(record.get("title") or "")
-                docs.append(Document(id=str(rid), text=text, title=title))
+                docs.append(Document(id=str(rid), text=text, title=str(title or "")))
         return docs

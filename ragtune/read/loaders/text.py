@@ -10,20 +10,22 @@ from ragtune.read.encoding import read_text_file
 from ragtune.read.loaders.base import Loader
 
 _FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)[ \t]*\n(.*?\n)?(?:---|\.\.\.|\+\+\+)[ \t]*(?:\n|\Z)", re.DOTALL)
-_FRONT_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.MULTILINE)
+_FRONT_TITLE = re.compile(r"^title[ \t]*[:=](.*)$", re.MULTILINE)
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-_ATX = re.compile(r"^\s{0,3}(#{1,6})(?:\s+(.*?))?(?:\s+#+)?\s*$")
+_ATX = re.compile(r"^\s{0,3}(#{1,6})(?:\s+(.*))?$")  # on the right-stripped line; closing #s: _heading_text
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _RULE = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
 _REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$")
+# Every pattern runs in linear time on any line: the text between delimiters may not contain the opening
+# delimiter, so a failed match stops at the next one instead of scanning the rest of a long line again.
+_LINK_TARGET = r"\((?:[^()]|\([^()]*\))*\)"  # (url), one level of parentheses inside: (wiki/A_(b))
 _INLINE = (
-    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> alt text
-    (re.compile(r"!?\[([^\]]+)\](?:\([^)]*\)|\[[^\]]*\])"), r"\1"),  # links -> link text
+    (re.compile(r"!\[([^\[\]]*)\]" + _LINK_TARGET), r"\1"),  # images -> alt text
+    (re.compile(r"!?\[([^\[\]]+)\](?:" + _LINK_TARGET + r"|\[[^\[\]]*\])"), r"\1"),  # links -> link text
     (re.compile(r"<((?:https?|mailto):[^>\s]+)>"), r"\1"),  # autolinks
     (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tags
     (re.compile(r"`+([^`]+?)`+"), r"\1"),
-    (re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(\*\*|__|~~)(?=\S)((?:(?!\1).)+?)(?<=\S)\1"), r"\2"),
     (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),
     (re.compile(r"(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])"), r"\1"),
 )
@@ -55,7 +57,7 @@ class MarkdownLoader(Loader):
         if match:
             raw = raw[match.end() :]
             title_match = _FRONT_TITLE.search(match.group(1) or "")
-            front_title = title_match.group(1).strip("'\"") if title_match else ""
+            front_title = title_match.group(1).strip().strip("'\"") if title_match else ""
         text, heading = markdown_to_text(raw)
         title = heading or front_title or Path(path).stem
         return [Document(id=doc_id, text=text, title=title, metadata={"source": str(path)})]
@@ -78,9 +80,9 @@ def markdown_to_text(markdown: str) -> tuple[str, str]:
         if fence_match:
             fence = fence_match.group(1)
             continue
-        atx = _ATX.match(line)
+        atx = _ATX.match(line.rstrip())
         if atx:
-            heading = _inline(atx.group(2) or "")
+            heading = _inline(_heading_text(atx.group(2) or ""))
             if len(atx.group(1)) == 1 and not title:
                 title = heading
             out.append(heading)
@@ -97,7 +99,27 @@ def markdown_to_text(markdown: str) -> tuple[str, str]:
     return text, title
 
 
+def _heading_text(text: str) -> str:
+    """An ATX heading's text without its optional closing run of #s (which must follow a space)."""
+    unclosed = text.rstrip("#")
+    return unclosed.rstrip() if unclosed != text and unclosed[-1:].isspace() else text
+
+
 def _inline(line: str) -> str:
+    line = _strip_comments(line)
     for pattern, replacement in _INLINE:
         line = pattern.sub(replacement, line)
     return line
+
+
+def _strip_comments(line: str) -> str:
+    """`line` without <!-- ... --> comments (by search, not a regex: an unclosed one ends the work)."""
+    out, start = [], 0
+    while (opening := line.find("<!--", start)) != -1:
+        closing = line.find("-->", opening + 4)
+        if closing == -1:
+            break
+        out.append(line[start:opening])
+        start = closing + 3
+    out.append(line[start:])
+    return "".join(out)
