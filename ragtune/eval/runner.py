@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ragtune.ask.prompt import closed_book_messages
+from ragtune.ask.question import check_question
 from ragtune.ask.retriever import RetrievedPassage
-from ragtune.errors import RagtuneError
+from ragtune.errors import QuestionError, RagtuneError, RagtuneWarning
 from ragtune.eval.answer_metrics import em_f1, metric_language, score_answers
 from ragtune.eval.datasets import EvalQuestion
 from ragtune.eval.grounding import grounding_stats
@@ -78,6 +80,7 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
     if closed_book and not has_answers:
         raise RagtuneError("--closed-book needs reference answers; this data has none (BEIR)")
     generate = not retrieval_only and has_answers
+    questions, skipped = askable(questions, pipeline.config.retrieval.max_question_chars, data)
     k = k or pipeline.config.retrieval.top_k
     records = [QuestionRecord(q.id, q.question, list(q.answers), dict(q.qrels)) for q in questions]
 
@@ -95,6 +98,8 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
         _generate(pipeline, records, batch, batch_rows, source_texts, progress)
 
     metrics: dict[str, Any] = {"n": len(records)}
+    if skipped:
+        metrics["skipped_questions"] = skipped
     if not closed_book:
         scores = score_retrieval([r.retrieved for r in records], [r.qrels for r in records])
         metrics["retrieval"] = {name: round(value, 4) for name, value in scores.items()}
@@ -118,6 +123,25 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
                 "adapter": ", ".join(map(str, pipeline.adapters)) or None,
                 "metric_language": pipeline.config.eval.metric_language}
     return EvalResult(metrics, records, settings)
+
+
+def askable(questions: list[EvalQuestion], max_chars: int, data: object = None
+            ) -> tuple[list[EvalQuestion], int]:
+    """The questions `ask` would accept, and how many were left out (one warning naming the first): a data
+    file with an empty or endless question is scored on the rest rather than refused whole."""
+    kept, problems = [], []
+    for question in questions:
+        try:
+            check_question(question.question, max_chars)
+        except QuestionError as exc:
+            problems.append(f"{question.id!r}: {exc}")
+            continue
+        kept.append(question)
+    if problems:
+        where = f"{data}: " if data else ""
+        warnings.warn(RagtuneWarning(f"{where}{len(problems)} question(s) left out, first {problems[0]}"),
+                      stacklevel=2)
+    return kept, len(problems)
 
 
 def gold_coverage(qrels: Iterable[dict[str, int]], indexed: set[str], data: object = None

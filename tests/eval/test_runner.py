@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, RagtuneWarning
 from ragtune.eval.datasets import EvalQuestion, load_eval_data
 from ragtune.eval.runner import evaluate, gold_coverage
 
@@ -59,3 +59,15 @@ def test_gold_ids_missing_from_the_index_are_warned_about(sample_pipeline, squad
     assert "\n" not in warning and "index the same file" in warning
     empty = gold_coverage([{}], set())
     assert empty[0] == 0.0 and "0 of 0" in empty[1] and "first missing" not in empty[1]
+
+
+def test_empty_and_endless_questions_are_left_out_with_one_warning(sample_pipeline, squad_sample):
+    """One bad question in a data file costs that question, not the whole eval (ask refuses it with exit 2)."""
+    questions = load_eval_data(squad_sample)[:3]
+    limit = sample_pipeline.config.retrieval.max_question_chars
+    questions[0].question = "   "
+    questions[2].question = "why " * limit
+    with pytest.warns(RagtuneWarning, match=r"subset.json: 2 question\(s\) left out, first .*empty"):
+        result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False, data="subset.json")
+    assert result.metrics["n"] == 1 and result.metrics["skipped_questions"] == 2
+    assert [r.id for r in result.records] == [questions[1].id]
