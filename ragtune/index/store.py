@@ -37,6 +37,9 @@ from ragtune.index.script import script_normalizer
 from ragtune.index.vectors import VectorIndex, create_vector_index
 
 FORMAT_VERSION = 1
+#: how snapshot text files are written and read: UTF-8, and a source path that is not UTF-8 (a lone surrogate
+#: in Python) passes through unchanged, so the next `read` still recognises the file
+_TEXT = {"encoding": "utf-8", "errors": "surrogatepass"}
 
 
 @dataclass(slots=True)
@@ -96,23 +99,23 @@ class IndexStore:
 
         def read(snap: Path) -> dict:
             with _reading("manifest.json"):
-                return json.loads((snap / "manifest.json").read_text(encoding="utf-8"))
+                return json.loads((snap / "manifest.json").read_text(**_TEXT))
 
         return _from_live_snapshot(Path(folder), read)
 
     @classmethod
     def _load_snapshot(cls, folder: Path, snap: Path) -> IndexStore:
         with _reading("manifest.json"):
-            manifest = json.loads((snap / "manifest.json").read_text(encoding="utf-8"))
+            manifest = json.loads((snap / "manifest.json").read_text(**_TEXT))
             if manifest.get("format") != FORMAT_VERSION:
                 raise RagtuneError(f"{folder}: index format {manifest.get('format')} is not {FORMAT_VERSION}")
             store = cls(folder, manifest["embedder"], manifest["dim"], manifest["vector_backend"],
                         manifest["bm25_k1"], manifest["bm25_b"], manifest.get("script", "none"))
             store.sources = manifest["sources"]
             store.extra = manifest.get("extra", {})
-        with _reading("passages.jsonl"), open(snap / "passages.jsonl", encoding="utf-8") as fh:
+        with _reading("passages.jsonl"), open(snap / "passages.jsonl", **_TEXT) as fh:
             store.passages = [_passage(json.loads(line)) for line in fh]
-        with _reading("tokens.jsonl"), open(snap / "tokens.jsonl", encoding="utf-8") as fh:
+        with _reading("tokens.jsonl"), open(snap / "tokens.jsonl", **_TEXT) as fh:
             store.tokens = [_interned(json.loads(line)) for line in fh]
         with _reading("vectors"):
             store.vectors.load(snap)
@@ -189,14 +192,14 @@ class IndexStore:
                 "vector_backend": self.vector_backend, "bm25_k1": self.bm25.k1, "bm25_b": self.bm25.b,
                 "script": self.script, "passages": len(self.passages), "sources": self.sources, "extra": self.extra,
             }
-            with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
+            with open(tmp / "passages.jsonl", "w", **_TEXT) as fh:
                 fh.writelines(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in self.passages)
-            with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as fh:
+            with open(tmp / "tokens.jsonl", "w", **_TEXT) as fh:
                 fh.writelines(json.dumps(t, ensure_ascii=False) + "\n" for t in self.tokens)
             self.vectors.save(tmp)
             self.bm25.save(tmp)
             # The manifest goes last: a snapshot without one is never considered valid.
-            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), **_TEXT)
             _fsync_tree(tmp)
             os.rename(tmp, final)
             pointer_tmp.write_text(name)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-# Control characters (C0, DEL, C1) other than tab and newline: they corrupt prompts, tokenisers and terminals.
-# Those that mean a line break (CR, VT, FF, the information separators, NEL) become newlines.
+from ragtune.text import printable
+
+# Control characters that mean a line break (CR, VT, FF, the information separators, NEL) become newlines;
+# the others, which corrupt prompts, tokenisers and terminals, go (ragtune.text.printable).
 _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85]")
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 
 
 @dataclass
@@ -22,8 +23,9 @@ class Document:
 
 
 def clean_text(text: str) -> str:
-    """`text` with line breaks normalised to \\n and every other control character except tab removed."""
-    return _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
+    """`text` with line breaks normalised to \\n, every other control character except tab removed and lone
+    surrogates (a file name that is not UTF-8) replaced."""
+    return printable(_LINE_BREAKS.sub("\n", text))
 
 
 def clean_title(title: str) -> str:
@@ -33,4 +35,4 @@ def clean_title(title: str) -> str:
 
 def cleaned(doc: Document) -> Document:
     """`doc` with clean text and title: what `read` stores, whatever the loader found in the file."""
-    return replace(doc, text=clean_text(doc.text), title=clean_title(doc.title))
+    return replace(doc, id=printable(doc.id), text=clean_text(doc.text), title=clean_title(doc.title))
