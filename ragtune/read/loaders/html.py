@@ -57,16 +57,17 @@ class _TooDeep(Exception):
 
 
 class _DepthLimitedSoup(BeautifulSoup):
-    """The html.parser tree, refused as soon as elements nest deeper than `max_depth` (before it is built).
+    """The lxml-parsed tree (linear, where html.parser is quadratic on runs of unclosed tags), refused as soon
+    as elements nest deeper than `max_depth` (before it is built).
 
-    Elements whose end tag HTML lets authors omit (<p>, <li>, <td>...) do not count: html.parser nests
+    Elements whose end tag HTML lets authors omit (<p>, <li>, <td>...) do not count: a parser may nest
     every unclosed one inside the last, so an old page of 500 bare <p>s would otherwise look 500 deep.
     """
 
     def __init__(self, markup: str, max_depth: int):
         self._max_depth = max_depth
         self._depth = 0
-        super().__init__(markup, "html.parser")
+        super().__init__(markup, "lxml")
 
     def reset(self) -> None:
         self._depth = 0
