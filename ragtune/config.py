@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragtune.errors import RagtuneError
+from ragtune.regular_files import read_regular
 
 
 class _Section(BaseModel):
@@ -349,8 +350,8 @@ class Config(_Section):
         if path is not None:
             path = Path(path)
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
+                data = yaml.safe_load(read_regular(path).decode("utf-8")) or {}
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise RagtuneError(f"{path}: cannot read config: {str(exc).splitlines()[0]}") from exc
             if not isinstance(data, dict):
                 raise RagtuneError(f"{path}: config must be a YAML mapping")

@@ -28,6 +28,9 @@ class RagtuneWarning(UserWarning):
 
 
 def first_line(exc: BaseException) -> str:
-    """A library exception as one line of a RagtuneError (its first line, else its type's name)."""
-    lines = str(exc).strip().splitlines()
+    """A library exception as one line of a RagtuneError (its first line, else its type's name), without the
+    colour codes some libraries put in their messages."""
+    from ragtune.text import printable
+
+    lines = printable(str(exc)).strip().splitlines()
     return lines[0] if lines else type(exc).__name__

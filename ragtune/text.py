@@ -10,6 +10,8 @@ _UNIT = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+|[^\\w\\s]", re.UNICODE)
 _LETTER = re.compile(f"[{_CJK}]|[^\\W\\d_]", re.UNICODE)
 #: C0 and C1 control characters and DEL, but tab and newline: escape sequences a terminal would act on
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: ANSI escape sequences (colour, cursor moves): removed whole, not only their ESC
+_ANSI = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\\\-_]")
 # lone surrogates: what Python makes of a file name that is not UTF-8; no encoder will write them
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -53,4 +55,4 @@ def truncate_units(text: str, max_units: int) -> str:
 def printable(text: str) -> str:
     """`text` without control characters (tab and newline kept): a document or answer printed to a terminal
     must not move the cursor, recolour, retitle or clear it."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", _ANSI.sub("", text)))

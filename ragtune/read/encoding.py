@@ -12,6 +12,7 @@ from charset_normalizer import from_bytes
 
 from ragtune.errors import LoadError
 from ragtune.read.limits import json_too_deep
+from ragtune.regular_files import read_regular
 
 # Frequent Han characters (top ~900 in Simplified use, plus the common Traditional forms that differ).
 # Text decoded with the right codec is mostly made of these; GBK bytes read as Big5 (or the reverse)
@@ -70,11 +71,8 @@ _MIN_CJK_SCORE = 0.5
 
 
 def read_file_bytes(path: str | Path) -> bytes:
-    """A file's bytes; LoadError for an unreadable or empty file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from None
+    """A regular file's bytes; LoadError for anything else, an unreadable or an empty file."""
+    data = read_regular(path)
     if not data.strip():
         raise LoadError(path, "empty file")
     return data

@@ -21,6 +21,7 @@ from ragtune.read.chunking import chunk_text
 from ragtune.read.document import Document, cleaned
 from ragtune.read.limits import check_file_size
 from ragtune.read.loaders import LOADERS, loader_for
+from ragtune.regular_files import open_regular
 
 #: in a BEIR folder only the corpus is text to index (queries, qrels, notes are not)
 BEIR_CORPUS = "corpus.jsonl"
@@ -45,13 +46,8 @@ def file_sha256(path: Path, limits: ReadConfig | None = None) -> str:
     """Hash a regular file within the size limit; anything else (a FIFO, /dev/zero) is refused unread."""
     limits = limits or ReadConfig()
     digest = hashlib.sha256()
-    # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore the flag)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise LoadError(path, "not a regular file")
-        check_file_size(info.st_size, path, limits)
+    with open_regular(path) as fh:
+        check_file_size(os.fstat(fh.fileno()).st_size, path, limits)
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -13,6 +13,7 @@ from pathlib import Path
 from ragtune.errors import LoadError
 from ragtune.read.document import Document
 from ragtune.read.limits import depth_error, json_too_deep
+from ragtune.regular_files import read_regular
 
 _SHAPE = 'not a SQuAD-format JSON (expected {"data": [{"paragraphs": [...]}]})'
 
@@ -50,9 +51,7 @@ def paragraph_id(stem: str, article: int, paragraph: int, record: dict) -> str:
 
 def _parse(path: Path, max_depth: int | None = None) -> list[dict]:
     try:
-        raw = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise LoadError(path, f"cannot read: {exc.strerror or exc}") from exc
+        raw = json.loads(read_regular(path).decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LoadError(path, f"invalid JSON: {exc}") from exc
     except RecursionError:

@@ -323,7 +323,7 @@ def test_control_characters_are_stripped_from_text_and_titles(tmp_path):
     path = tmp_path / "ctl\x07name\nx.txt"
     path.write_bytes(body.encode("utf-8"))
     doc = load_source(path, "d").documents[0]
-    assert doc.text.startswith("Alphabeta [31mred[0m\tdone.\nSecond\nline\nthird line.\nLast filler")
+    assert doc.text.startswith("Alphabeta red\tdone.\nSecond\nline\nthird line.\nLast filler")
     assert doc.title == "ctlname x"
     squad = tmp_path / "s.json"
     squad.write_text(json.dumps({"data": [{"title": "Ti\x00tle\n2", "paragraphs": [{"context": "a\x01b\x7fc"}]}]}))

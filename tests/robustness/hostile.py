@@ -978,7 +978,7 @@ def report_torn_runs(folder: Path) -> HostileCase:
     good = [{"name": f"run{i}", "time": "", "settings": {}, "metrics": {"n": 1}} for i in range(2)]
     (report / "runs.jsonl").write_text("".join(json.dumps(g) + "\n" for g in good) + '{"name": "run2", "met')
     return HostileCase("", "an eval report whose runs.jsonl ends in a torn line: the complete runs stay",
-                       [Step(["runs", str(report)], "ok", probe=True)],
+                       [Step(["runs", str(report)], "ok", ("runs.jsonl",), probe=True)],
                        lambda o: None if o[-1].stdout.strip() == "2 runs" else f"runs: {o[-1].stdout.strip()!r}")
 
 
@@ -989,7 +989,7 @@ def report_odd_runs(folder: Path) -> HostileCase:
     good = {"name": "run0", "time": "", "settings": {}, "metrics": {"n": 1}}
     (report / "runs.jsonl").write_text(json.dumps(good) + "\n[1, 2]\n{\"metrics\": {}}\n\"text\"\n")
     return HostileCase("", "runs.jsonl lines that are JSON but not runs (a list, no name, a string)",
-                       [Step(["runs", str(report)], "ok", probe=True)],
+                       [Step(["runs", str(report)], "ok", ("runs.jsonl",), probe=True)],
                        lambda o: None if o[-1].stdout.strip() == "1 runs" else f"runs: {o[-1].stdout.strip()!r}")
 
 

@@ -11,9 +11,10 @@ RagtuneError as one `error:` line (exit 1); anything else escapes as a traceback
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, RagtuneWarning
 
 
 def checkpoint(folder: Path) -> str:
@@ -42,7 +43,16 @@ def runs(folder: Path) -> str:
 PROBES = {"checkpoint": checkpoint, "cache": cache, "runs": runs}
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """As `ragtune`'s main shows them: a RagtuneWarning is one `warning:` line; others as Python does."""
+    if issubclass(category, RagtuneWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno, file, line))
+
+
 def main() -> None:
+    warnings.showwarning = show_warning
     kind, folder = sys.argv[1], Path(sys.argv[2])
     try:
         print(PROBES[kind](folder))
