@@ -95,6 +95,7 @@ def load_runs(folder: Path) -> list[dict[str, Any]]:
     """The latest entry per run name from runs.jsonl, oldest first; torn or foreign lines are skipped with a
     warning (one lost entry must not lose the report)."""
     latest: dict[str, dict[str, Any]] = {}
+    skipped: list[int] = []
     path = folder / "runs.jsonl"
     if path.is_file():
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
@@ -102,11 +103,14 @@ def load_runs(folder: Path) -> list[dict[str, Any]]:
                 continue
             entry = _run_entry(line)
             if entry is None:
-                warnings.warn(f"{path}: line {number} is not a whole run entry (a torn write?); skipped",
-                              RagtuneWarning, stacklevel=2)
+                skipped.append(number)
                 continue
             latest.pop(entry["name"], None)  # re-insert so order follows the latest run
             latest[entry["name"]] = entry
+    if skipped:
+        lines = f"line {skipped[0]} is" if len(skipped) == 1 else f"{len(skipped)} lines (first: {skipped[0]}) are"
+        warnings.warn(f"{path}: {lines} not a whole run entry (a torn write?); skipped", RagtuneWarning,
+                      stacklevel=2)
     return list(latest.values())
 
 

@@ -235,11 +235,20 @@ def _read(index: Path, *paths, expect: str = "ok", names: tuple[str, ...] = (), 
     return Step(["read", "--index", str(index), *extra, *map(str, paths)], expect, names)
 
 
-def _bad_file(folder: Path, filename: str, data: bytes | str, expect: str = "error") -> HostileCase:
-    """A single input file read on its own; `filename`'s stem is what the error line must name."""
+def _bad_file(folder: Path, filename: str, data: bytes | str, expect: str = "error", max_passages: int | None = None
+              ) -> HostileCase:
+    """A single input file read on its own; `filename`'s stem is what the error line must name.
+
+    `max_passages` caps read.max_passages_per_file: the file is still parsed whole (the cost under test), but
+    not embedded passage by passage (the embedder's speed is not what such a case measures)."""
     path = folder / filename
     path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return HostileCase("", "", [_read(folder / "index", path, expect=expect, names=(Path(filename).stem,))])
+    config = None
+    if max_passages is not None:
+        config = folder / "few-passages.yaml"
+        config.write_text(f"read:\n  max_passages_per_file: {max_passages}\n")
+    return HostileCase("", "", [_read(folder / "index", path, expect=expect, names=(Path(filename).stem,),
+                                      config=config)])
 
 
 def _zip(path: Path, parts: dict[str, bytes]) -> Path:
@@ -772,13 +781,13 @@ def html_unclosed_tags(folder: Path) -> HostileCase:
 @case()
 def markdown_quadratic_emphasis(folder: Path) -> HostileCase:
     """Markdown of 100,000 unclosed '**a ' (a quadratic emphasis regex)"""
-    return _bad_file(folder, "stars.md", "**a " * 100_000, expect="either")
+    return _bad_file(folder, "stars.md", "**a " * 100_000, expect="either", max_passages=50)
 
 
 @case()
 def markdown_quadratic_links(folder: Path) -> HostileCase:
     """Markdown of 60,000 '![' (a quadratic link regex)"""
-    return _bad_file(folder, "brackets.md", "![" * 60_000 + "x", expect="either")
+    return _bad_file(folder, "brackets.md", "![" * 60_000 + "x", expect="either", max_passages=50)
 
 
 @case(slow=True)
@@ -975,7 +984,7 @@ def cache_truncated(folder: Path) -> HostileCase:
 def report_torn_runs(folder: Path) -> HostileCase:
     report = folder / "report"
     report.mkdir()
-    good = [{"name": f"run{i}", "time": "", "settings": {}, "metrics": {"n": 1}} for i in range(2)]
+    good = [{"name": f"run{i}", "folder": f"run{i}", "time": "", "settings": {}, "metrics": {"n": 1}} for i in range(2)]
     (report / "runs.jsonl").write_text("".join(json.dumps(g) + "\n" for g in good) + '{"name": "run2", "met')
     return HostileCase("", "an eval report whose runs.jsonl ends in a torn line: the complete runs stay",
                        [Step(["runs", str(report)], "ok", ("runs.jsonl",), probe=True)],
@@ -986,7 +995,7 @@ def report_torn_runs(folder: Path) -> HostileCase:
 def report_odd_runs(folder: Path) -> HostileCase:
     report = folder / "report"
     report.mkdir()
-    good = {"name": "run0", "time": "", "settings": {}, "metrics": {"n": 1}}
+    good = {"name": "run0", "folder": "run0", "time": "", "settings": {}, "metrics": {"n": 1}}
     (report / "runs.jsonl").write_text(json.dumps(good) + "\n[1, 2]\n{\"metrics\": {}}\n\"text\"\n")
     return HostileCase("", "runs.jsonl lines that are JSON but not runs (a list, no name, a string)",
                        [Step(["runs", str(report)], "ok", ("runs.jsonl",), probe=True)],
