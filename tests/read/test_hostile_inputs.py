@@ -7,11 +7,11 @@ import json
 import multiprocessing
 import os
 import time
-import zipfile
 from pathlib import Path
 
 import docx
 import pytest
+from made_files import docx_with_body
 
 from ragtune.config import ChunkingConfig, ReadConfig
 from ragtune.errors import LoadError
@@ -65,17 +65,7 @@ def docx_bytes(body_xml: str = "", core_title: str = "") -> bytes:
     document.core_properties.title = core_title
     saved = io.BytesIO()
     document.save(saved)
-    source = zipfile.ZipFile(saved)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
-        for member in source.infolist():
-            data = source.read(member.filename)
-            if member.filename == "word/document.xml":
-                xml = data.decode("utf-8")
-                start = xml.index("<w:body>") + len("<w:body>")
-                data = (xml[:start] + body_xml + xml[start:]).encode("utf-8")
-            package.writestr(member, data)
-    return out.getvalue()
+    return docx_with_body(saved.getvalue(), body_xml)
 
 
 def paragraph(text: str, style: str = "") -> str:

@@ -10,13 +10,13 @@ import io
 import json
 import os
 import re
-import zipfile
 from datetime import timedelta
 
 import docx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from made_files import docx_with_body, minimal_pdf
 
 from ragtune.errors import LoadError
 from ragtune.read.ingest import load_source
@@ -157,24 +157,10 @@ def docx_template():
     return saved.getvalue()
 
 
-def with_body(template: bytes, body_xml: str) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(template))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
-        for member in source.infolist():
-            data = source.read(member.filename)
-            if member.filename == "word/document.xml":
-                xml = data.decode("utf-8")
-                start = xml.index("<w:body>") + len("<w:body>")
-                data = (xml[:start] + body_xml + xml[start:]).encode("utf-8")
-            package.writestr(member, data)
-    return out.getvalue()
-
-
 @FUZZ
 @given(nodes=st.lists(w_nodes, max_size=6))
 def test_docx_bodies(folder, docx_template, nodes):
-    load_or_error(folder, "doc.docx", with_body(docx_template, "".join(render_xml(node) for node in nodes)))
+    load_or_error(folder, "doc.docx", docx_with_body(docx_template, "".join(render_xml(node) for node in nodes)))
 
 
 @FUZZ
@@ -189,28 +175,11 @@ def test_docx_byte_flips(folder, docx_template, flips):
 # --- PDF files -----------------------------------------------------------------------------------------------
 
 
-def small_pdf(text: str) -> bytes:
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 6\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
-
-
 @FUZZ
 @given(flips=st.lists(st.tuples(st.integers(0, 10**4), st.integers(0, 255)), max_size=8),
        cut=st.integers(0, 10**4))
 def test_pdf_mutations(folder, flips, cut):
-    data = bytearray(small_pdf("Fuzzed text"))
+    data = bytearray(minimal_pdf("Fuzzed text"))
     for at, value in flips:
         data[at % len(data)] = value
     load_or_error(folder, "doc.pdf", bytes(data[: max(cut, len(data) // 2)]))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from made_files import minimal_pdf
 from pypdf import PdfReader, PdfWriter
 
 from ragtune.errors import LoadError
@@ -15,32 +16,6 @@ from ragtune.read.loaders.docx import DocxLoader
 from ragtune.read.loaders.html import HtmlLoader
 from ragtune.read.loaders.pdf import PdfLoader
 from ragtune.read.loaders.text import MarkdownLoader, TextLoader
-
-
-def minimal_pdf(text: str, title: str | None = None) -> bytes:
-    """A valid one-page PDF whose content stream draws `text` in Helvetica, with a correct xref table."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    if title is not None:
-        objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    info = b" /Info %d 0 R" % len(objects) if title is not None else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
-    return bytes(out)
 
 
 def load_one(loader, path: Path):
