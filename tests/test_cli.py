@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ragtune.read.document import clean_text
+
 DEMO_EN = Path(__file__).resolve().parents[1] / "ragtune" / "demo" / "data" / "squad_sample.json"
 
 
@@ -125,11 +127,14 @@ def test_document_text_is_printed_as_text_not_markup_or_terminal_codes(tmp_path)
     result = ragtune("ask", "xyzzy qwertyuiop?", "--index", index)  # nothing relevant: IDK, no model loads
     assert result.returncode == 0 and "Traceback" not in result.stderr
     shown = result.stdout.splitlines()[-1]
-    assert shown == (f"  [1] odd [b]file-0-0 {ODD_TITLE} — Bell osc]0;pwned csi31m crX [/] "
+    # read stored CR as a line break (shown as a space) and dropped the control characters; ESC ] went whole
+    assert shown == (f"  [1] odd [b]file-0-0 {ODD_TITLE} — Bell osc0;pwned csi31m cr X [/] "
                      "[link=https://e.x]click[/link] [bold]b[/bold] :thumbs_up:")
     as_json = ragtune("ask", "xyzzy qwertyuiop?", "--index", index, "--json")
     assert as_json.returncode == 0 and not any("\x7f" <= c <= "\x9f" for c in as_json.stdout)
-    assert json.loads(as_json.stdout)["sources"][0]["text"] == ODD_TEXT  # the data itself is unchanged
+    # stored as read cleaned it (control characters stripped at ingest), markup characters kept as text
+    assert json.loads(as_json.stdout)["sources"][0]["text"] == clean_text(ODD_TEXT)
+    assert "[link=https://e.x]click[/link]" in clean_text(ODD_TEXT)
 
 
 def test_eval_prints_metrics_before_a_report_that_cannot_be_written(cli_index, tmp_path):
