@@ -322,10 +322,7 @@ def _live_name(folder: Path) -> str | None:
 def looks_like_index(folder: Path) -> bool:
     """Whether `folder` is (or was meant to be) a ragtune index: `read` never walks into one, and `save`
     only turns an empty folder or one of these into an index."""
-    folder = Path(folder)
-    return (folder / "CURRENT").is_file() or (folder / ".lock").is_file() or any(
-        entry.name.startswith("snap-") and (entry / "manifest.json").is_file()
-        for entry in _safe_iterdir(folder))
+    return IndexStore.exists(folder) or (Path(folder) / ".lock").is_file()
 
 
 def _pointer(folder: Path) -> str | None:
