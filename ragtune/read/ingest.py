@@ -17,7 +17,7 @@ from pathlib import Path
 from ragtune.config import ChunkingConfig, ReadConfig
 from ragtune.errors import LoadError
 from ragtune.index.store import looks_like_index
-from ragtune.read.chunking import chunk_text
+from ragtune.read.chunking import Chunk, chunk_document
 from ragtune.read.document import Document, cleaned
 from ragtune.read.limits import check_file_size
 from ragtune.read.loaders import LOADERS, loader_for
@@ -29,13 +29,15 @@ BEIR_CORPUS = "corpus.jsonl"
 
 @dataclass
 class SourceFile:
-    """One input file: its identity for incremental updates and its documents."""
+    """One input file: its identity for incremental updates, its documents and their chunks (cut once, where
+    the passages-per-file limit is checked)."""
 
     key: str  # absolute path: what re-reads and deletes match on
     path: Path
     doc_id: str  # id for formats without their own (relative to the argument's parent)
     sha256: str
     documents: list[Document] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
 
 
 def source_key(path: str | Path) -> str:
@@ -174,7 +176,7 @@ def _load_source(path: Path, doc_id: str, known_sha: str | None, limits: ReadCon
     source.documents = [doc for doc in map(cleaned, documents) if doc.text.strip()]
     if not source.documents:
         raise LoadError(path, "no text found")
-    _check_passages(source, limits, chunking)
+    source.chunks = _chunks(source, limits, chunking)
     return source
 
 
@@ -188,17 +190,18 @@ def _unexpected(exc: Exception, path: Path) -> str:
     return f"cannot read {kind}: {type(exc).__name__}" + (f": {reason}" if reason else "")
 
 
-def _check_passages(source: SourceFile, limits: ReadConfig, chunking: ChunkingConfig) -> None:
+def _chunks(source: SourceFile, limits: ReadConfig, chunking: ChunkingConfig) -> list[Chunk]:
+    """The file's chunks in document order; LoadError past `limits.max_passages_per_file`."""
     limit = limits.max_passages_per_file
-    count = len(source.documents)
-    if count <= limit:
-        count = 0
+    chunks: list[Chunk] = []
+    if len(source.documents) <= limit:
         for doc in source.documents:
-            count += len(chunk_text(doc.text, chunking.chunk_size, chunking.chunk_overlap))
-            if count > limit:
+            chunks += chunk_document(doc, chunking.chunk_size, chunking.chunk_overlap)
+            if len(chunks) > limit:
                 break
-    if count > limit:
+    if len(source.documents) > limit or len(chunks) > limit:
         raise LoadError(source.path, f"more than {limit} passages (read.max_passages_per_file)")
+    return chunks
 
 
 __all__ = ["LOADERS", "SourceFile", "discover", "load_source", "source_key"]

@@ -14,7 +14,6 @@ from ragtune.index.embedders import Embedder
 from ragtune.index.store import IndexStore, Passage, write_lock
 from ragtune.index.tokenize import tokenize
 from ragtune.progress import progress_bar
-from ragtune.read.chunking import chunk_document
 from ragtune.read.ingest import SourceFile, discover, load_source, source_key
 
 
@@ -79,7 +78,7 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
             if not source.documents:
                 report.files_unchanged += 1
                 continue
-            passages = _passages(source, config)
+            passages = _passages(source)
             resumed = False
             if partial and entry["sha256"] == source.sha256:
                 resumed, passages = _resume(store, key, passages)
@@ -129,11 +128,10 @@ class _Batch:
         self.passages, self.sources, self.removed = [], {}, set()
 
 
-def _passages(source: SourceFile, config: Config) -> Iterator[Passage]:
+def _passages(source: SourceFile) -> Iterator[Passage]:
     """A file's passages in a stable order (a resumed read relies on it), made as the batch takes them."""
-    for doc in source.documents:
-        for chunk in chunk_document(doc, config.chunking.chunk_size, config.chunking.chunk_overlap):
-            yield Passage(chunk.doc_id, chunk.position, chunk.title, chunk.text, source.key)
+    for chunk in source.chunks:
+        yield Passage(chunk.doc_id, chunk.position, chunk.title, chunk.text, source.key)
 
 
 def _resume(store: IndexStore, key: str, passages: Iterator[Passage]) -> tuple[bool, Iterator[Passage]]:
