@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ragtune.generate.base import Message
 from ragtune.text import language_of, truncate_units
 
@@ -25,10 +27,12 @@ SYSTEM = {
     ),
 }
 LABELS = {"en": ("Passages", "Question"), "zh": ("资料", "问题")}
-#: the passages stand between two lines of this mark, as quoted data; inside a passage the mark becomes QUOTED,
-#: so no document can close the quote and write outside it
-FENCE = '"""'
-QUOTED = "'''"
+#: the passages stand between these tags, as quoted data; a tag like them inside a passage is defused (its angle
+#: brackets become ‹ ›), so no document can close the quote and write outside it. Tags rather than """ lines:
+#: with """ fences the untuned 0.5B generator lost F1 (DuIE 32.1 -> 28.6, CMRC 40.0 -> 38.5); with tags it
+#: scores 33.3 / 39.5 (BENCHMARKS.md, "Prompt fencing")
+FENCE = ("<passages>", "</passages>")
+_FENCE_TAG = re.compile(r"<\s*/?\s*passages\s*>", re.IGNORECASE)
 #: one worked example: small models copy its shape (a short span, then [n]) far better than they follow rules
 EXAMPLE = {
     "en": (
@@ -58,7 +62,7 @@ def shown_passages(passages: list[tuple[str, str]], max_units: int) -> list[str]
     shown = []
     for title, text in passages:
         body = truncate_units(text, max_units)
-        shown.append((f"{title}: {body}" if title else body).replace(FENCE, QUOTED))
+        shown.append(_FENCE_TAG.sub(_defused, f"{title}: {body}" if title else body))
     return shown
 
 
@@ -67,11 +71,15 @@ def format_passages(passages: list[tuple[str, str]], max_units: int) -> str:
     return "\n\n".join(f"[{n}] {text}" for n, text in enumerate(shown_passages(passages, max_units), start=1))
 
 
+def _defused(tag: re.Match) -> str:
+    return tag.group(0).replace("<", "‹").replace(">", "›")
+
+
 def user_message(question: str, passages: list[tuple[str, str]], max_units: int, lang: str) -> str:
     """The numbered passages, fenced as quoted data, then the question."""
     passages_label, question_label = LABELS[lang]
     context = format_passages(passages, max_units) if passages else "-"
-    return f"{passages_label}:\n{FENCE}\n{context}\n{FENCE}\n\n{question_label}: {question}"
+    return f"{passages_label}:\n{FENCE[0]}\n{context}\n{FENCE[1]}\n\n{question_label}: {question}"
 
 
 def build_messages(question: str, passages: list[tuple[str, str]], max_units: int = 320,
