@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError, RagtuneWarning
-from ragtune.text import printable
+from ragtune.text import printable, shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Retrieval-augmented question answering you can fine-tune: read → ask → generate.")
@@ -32,12 +31,6 @@ AnswerModeOpt = Annotated[str | None, typer.Option(
     "(a trained span reader's best span over the passages; with a reader --adapter). Default: the config's.")]
 ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapter with a separately trained "
                 "retriever adapter.")
-
-
-def shown(value: object) -> str:
-    """A document's, a user's or a library's text inside a markup line: shown as it is, never as markup
-    (`[/]` would crash the print, `[link=…]` would render) and without terminal control characters."""
-    return escape(printable(str(value)))
 
 
 def say(text: str, console: Console = out) -> None:

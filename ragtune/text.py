@@ -56,3 +56,11 @@ def printable(text: str) -> str:
     """`text` without control characters (tab and newline kept): a document or answer printed to a terminal
     must not move the cursor, recolour, retitle or clear it."""
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", _ANSI.sub("", text)))
+
+
+def shown(value: object) -> str:
+    """A document's, a user's or a library's text inside a Rich markup line: shown as it is, never as markup
+    (`[/]` would crash the print, `[link=…]` would render) and without terminal control characters."""
+    from rich.markup import escape
+
+    return escape(printable(str(value)))

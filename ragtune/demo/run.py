@@ -7,12 +7,11 @@ from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ragtune.config import Config
 from ragtune.pipeline import Pipeline
-from ragtune.text import printable
+from ragtune.text import printable, shown
 
 QUESTIONS = [
     "自1981年起至2012年6月，让-皮埃尔·巴利冈一直担任什么职务？",
@@ -37,7 +36,7 @@ def run_demo(config: Config, index: Path | None = None, console: Console | None 
     console.rule("[bold]ragtune demo[/bold]")
     corpus = sample_corpus()
     console.print(f"corpus: {', '.join(p.name for p in corpus)} (CC BY-SA 4.0, see ATTRIBUTION.md)\n"
-                  f"index:  {escape(printable(str(index)))}")
+                  f"index:  {shown(index)}")
 
     start = time.perf_counter()
     report = pipeline.read(corpus)
@@ -56,7 +55,7 @@ def run_demo(config: Config, index: Path | None = None, console: Console | None 
         console.print()
         for n, source in enumerate(answer.sources[:3], start=1):
             mark = "*" if n in answer.cited else " "
-            source_id, title, snippet = (escape(printable(t)) for t in (source.id, source.passage.title,
+            source_id, title, snippet = (shown(t) for t in (source.id, source.passage.title,
                                                                        source.passage.text.replace("\n", " ")[:70]))
             console.print(f"  {mark}[{n}] [cyan]{source_id}[/cyan] {title}: {snippet}…", markup=True)
         rows.append({"question": question, "answer": answer.answer, **answer.timings})
