@@ -22,7 +22,6 @@ from ragtune.index.embedders import create_embedder  # noqa: E402
 from ragtune.index.embedders.sentence_transformer import resolve_model_path  # noqa: E402
 from ragtune.index.store import IndexStore  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
-from ragtune.read.reader import embedding_text  # noqa: E402
 
 MODEL = "all-minilm-l6-v2"
 
@@ -44,7 +43,7 @@ def main() -> None:
         pipeline.__dict__["embedder"] = embedder
         with CpuMeter() as read:
             report = pipeline.read([corpus, squad])
-        texts = [embedding_text(p) for p in IndexStore.load(pipeline.index_dir).passages]
+        texts = [p.embedding_text for p in IndexStore.load(pipeline.index_dir).passages]
         with CpuMeter() as int8_only:
             embedder.encode_passages(texts)
 

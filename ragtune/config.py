@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragtune.errors import RagtuneError
-from ragtune.regular_files import read_regular
+from ragtune.files import read_regular
 
 
 class _Section(BaseModel):

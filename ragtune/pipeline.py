@@ -19,7 +19,6 @@ from ragtune.adapters import (
     inspect_adapter,
     split_adapters,
 )
-from ragtune.ask.prompt import idk_answer
 from ragtune.ask.question import check_question
 from ragtune.ask.rerankers import create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
@@ -29,9 +28,10 @@ from ragtune.generate import Generator, Message, create_generator
 from ragtune.generate.answerers import Answerer, AnswerRequest, create_answerer
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.context import PromptBudget, load_prompt_budget
+from ragtune.generate.prompt import idk_answer
 from ragtune.index.embedders import Embedder, create_embedder
+from ragtune.index.indexer import ReadReport, delete_paths, read_paths, reembed_index
 from ragtune.index.store import IndexStore
-from ragtune.read.reader import ReadReport, delete_paths, read_paths, reembed_index
 
 
 @dataclass

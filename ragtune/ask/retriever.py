@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ragtune.ask.fusion import create_fusion
-from ragtune.ask.prompt import question_language
 from ragtune.ask.rerankers import Reranker, create_rerankers
 from ragtune.config import Config, RetrievalConfig
 from ragtune.index.embedders import Embedder
 from ragtune.index.store import IndexStore, Passage
 from ragtune.index.tokenize import tokenize
-from ragtune.read.reader import embedding_text
+from ragtune.text import language_of
 
 
 @dataclass
@@ -64,12 +63,12 @@ class HybridRetriever:
     def _rerank(self, query: str, ranked: list[RetrievedPassage]) -> list[RetrievedPassage]:
         """The reranker's order over the fused top `rerank_candidates`, when one covers the query's language;
         deeper candidates follow in fused order."""
-        reranker = self.rerankers.get(question_language(query))
+        reranker = self.rerankers.get(language_of(query))
         if reranker is None or not ranked or not _unsure(ranked, reranker.margin):
             return ranked
         depth = reranker.candidates or self.config.rerank_candidates
         head, tail = ranked[:depth], ranked[depth:]
-        scores = reranker.scores(query, [embedding_text(r.passage) for r in head])
+        scores = reranker.scores(query, [r.passage.embedding_text for r in head])
         for item, score in zip(head, scores):
             item.score = float(score)
         return sorted(head, key=lambda r: -r.score) + tail

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ragtune.ask.prompt import closed_book_messages
 from ragtune.ask.question import check_question
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import QuestionError, RagtuneError, RagtuneWarning
@@ -20,6 +19,7 @@ from ragtune.generate.answerers import AnswerRequest
 from ragtune.generate.base import Message
 from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
+from ragtune.generate.prompt import closed_book_messages
 from ragtune.hardware import generation_precision
 from ragtune.pipeline import Pipeline, answer_sources, idk_answer
 from ragtune.progress import progress_bar

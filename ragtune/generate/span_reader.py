@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from ragtune.ask.prompt import LABELS, question_language
 from ragtune.errors import RagtuneError, first_line
+from ragtune.generate.prompt import LABELS
 from ragtune.hardware import resolve_bf16
+from ragtune.text import language_of
 
 HEAD_FILE = "reader_head.safetensors"
 READER_KIND = "reader"
@@ -70,7 +71,7 @@ class EncodedPair:
 
 
 def prefix_text(question: str, title: str) -> str:
-    passages_label, question_label = LABELS[question_language(question)]
+    passages_label, question_label = LABELS[language_of(question)]
     return f"{question_label}: {question}\n{passages_label}: " + (f"{title}: " if title else "")
 
 

@@ -53,6 +53,11 @@ class Passage:
     text: str
     source: str
 
+    @property
+    def embedding_text(self) -> str:
+        """Title plus text: titles carry the topic that a chunk's own sentences often omit."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
     def to_json(self) -> dict:
         return {"id": self.id, "chunk": self.chunk, "title": self.title, "text": self.text, "source": self.source}
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from ragtune.errors import LoadError
+from ragtune.files import read_regular
 from ragtune.read.limits import json_too_deep
-from ragtune.regular_files import read_regular
 
 # Frequent Han characters (top ~900 in Simplified use, plus the common Traditional forms that differ).
 # Text decoded with the right codec is mostly made of these; GBK bytes read as Big5 (or the reverse)

@@ -7,21 +7,19 @@ is the one place that turns a loader's unexpected exception into that file's err
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragtune.config import ChunkingConfig, ReadConfig
 from ragtune.errors import LoadError
-from ragtune.index.store import looks_like_index
+from ragtune.files import file_sha256
 from ragtune.read.chunking import Chunk, chunk_document
 from ragtune.read.document import Document, cleaned
 from ragtune.read.limits import check_file_size
 from ragtune.read.loaders import LOADERS, loader_for
-from ragtune.regular_files import open_regular
 
 #: in a BEIR folder only the corpus is text to index (queries, qrels, notes are not)
 BEIR_CORPUS = "corpus.jsonl"
@@ -44,26 +42,17 @@ def source_key(path: str | Path) -> str:
     return str(Path(path).expanduser().absolute().resolve(strict=False))
 
 
-def file_sha256(path: Path, limits: ReadConfig | None = None) -> str:
-    """Hash a regular file within the size limit; anything else (a FIFO, /dev/zero) is refused unread."""
-    limits = limits or ReadConfig()
-    digest = hashlib.sha256()
-    with open_regular(path) as fh:
-        check_file_size(os.fstat(fh.fileno()).st_size, path, limits)
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _is_beir_folder(folder: Path) -> bool:
     return (folder / "corpus.jsonl").is_file() and (folder / "queries.jsonl").is_file()
 
 
-def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[LoadError]]:
+def discover(paths: list[str | Path], is_index: Callable[[Path], bool] = lambda folder: False
+             ) -> tuple[list[tuple[Path, str]], list[LoadError]]:
     """Expand arguments into (file, fallback doc id) pairs, each file once; other paths become errors.
 
-    Folders are walked without following links into other folders, without entering index folders
-    (an index kept inside the folder it indexes is not read back into itself), and only regular files
+    Folders are walked without following links into other folders, without entering the folders
+    `is_index` recognises (an index kept inside the folder it indexes is not read back into itself; the
+    index package passes its own test, so reading documents needs nothing from it), and only regular files
     are taken (a FIFO or a link to /dev/zero would block or never end).
     """
     found: list[tuple[Path, str]] = []
@@ -96,10 +85,10 @@ def discover(paths: list[str | Path]) -> tuple[list[tuple[Path, str]], list[Load
             continue
         if not is_folder:
             take(root, root.name)
-        elif looks_like_index(root):
+        elif is_index(root):
             errors.append(LoadError(root, "is a ragtune index folder, not documents"))
         else:
-            for file in _walk(root, errors):
+            for file in _walk(root, errors, is_index):
                 take(file, str(file.relative_to(root.parent)))
     return found, [one_line(error) for error in errors]
 
@@ -112,7 +101,7 @@ def _os_problem(exc: Exception) -> str:
     return f"cannot read: {exc}"
 
 
-def _walk(folder: Path, errors: list[LoadError]) -> Iterator[Path]:
+def _walk(folder: Path, errors: list[LoadError], is_index: Callable[[Path], bool]) -> Iterator[Path]:
     """Files under a folder in a stable order, skipping hidden entries, index folders and a BEIR folder's
     non-corpus files; links to folders are not followed (no loops), unreadable folders are errors."""
 
@@ -122,7 +111,7 @@ def _walk(folder: Path, errors: list[LoadError]) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "qrels"
-                             and not looks_like_index(here / d))
+                             and not is_index(here / d))
         beir = _is_beir_folder(here)
         for name in sorted(filenames):
             if name.startswith(".") or (beir and name != BEIR_CORPUS):
@@ -158,7 +147,7 @@ def _printable(text: str) -> str:
 def _load_source(path: Path, doc_id: str, known_sha: str | None, limits: ReadConfig,
                  chunking: ChunkingConfig) -> SourceFile:
     try:
-        sha = file_sha256(path, limits)
+        sha = file_sha256(path, lambda size: check_file_size(size, path, limits))
     except OSError as exc:
         raise LoadError(path, _os_problem(exc)) from exc
     source = SourceFile(key=source_key(path), path=path, doc_id=doc_id, sha256=sha)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragtune.errors import LoadError
+from ragtune.files import read_regular
 from ragtune.read.document import Document
 from ragtune.read.limits import depth_error, json_too_deep
-from ragtune.regular_files import read_regular
 
 _SHAPE = 'not a SQuAD-format JSON (expected {"data": [{"paragraphs": [...]}]})'
 

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +11,12 @@ import numpy as np
 import torch
 
 from ragtune.errors import RagtuneError, first_line
+from ragtune.files import atomic_dir, existing_dir
 
 STATE_FILE = "state.pt"
 #: the folder inside a training run's OUT that `--resume` continues from
 CHECKPOINT = "checkpoint"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-
-
-@contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yields an empty sibling folder; when the block succeeds it replaces `target`, else it is removed."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
-        yield tmp
-        replace_dir(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def replace_dir(source: Path, target: Path) -> None:
-    """Rename `source` onto `target`; an old `target` is moved aside first and deleted only afterwards."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(target, old)
-    os.rename(source, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def existing_dir(target: Path) -> Path | None:
-    """`target`, or the old copy a crash between replace_dir's two renames left beside it."""
-    if target.is_dir():
-        return target
-    old = sorted(target.parent.glob(f".{target.name}.old-*"))
-    return old[0] if old else None
 
 
 def check_out(out: Path, resume: bool) -> None:

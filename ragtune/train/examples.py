@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ragtune.ask.prompt import build_messages, idk_answer
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import LoadError
 from ragtune.generate.base import Message
+from ragtune.generate.prompt import build_messages, idk_answer
 from ragtune.index.store import Passage
 from ragtune.read.encoding import iter_jsonl
 from ragtune.read.squad import load_squad_questions

@@ -9,9 +9,9 @@ import torch
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
+from ragtune.files import atomic_dir
 from ragtune.generate.hf import torch_dtype, with_adapter
 from ragtune.generate.packaged import resolve_generator_path
-from ragtune.train.checkpoint import atomic_dir
 from ragtune.train.generator import META
 
 

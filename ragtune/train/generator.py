@@ -20,9 +20,9 @@ import torch
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
+from ragtune.files import file_sha256
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
-from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, length_plan, target_tokens
 from ragtune.train.checkpoint import (
     CHECKPOINT,

@@ -25,13 +25,12 @@ from ragtune.adapters import JOINT, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
 from ragtune.ask.retriever import HybridRetriever
 from ragtune.config import JointTrainConfig
 from ragtune.errors import RagtuneError
+from ragtune.files import atomic_dir, file_sha256
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
-from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.checkpoint import (
     CHECKPOINT,
-    atomic_dir,
     capture_rng,
     check_out,
     load_state,

@@ -21,6 +21,7 @@ import torch
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
+from ragtune.files import atomic_dir, file_sha256
 from ragtune.generate.span_reader import (
     DEFAULT_RETRIEVAL_WEIGHT,
     READ_TOKENS,
@@ -41,9 +42,8 @@ from ragtune.generate.span_reader import (
 from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline, answer_sources
 from ragtune.progress import progress_bar
-from ragtune.read.ingest import file_sha256
 from ragtune.train.batches import length_plan
-from ragtune.train.checkpoint import atomic_dir, check_out, seed_everything
+from ragtune.train.checkpoint import check_out, seed_everything
 from ragtune.train.examples import TrainQuestion, load_train_questions, split_questions
 from ragtune.train.model import add_lora, autocast, load_base
 from ragtune.train.negatives import NegativeMiner, RetrievalQuestion

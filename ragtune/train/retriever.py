@@ -21,13 +21,12 @@ import torch
 
 from ragtune.adapters import ENCODER, ENCODER_DIR, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
 from ragtune.errors import RagtuneError
+from ragtune.files import atomic_dir, file_sha256
 from ragtune.index.embedders import Embedder
 from ragtune.index.embedders.sentence_transformer import SentenceTransformerEmbedder
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
-from ragtune.read.ingest import file_sha256
-from ragtune.read.reader import embedding_text
-from ragtune.train.checkpoint import atomic_dir, seed_everything
+from ragtune.train.checkpoint import seed_everything
 from ragtune.train.negatives import RetrieverExample, load_retrieval_questions, make_batch, mine_examples
 
 
@@ -238,4 +237,4 @@ class _LazyTexts:
         self.passages, self.prefix, self.normalize = passages, prefix, normalize
 
     def __getitem__(self, row: int) -> str:
-        return self.prefix + self.normalize(embedding_text(self.passages[row]))
+        return self.prefix + self.normalize(self.passages[row].embedding_text)

@@ -19,7 +19,7 @@ from ragtune.eval.answer_metrics import (
     rouge_l,
     score_answers,
 )
-from ragtune.eval.language import cjk_ratio, is_chinese
+from ragtune.text import cjk_ratio, is_chinese
 
 # --------------------------------------------------------------------------- language
 
@@ -202,7 +202,7 @@ def test_rouge_l_english_and_max_over_references() -> None:
 # --------------------------------------------------------------------------- score_answers
 
 
-def test_score_answers_per_question_language() -> None:
+def test_score_answers_per_language_of() -> None:
     preds = ["the cat sat on the mat", "我爱北京"]
     refs = [["the cat sat on a mat"], ["我爱北京天安门。"]]
     scores = score_answers(preds, refs)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ragtune.ask.prompt import MIN_PASSAGE_UNITS
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.generate.answerers import AnswerRequest
 from ragtune.generate.answerers.extractive import ExtractiveAnswerer
 from ragtune.generate.answerers.generative import GenerativeAnswerer
 from ragtune.generate.context import load_prompt_budget
+from ragtune.generate.prompt import MIN_PASSAGE_UNITS
 from ragtune.text import count_units
 
 #: passages shown whole (up to 20000 units each), so only the context window bounds the prompt

@@ -12,7 +12,6 @@ from ragtune.index.bm25 import BM25Index
 from ragtune.index.store import IndexStore
 from ragtune.index.vectors.flat import FlatIndex
 from ragtune.pipeline import Pipeline
-from ragtune.read.reader import embedding_text
 
 
 @pytest.fixture
@@ -209,7 +208,7 @@ def test_vectors_and_bm25_stay_row_aligned_after_updates(indexed, embedder):
     pipeline.delete([tmp_path / "one.txt"])
     store = IndexStore.load(pipeline.index_dir)
     texts = [p.text for p in store.passages]
-    expected = embedder.encode_passages([embedding_text(p) for p in store.passages])
+    expected = embedder.encode_passages([p.embedding_text for p in store.passages])
     np.testing.assert_allclose(np.asarray(store.vectors.vectors()), expected, atol=1e-5)
     scores = store.bm25.scores(["penguin"])
     assert texts[int(np.argmax(scores))] == "Penguins live in Antarctica."

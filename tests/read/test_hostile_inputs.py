@@ -15,7 +15,7 @@ from made_files import docx_with_body
 
 from ragtune.config import ChunkingConfig, ReadConfig
 from ragtune.errors import LoadError
-from ragtune.index.store import IndexStore
+from ragtune.index.store import IndexStore, looks_like_index
 from ragtune.read.chunking import MAX_CHARS_PER_UNIT, chunk_document
 from ragtune.read.ingest import discover, load_source
 
@@ -98,12 +98,12 @@ def test_walk_skips_index_folders_fifos_and_device_links(tmp_path):
     (docs / "zero.txt").symlink_to("/dev/zero")
     (docs / "loop.txt").symlink_to(docs / "loop.txt")
     (docs / "again").symlink_to(docs)  # a link back up: not followed, so no loop
-    found, errors = discover([docs])
+    found, errors = discover([docs], is_index=looks_like_index)
     assert [file.name for file, _ in found] == ["a.txt"]
     problems = {Path(e.path).name: e.problem for e in errors}
     assert problems["pipe.txt"] == problems["zero.txt"] == "not a regular file"
     assert problems["loop.txt"].startswith("cannot read")
-    found, errors = discover([docs / "index"])
+    found, errors = discover([docs / "index"], is_index=looks_like_index)
     assert not found and errors[0].problem == "is a ragtune index folder, not documents"
 
 

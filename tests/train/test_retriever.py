@@ -256,14 +256,13 @@ def minilm_pipeline(tmp_path_factory, squad_slice) -> Pipeline:
 
 
 def test_one_encoder_step_lowers_the_contrastive_loss_on_its_batch(minilm_pipeline, squad_slice):
-    from ragtune.read.reader import embedding_text
     from ragtune.train.encoder import encoder_loss, encoder_step, load_encoder
 
     questions, _, examples = _mined(minilm_pipeline, squad_slice, hard_negatives=1)
     passages = minilm_pipeline.store.passages
     batch = make_batch(examples[:4], questions, passages)
     query_texts = [q.question for q in questions]
-    passage_texts = [embedding_text(p) for p in passages]
+    passage_texts = [p.embedding_text for p in passages]
     torch.manual_seed(0)  # the step itself runs with dropout
     model = load_encoder(minilm_pipeline.store.embedder)
     model.eval()  # no dropout: the two losses compare like for like

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ragtune.ask.prompt import IDK, build_messages
 from ragtune.errors import LoadError
+from ragtune.generate.prompt import IDK, build_messages
 from ragtune.index.store import Passage
 from ragtune.train.batches import length_plan
 from ragtune.train.examples import (

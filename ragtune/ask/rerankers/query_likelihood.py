@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ragtune.ask.prompt import question_language
 from ragtune.ask.rerankers.base import Reranker
 from ragtune.config import Config, GeneratorConfig
+from ragtune.text import language_of
 
 INSTRUCTION = {"zh": "请根据这段资料提出一个问题。", "en": "Write a question that this passage answers."}
 
@@ -75,7 +75,7 @@ class QueryLikelihoodReranker(Reranker):
         question = self.tokenizer(query, add_special_tokens=False)["input_ids"]
         if not question:
             return np.zeros(len(passages), np.float32)
-        prompts = [self._prompt_ids(p, question_language(query)) for p in passages]
+        prompts = [self._prompt_ids(p, language_of(query)) for p in passages]
         # similar lengths together pad less; scores go back in input order
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         out = np.zeros(len(prompts), np.float32)

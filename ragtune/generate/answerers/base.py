@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragtune.ask.prompt import MIN_PASSAGE_UNITS, build_messages, idk_answer
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.generate.base import Generator, Message, OnBatch
 from ragtune.generate.context import PromptBudget
+from ragtune.generate.prompt import MIN_PASSAGE_UNITS, build_messages, idk_answer
 from ragtune.text import count_units
 
 

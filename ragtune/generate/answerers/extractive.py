@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ragtune.ask.prompt import shown_passages
 from ragtune.generate.answerers.base import Answerer, AnswerRequest
 from ragtune.generate.base import OnBatch, SpanSources
+from ragtune.generate.prompt import shown_passages
 
 _TRAILING_MARK = re.compile(r"\s*[\[【]\s*$")
 

@@ -7,9 +7,8 @@ from collections import Counter
 
 from ragtune.config import SynthConfig
 from ragtune.index.store import Passage
-from ragtune.train.answer_spans import Span, answer_spans
-from ragtune.train.examples import load_train_questions
-from ragtune.train.synth import (
+from ragtune.synth.answer_spans import Span, answer_spans
+from ragtune.synth.pairs import (
     SYSTEM,
     SYSTEM_QUESTION,
     SynthPair,
@@ -22,6 +21,7 @@ from ragtune.train.synth import (
     synthesise,
     write_pairs,
 )
+from ragtune.train.examples import load_train_questions
 
 EN = "The Eiffel Tower is a wrought-iron tower in Paris. It was completed in 1889 for the World's Fair."
 ZH = "长城位于中国北方，总长度约21196千米。它是世界上最长的人造建筑。"

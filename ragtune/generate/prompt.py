@@ -48,13 +48,9 @@ EXAMPLE = {
 }
 
 
-def question_language(question: str) -> str:
-    return language_of(question)
-
-
 def idk_answer(question: str) -> str:
     """The "I don't know" reply in the question's language (no relevant passage, or the model abstains)."""
-    return IDK[question_language(question)]
+    return IDK[language_of(question)]
 
 
 def shown_passages(passages: list[tuple[str, str]], max_units: int) -> list[str]:
@@ -85,7 +81,7 @@ def user_message(question: str, passages: list[tuple[str, str]], max_units: int,
 def build_messages(question: str, passages: list[tuple[str, str]], max_units: int = 320,
                    history: list[Message] | None = None) -> list[Message]:
     """Chat messages for the generator; `passages` are (title, text) in citation order."""
-    lang = question_language(question)
+    lang = language_of(question)
     shot_passages, shot_question, shot_answer = EXAMPLE[lang]
     return [
         {"role": "system", "content": SYSTEM[lang]},
@@ -98,6 +94,6 @@ def build_messages(question: str, passages: list[tuple[str, str]], max_units: in
 
 def closed_book_messages(question: str) -> list[Message]:
     """The same answer rules without passages: the baseline that shows what retrieval adds."""
-    lang = question_language(question)
+    lang = language_of(question)
     rule = "Reply with the shortest correct answer." if lang == "en" else "用最简短的正确答案回答。"
     return [{"role": "system", "content": rule}, {"role": "user", "content": question}]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragtune.train.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
+from ragtune.synth.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
 
 
 def texts(sentence: str, lang: str, max_units: int = 12) -> list[str]:

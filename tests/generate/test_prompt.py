@@ -1,11 +1,12 @@
 import pytest
 
-from ragtune.ask.prompt import IDK, build_messages, question_language
+from ragtune.generate.prompt import IDK, build_messages
+from ragtune.text import language_of
 
 
-def test_prompt_numbers_passages_and_follows_question_language():
+def test_prompt_numbers_passages_and_follows_the_question_language():
     messages = build_messages("长城有多长？", [("长城", "长城很长。"), ("", "故宫在北京。")])
-    assert question_language("长城有多长？") == "zh"
+    assert language_of("长城有多长？") == "zh"
     assert messages[0]["role"] == "system" and IDK["zh"] in messages[0]["content"]
     final = messages[-1]["content"]
     assert "[1] 长城: 长城很长。" in final and "[2] 故宫在北京。" in final and final.endswith("长城有多长？")

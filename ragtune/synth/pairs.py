@@ -21,7 +21,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ragtune.ask.prompt import question_language
 from ragtune.config import SynthConfig
 from ragtune.generate.base import Message
 from ragtune.generate.cache import GenerationCache
@@ -30,8 +29,8 @@ from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
 from ragtune.read.chunking import split_sentences
-from ragtune.text import count_units, split_units, truncate_units
-from ragtune.train.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
+from ragtune.synth.answer_spans import Span, answer_spans, asks_for_other_kind, cloze_question
+from ragtune.text import count_units, language_of, split_units, truncate_units
 
 SYSTEM = {
     "en": (
@@ -81,7 +80,7 @@ class SynthPair:
     def to_json(self, number: int) -> dict:
         return {"id": f"synth-{number}", "question": self.question, "answer": self.answer,
                 "passage_id": self.passage.id, "title": self.passage.title,
-                "lang": question_language(self.question), "source": self.source}
+                "lang": language_of(self.question), "source": self.source}
 
 
 @dataclass
@@ -124,7 +123,7 @@ class SynthTask:
         pair was dropped."""
         pair = self.parse(raw)
         reason = _reason(pair, self.passage.text, config, seen)
-        if reason is None and self.span and asks_for_other_kind(pair[0], self.span, question_language(pair[0])):
+        if reason is None and self.span and asks_for_other_kind(pair[0], self.span, language_of(pair[0])):
             reason = "asks for another kind of answer"
         if reason is None:
             return SynthPair(*pair, self.passage), None
@@ -147,7 +146,7 @@ def focus_sentences(text: str) -> list[str]:
 
 def synth_task(passage: Passage, rng: random.Random, config: SynthConfig) -> SynthTask:
     """Answer first when a focus sentence holds a short span (and `config.answer_first`), else question + answer."""
-    lang = question_language(passage.text)
+    lang = language_of(passage.text)
     sentences = focus_sentences(passage.text)
     if config.answer_first:
         options = [(s, spans) for s in sentences if (spans := answer_spans(s, lang, config.max_answer_units))]
@@ -162,7 +161,7 @@ def synth_task(passage: Passage, rng: random.Random, config: SynthConfig) -> Syn
 
 def synth_messages(passage: Passage, focus: str, max_units: int, answer: str | None = None) -> list[Message]:
     """A one-shot chat: write a question about `focus` whose answer is `answer`, or (None) a question and answer."""
-    lang = question_language(passage.text)
+    lang = language_of(passage.text)
     label, focus_label, question_label, answer_label = LABELS[lang]
     title, text, shot_focus, shot_question, shot_answer = EXAMPLE[lang]
     sep = ": " if lang == "en" else "："
@@ -213,7 +212,7 @@ def rejection(question: str, answer: str, passage_text: str, config: SynthConfig
         return "short question"
     if not question.rstrip().endswith(("?", "？")):
         return "not a question"
-    if question_language(question) != question_language(passage_text):
+    if language_of(question) != language_of(passage_text):
         return "wrong language"
     if count_units(answer) > config.max_answer_units:
         return "long answer"

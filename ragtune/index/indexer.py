@@ -1,4 +1,7 @@
-"""The read stage end to end: files → documents → chunks → vectors + tokens → index snapshots, batch by batch."""
+"""Indexing: the read stage's documents → chunks → vectors + tokens → index snapshots, batch by batch.
+
+`ragtune read` lands here: the read package turns files into chunks, this module embeds and stores them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 from ragtune.config import Config
 from ragtune.errors import LoadError, RagtuneError
 from ragtune.index.embedders import Embedder
-from ragtune.index.store import IndexStore, Passage, write_lock
+from ragtune.index.store import IndexStore, Passage, looks_like_index, write_lock
 from ragtune.index.tokenize import tokenize
 from ragtune.progress import progress_bar
 from ragtune.read.ingest import SourceFile, discover, load_source, source_key
@@ -61,7 +64,7 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
     """
     start = time.perf_counter()
     report = ReadReport()
-    files, report.errors = discover(paths)
+    files, report.errors = discover(paths, is_index=looks_like_index)
     with write_lock(Path(folder)):
         store = open_or_create(Path(folder), config, embedder)
         batch = _Batch(store, embedder, report, config.index.save_every_passages, progress)
@@ -117,7 +120,7 @@ class _Batch:
     def flush(self) -> None:
         if not self.sources and not self.removed:
             return
-        texts = [self.store.search_text(embedding_text(p)) for p in self.passages]
+        texts = [self.store.search_text(p.embedding_text) for p in self.passages]
         vectors = self.embedder.encode_passages(texts, progress=self.progress)
         tokens = [tokenize(t) for t in progress_bar(texts, desc="BM25 tokens", unit="passage",
                                                     enabled=self.progress, leave=False)]
@@ -170,15 +173,10 @@ def reembed_index(folder: Path, embedder: Embedder, progress: bool = True) -> Re
     report = ReadReport()
     with write_lock(Path(folder), create=False):
         store = IndexStore.load(Path(folder))
-        texts = [store.search_text(embedding_text(p)) for p in store.passages]
+        texts = [store.search_text(p.embedding_text) for p in store.passages]
         vectors = embedder.encode_passages(texts, progress=progress)
         store.replace_vectors(embedder.name, vectors.reshape(len(texts), embedder.dim))
         store.save()
     report.passages_total = len(store)
     report.seconds = time.perf_counter() - start
     return report
-
-
-def embedding_text(passage: Passage) -> str:
-    """Title plus text: titles carry the topic that a chunk's own sentences often omit."""
-    return f"{passage.title}\n{passage.text}" if passage.title else passage.text

@@ -1,1 +1,0 @@
-"""serve: the HTTP API and web page."""
