@@ -141,14 +141,14 @@ def eval_(
     config: ConfigOpt = None,
 ) -> None:
     """Score retrieval, answers and grounding on a SQuAD or BEIR dataset."""
-    from ragtune.eval.datasets import load_eval_data
     from ragtune.eval.report import default_run_name, write_report
     from ragtune.eval.runner import evaluate
     from ragtune.pipeline import Pipeline
+    from ragtune.read.questions import load_questions
 
     cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang,
                                  "generator.answer_mode": answer_mode})
-    questions = load_eval_data(data, split)[:limit]
+    questions = load_questions(data, split)[:limit]
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:
         _ = pipeline.store  # fail fast on a missing index, before loading models

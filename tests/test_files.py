@@ -10,8 +10,8 @@ import pytest
 
 from ragtune.config import Config
 from ragtune.errors import LoadError, RagtuneError
-from ragtune.eval.datasets import load_eval_data
-from ragtune.read.squad import load_squad_questions
+from ragtune.read.questions import load_questions
+from ragtune.read.squad import parse_squad
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def fifo(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("load", [load_eval_data, load_squad_questions, Config.load], ids=["eval", "train", "config"])
+@pytest.mark.parametrize("load", [load_questions, parse_squad, Config.load], ids=["questions", "squad", "config"])
 def test_a_fifo_is_refused_not_waited_on(fifo, load):
     with pytest.raises(RagtuneError, match="not a regular file"):
         load(fifo)
@@ -39,7 +39,7 @@ def test_a_device_is_refused_not_read_forever(tmp_path):
     link = tmp_path / "zero.json"
     link.symlink_to("/dev/zero")
     with pytest.raises(LoadError, match="not a regular file"):
-        load_eval_data(link)
+        load_questions(link)
 
 
 def test_file_sha256_hashes_the_bytes_and_lets_a_size_check_refuse_first(tmp_path):

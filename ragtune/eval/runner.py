@@ -12,7 +12,6 @@ from ragtune.ask.question import check_question
 from ragtune.ask.retriever import RetrievedPassage
 from ragtune.errors import QuestionError, RagtuneError, RagtuneWarning
 from ragtune.eval.answer_metrics import em_f1, metric_language, score_answers
-from ragtune.eval.datasets import EvalQuestion
 from ragtune.eval.grounding import grounding_stats
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
 from ragtune.generate.answerers import AnswerRequest
@@ -23,6 +22,7 @@ from ragtune.generate.prompt import closed_book_messages
 from ragtune.hardware import generation_precision
 from ragtune.pipeline import Pipeline, answer_sources, idk_answer
 from ragtune.progress import progress_bar
+from ragtune.read.questions import Question
 
 #: below this share of gold passage ids found in the index, scores say more about ids than about retrieval
 GOLD_IN_INDEX_MIN = 0.5
@@ -65,7 +65,7 @@ class EvalResult:
         return self.metrics
 
 
-def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: bool = False,
+def evaluate(pipeline: Pipeline, questions: list[Question], retrieval_only: bool = False,
              closed_book: bool = False, k: int | None = None, progress: bool = True, data: object = None
              ) -> EvalResult:
     """Score `pipeline` on `questions`; without reference answers (BEIR) only retrieval is scored.
@@ -82,7 +82,7 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
     generate = not retrieval_only and has_answers
     questions, skipped = askable(questions, pipeline.config.retrieval.max_question_chars, data)
     k = k or pipeline.config.retrieval.top_k
-    records = [QuestionRecord(q.id, q.question, list(q.answers), dict(q.qrels)) for q in questions]
+    records = [QuestionRecord(q.id, q.text, list(q.answers), dict(q.qrels)) for q in questions]
 
     batch: list[list[Message]] | list[AnswerRequest] = []
     batch_rows: list[int] = []
@@ -91,7 +91,7 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
         batch = [closed_book_messages(r.question) for r in records]
         batch_rows = list(range(len(records)))
     else:
-        retrieved = _retrieve(pipeline, [q.question for q in questions], max(RETRIEVE_DEPTH, k), progress)
+        retrieved = _retrieve(pipeline, [q.text for q in questions], max(RETRIEVE_DEPTH, k), progress)
         batch, batch_rows = _prepare(pipeline, records, retrieved, k, source_texts, generate)
 
     if generate:
@@ -125,14 +125,14 @@ def evaluate(pipeline: Pipeline, questions: list[EvalQuestion], retrieval_only: 
     return EvalResult(metrics, records, settings)
 
 
-def askable(questions: list[EvalQuestion], max_chars: int, data: object = None
-            ) -> tuple[list[EvalQuestion], int]:
+def askable(questions: list[Question], max_chars: int, data: object = None
+            ) -> tuple[list[Question], int]:
     """The questions `ask` would accept, and how many were left out (one warning naming the first): a data
     file with an empty or endless question is scored on the rest rather than refused whole."""
     kept, problems = [], []
     for question in questions:
         try:
-            check_question(question.question, max_chars)
+            check_question(question.text, max_chars)
         except QuestionError as exc:
             problems.append(f"{question.id!r}: {exc}")
             continue

@@ -1,4 +1,4 @@
-"""SQuAD-format files: one parser shared by `read` (paragraphs → documents) and `eval` (questions).
+"""SQuAD-format files: one parser shared by `read` (paragraphs → documents) and questions.py (questions).
 
 Every field is checked for its JSON type as it is used, so a malformed file is one LoadError that says
 where (`article 3 paragraph 0: "context" must be a string, not null`), never a traceback.
@@ -7,7 +7,6 @@ where (`article 3 paragraph 0: "context" must be a string, not null`), never a t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from ragtune.errors import LoadError
@@ -16,14 +15,6 @@ from ragtune.read.document import Document
 from ragtune.read.limits import depth_error, json_too_deep
 
 _SHAPE = 'not a SQuAD-format JSON (expected {"data": [{"paragraphs": [...]}]})'
-
-
-@dataclass
-class SquadQuestion:
-    id: str
-    question: str
-    answers: list[str]
-    passage_id: str
 
 
 def json_type(value: object) -> str:
@@ -37,7 +28,7 @@ def json_type(value: object) -> str:
     return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
-def _expect(value: object, kind: type | tuple[type, ...], path: Path, where: str, name: str) -> None:
+def expect(value: object, kind: type | tuple[type, ...], path: Path, where: str, name: str) -> None:
     if not isinstance(value, kind) or isinstance(value, bool):
         expected = {list: "an array", dict: "an object", str: "a string"}.get(kind, "a string or number")
         raise LoadError(path, f'{where}: "{name}" must be {expected}, not {json_type(value)}')
@@ -49,7 +40,7 @@ def paragraph_id(stem: str, article: int, paragraph: int, record: dict) -> str:
     return str(own) if own not in (None, "") else f"{stem}-{article}-{paragraph}"
 
 
-def _parse(path: Path, max_depth: int | None = None) -> list[dict]:
+def parse_squad(path: Path, max_depth: int | None = None) -> list[dict]:
     try:
         raw = json.loads(read_regular(path).decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -64,45 +55,24 @@ def _parse(path: Path, max_depth: int | None = None) -> list[dict]:
     for a, article in enumerate(data):
         if not isinstance(article, dict) or "paragraphs" not in article:
             raise LoadError(path, f"article {a}: {_SHAPE}")
-        _expect(article["paragraphs"], list, path, f"article {a}", "paragraphs")
+        expect(article["paragraphs"], list, path, f"article {a}", "paragraphs")
         if article.get("title") is not None:
-            _expect(article["title"], (str, int, float), path, f"article {a}", "title")
+            expect(article["title"], (str, int, float), path, f"article {a}", "title")
         for p, para in enumerate(article["paragraphs"]):
             if not isinstance(para, dict):
                 raise LoadError(path, f"article {a} paragraph {p}: must be an object, not {json_type(para)}")
             if para.get("id") is not None:
-                _expect(para["id"], (str, int), path, f"article {a} paragraph {p}", "id")
+                expect(para["id"], (str, int), path, f"article {a} paragraph {p}", "id")
     return data
 
 
 def load_squad_documents(path: Path, max_depth: int | None = None) -> list[Document]:
     """Every paragraph as a document, titled by its article; `max_depth` bounds the JSON nesting."""
     docs = []
-    for a, article in enumerate(_parse(path, max_depth)):
+    for a, article in enumerate(parse_squad(path, max_depth)):
         for p, para in enumerate(article["paragraphs"]):
-            _expect(para.get("context"), str, path, f"article {a} paragraph {p}", "context")
+            expect(para.get("context"), str, path, f"article {a} paragraph {p}", "context")
             if para["context"].strip():
                 doc_id = paragraph_id(path.stem, a, p, para)
                 docs.append(Document(id=doc_id, text=para["context"], title=str(article.get("title") or "")))
     return docs
-
-
-def load_squad_questions(path: Path) -> list[SquadQuestion]:
-    """Every question with all its reference answers and the id of its gold paragraph."""
-    questions = []
-    for a, article in enumerate(_parse(path)):
-        for p, para in enumerate(article["paragraphs"]):
-            pid = paragraph_id(path.stem, a, p, para)
-            qas = para.get("qas") or []
-            _expect(qas, list, path, f"article {a} paragraph {p}", "qas")
-            for q, qa in enumerate(qas):
-                where = f"article {a} paragraph {p} question {q}"
-                if not isinstance(qa, dict):
-                    raise LoadError(path, f"{where}: must be an object, not {json_type(qa)}")
-                _expect(qa.get("question"), str, path, where, "question")
-                answers = qa.get("answers") or []
-                _expect(answers, list, path, where, "answers")
-                texts = [x.get("text") if isinstance(x, dict) else x for x in answers]
-                answers = [str(t) for t in texts if isinstance(t, (str, int, float)) and str(t).strip()]
-                questions.append(SquadQuestion(str(qa.get("id", "")), qa["question"], answers, pid))
-    return questions

@@ -12,19 +12,8 @@ from ragtune.errors import LoadError
 from ragtune.generate.base import Message
 from ragtune.generate.prompt import build_messages, idk_answer
 from ragtune.index.store import Passage
-from ragtune.read.encoding import iter_jsonl
-from ragtune.read.squad import load_squad_questions
+from ragtune.read.questions import Question, load_questions
 from ragtune.text import count_units
-
-
-@dataclass(frozen=True)
-class TrainQuestion:
-    """A question with its reference answers; `gold_id` is its passage's document id when the data says so."""
-
-    id: str
-    question: str
-    answers: list[str]
-    gold_id: str | None = None
 
 
 @dataclass
@@ -55,44 +44,6 @@ class EvalExample:
     messages: list[Message] | None
 
 
-# --------------------------------------------------------------------------- loading
-
-
-def load_train_questions(path: str | Path) -> list[TrainQuestion]:
-    """SQuAD-format json (gold = the question's paragraph) or jsonl of {"question", "answer"} (raises LoadError)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise LoadError(path, "no such file")
-    if path.suffix.lower() == ".jsonl":
-        questions = _load_jsonl(path)
-    else:
-        try:
-            squad = load_squad_questions(path)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise LoadError(path, f"malformed SQuAD question entry ({type(exc).__name__}: {exc})") from None
-        questions = [TrainQuestion(q.id, q.question, list(q.answers), q.passage_id) for q in squad if q.answers]
-    if not questions:
-        raise LoadError(path, "no questions with answers")
-    return questions
-
-
-def _load_jsonl(path: Path) -> list[TrainQuestion]:
-    questions = []
-    for number, record in iter_jsonl(path):
-        question = record.get("question")
-        answer = record.get("answer", record.get("answers"))
-        answers = [answer] if isinstance(answer, str) else answer
-        if not isinstance(question, str) or not isinstance(answers, list) or not all(
-                isinstance(a, str) for a in answers):
-            raise LoadError(path, f'line {number}: needs "question" and "answer" strings')
-        answers = [a for a in answers if a.strip()]
-        if question.strip() and answers:
-            gold = record.get("passage_id")
-            qid = str(record.get("id", f"{path.stem}-{number}"))
-            questions.append(TrainQuestion(qid, question, answers, str(gold) if gold not in (None, "") else None))
-    return questions
-
-
 # --------------------------------------------------------------------------- building
 
 
@@ -105,7 +56,7 @@ def _key(passage: Passage) -> tuple[str, int]:
     return passage.id, passage.chunk
 
 
-def find_gold(question: TrainQuestion, retrieved: Sequence[Passage],
+def find_gold(question: Question, retrieved: Sequence[Passage],
               passages_by_id: Mapping[str, Sequence[Passage]] | None = None) -> Passage | None:
     """The chunk of the gold document that holds an answer; without a gold id, the top retrieved one that does."""
     if question.gold_id is None:
@@ -118,7 +69,7 @@ def find_gold(question: TrainQuestion, retrieved: Sequence[Passage],
     return with_answer
 
 
-def build_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[Sequence[Passage]], *, k: int,
+def build_examples(questions: Sequence[Question], retrieved: Sequence[Sequence[Passage]], *, k: int,
                    gold_probability: float, seed: int, max_units: int = 320,
                    passages_by_id: Mapping[str, Sequence[Passage]] | None = None,
                    no_gold_target: str = "answer") -> list[TrainExample]:
@@ -154,27 +105,27 @@ def build_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[Seque
             target = f"{question.answers[0]} [{position}]"
         else:
             position = None
-            target = question.answers[0] if no_gold_target == "answer" else idk_answer(question.question)
-        examples.append(TrainExample(question.id, question.question, list(question.answers),
+            target = question.answers[0] if no_gold_target == "answer" else idk_answer(question.text)
+        examples.append(TrainExample(question.id, question.text, list(question.answers),
                                      [(p.title, p.text) for p in shown], target, position, max_units,
                                      [p.id for p in shown]))
     return examples
 
 
-def build_eval_examples(questions: Sequence[TrainQuestion], retrieved: Sequence[Sequence[RetrievedPassage]], *,
+def build_eval_examples(questions: Sequence[Question], retrieved: Sequence[Sequence[RetrievedPassage]], *,
                         k: int, max_units: int = 320) -> list[EvalExample]:
     """What ask would prompt with: the relevant passages among the top k, in rank order."""
     examples = []
     for question, ranked in zip(questions, retrieved, strict=True):
         sources = [r.passage for r in ranked[:k] if r.relevant]
-        messages = (build_messages(question.question, [(p.title, p.text) for p in sources], max_units)
+        messages = (build_messages(question.text, [(p.title, p.text) for p in sources], max_units)
                     if sources else None)
-        examples.append(EvalExample(question.id, question.question, list(question.answers), messages))
+        examples.append(EvalExample(question.id, question.text, list(question.answers), messages))
     return examples
 
 
-def keep_short_answers(questions: Sequence[TrainQuestion], max_units: int | None
-                       ) -> list[TrainQuestion]:
+def keep_short_answers(questions: Sequence[Question], max_units: int | None
+                       ) -> list[Question]:
     """Each question with only its answers of at most `max_units` units; questions left with none are dropped.
 
     ask's prompt asks for the shortest correct answer, so a long reference answer (a clause, a sentence) teaches
@@ -182,21 +133,21 @@ def keep_short_answers(questions: Sequence[TrainQuestion], max_units: int | None
     """
     if max_units is None:
         return list(questions)
-    shortened = (replace(q, answers=[a for a in q.answers if count_units(a) <= max_units]) for q in questions)
+    shortened = (replace(q, answers=tuple(a for a in q.answers if count_units(a) <= max_units)) for q in questions)
     return [q for q in shortened if q.answers]
 
 
-def load_short_questions(path: str | Path, max_units: int | None) -> tuple[list[TrainQuestion], int]:
+def load_short_questions(path: str | Path, max_units: int | None) -> tuple[list[Question], int]:
     """(questions with their answers of at most `max_units` units, how many were skipped); LoadError if none left."""
-    loaded = load_train_questions(path)
+    loaded = load_questions(path, answered=True)
     questions = keep_short_answers(loaded, max_units)
     if not questions:
         raise LoadError(path, f"no answer of at most {max_units} units (train.max_answer_units)")
     return questions, len(loaded) - len(questions)
 
 
-def split_questions(questions: Sequence[TrainQuestion], *, fraction: float, size: int | None, seed: int
-                    ) -> tuple[list[TrainQuestion], list[TrainQuestion]]:
+def split_questions(questions: Sequence[Question], *, fraction: float, size: int | None, seed: int
+                    ) -> tuple[list[Question], list[Question]]:
     """(train, held out): a seeded random `size` (or `fraction`, at least 1 of 2+) questions are held out."""
     n = len(questions)
     held = size if size is not None else (max(1, round(fraction * n)) if fraction > 0 and n >= 2 else 0)

@@ -23,6 +23,7 @@ from ragtune.errors import RagtuneError
 from ragtune.files import file_sha256
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
+from ragtune.read.questions import Question
 from ragtune.train.batches import collate, length_plan, target_tokens
 from ragtune.train.checkpoint import (
     CHECKPOINT,
@@ -37,7 +38,6 @@ from ragtune.train.checkpoint import (
 from ragtune.train.examples import (
     EvalExample,
     TrainExample,
-    TrainQuestion,
     build_eval_examples,
     build_examples,
     load_short_questions,
@@ -72,15 +72,15 @@ class TrainResult:
 # --------------------------------------------------------------------------- data
 
 
-def _retrieve(pipeline: Pipeline, questions: list[TrainQuestion], k: int) -> list[list[RetrievedPassage]]:
+def _retrieve(pipeline: Pipeline, questions: list[Question], k: int) -> list[list[RetrievedPassage]]:
     results: list[list[RetrievedPassage]] = []
     for start in range(0, len(questions), RETRIEVE_BATCH):
-        chunk = [q.question for q in questions[start : start + RETRIEVE_BATCH]]
+        chunk = [q.text for q in questions[start : start + RETRIEVE_BATCH]]
         results.extend(pipeline.retriever.retrieve_many(chunk, k))
     return results
 
 
-def prepare_examples(pipeline: Pipeline, questions: list[TrainQuestion]
+def prepare_examples(pipeline: Pipeline, questions: list[Question]
                      ) -> tuple[list[TrainExample], list[EvalExample]]:
     """Held-out split, retrieval, RAFT examples for training and ask's own prompts for evaluation."""
     cfg = pipeline.config

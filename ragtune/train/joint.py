@@ -28,6 +28,7 @@ from ragtune.errors import RagtuneError
 from ragtune.files import atomic_dir, file_sha256
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
+from ragtune.read.questions import Question
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.checkpoint import (
     CHECKPOINT,
@@ -38,7 +39,7 @@ from ragtune.train.checkpoint import (
     save_state,
     seed_everything,
 )
-from ragtune.train.examples import TrainExample, TrainQuestion, contains_answer, load_short_questions
+from ragtune.train.examples import TrainExample, contains_answer, load_short_questions
 from ragtune.train.model import add_lora, autocast, label_logprobs, load_base
 from ragtune.train.query_adapter import QueryAdapter
 from ragtune.train.rag_loss import doc_entropy, rag_sequence_nll, rag_token_nll, sequence_logprobs
@@ -53,7 +54,7 @@ class JointItem:
     """One question: its base query vector's row, the k candidate passage rows (retrieval order), which of them
     are gold, and one encoded prompt + answer per candidate."""
 
-    question: TrainQuestion
+    question: Question
     query: int
     rows: list[int]
     gold: list[bool]
@@ -78,31 +79,31 @@ class JointTrainResult:
 # --------------------------------------------------------------------------- data
 
 
-def single_passage_example(question: TrainQuestion, title: str, text: str, max_units: int) -> TrainExample:
+def single_passage_example(question: Question, title: str, text: str, max_units: int) -> TrainExample:
     """ask's prompt with only this passage, the target cited as ask cites it: `answer [1]`."""
-    return TrainExample(question.id, question.question, list(question.answers), [(title, text)],
+    return TrainExample(question.id, question.text, list(question.answers), [(title, text)],
                         f"{question.answers[0]} [1]", 1, max_units)
 
 
-def is_gold(question: TrainQuestion, passage) -> bool:
+def is_gold(question: Question, passage) -> bool:
     """The question's own document (SQuAD paragraph, synth passage_id), else any passage holding an answer."""
     return passage.id == question.gold_id if question.gold_id else contains_answer(passage, question.answers)
 
 
-def prepare_items(pipeline: Pipeline, questions: list[TrainQuestion], tokenizer, stops: set[int],
+def prepare_items(pipeline: Pipeline, questions: list[Question], tokenizer, stops: set[int],
                   tc: JointTrainConfig, progress: bool = False) -> tuple[list[JointItem], np.ndarray]:
     """Candidates from the frozen index (the base retriever, no reranker) and their encoded prompts;
     returns the items and the base query vectors they point into."""
     store = pipeline.store
     config = pipeline.config
     retriever = HybridRetriever(store, pipeline.embedder, config.retrieval, rerankers={})
-    texts = [q.question for q in questions]
+    texts = [q.text for q in questions]
     vectors = pipeline.embedder.encode_queries([store.search_text(t) for t in texts], progress=progress)
     row_of = {(p.id, p.chunk): row for row, p in enumerate(store.passages)}
     items = []
     for start in range(0, len(questions), RETRIEVE_BATCH):
         chunk = questions[start : start + RETRIEVE_BATCH]
-        for i, (question, ranked) in enumerate(zip(chunk, retriever.retrieve_many([q.question for q in chunk], tc.k)),
+        for i, (question, ranked) in enumerate(zip(chunk, retriever.retrieve_many([q.text for q in chunk], tc.k)),
                                                start=start):
             if len(ranked) < 2:
                 continue  # one candidate: p(z|q) = 1, nothing for the retriever to learn

@@ -10,23 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ragtune.index.store import IndexStore, Passage
 from ragtune.index.tokenize import tokenize
-from ragtune.train.examples import contains_answer, load_train_questions
-
-
-@dataclass(frozen=True)
-class RetrievalQuestion:
-    """A question, its reference answers (empty for BEIR) and the ids of documents that answer it."""
-
-    id: str
-    question: str
-    answers: tuple[str, ...] = ()
-    positive_ids: frozenset[str] = frozenset()
+from ragtune.read.questions import Question
+from ragtune.train.examples import contains_answer
 
 
 @dataclass
@@ -38,19 +28,7 @@ class RetrieverExample:
     negatives: list[int]
 
 
-def load_retrieval_questions(path: str | Path, split: str | None = None) -> list[RetrievalQuestion]:
-    """SQuAD json, jsonl of {question, answer[, passage_id]} (synth output), or a BEIR folder (qrels `split`)."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        from ragtune.eval.datasets import load_eval_data
-
-        return [RetrievalQuestion(q.id, q.question, (), frozenset(d for d, s in q.qrels.items() if s > 0))
-                for q in load_eval_data(path, split or "train")]
-    return [RetrievalQuestion(q.id, q.question, tuple(q.answers), frozenset([q.gold_id] if q.gold_id else []))
-            for q in load_train_questions(path)]
-
-
-def is_positive(question: RetrievalQuestion, passage: Passage) -> bool:
+def is_positive(question: Question, passage: Passage) -> bool:
     """A passage that must never be a negative for `question`: its gold document, or one holding an answer."""
     if passage.id in question.positive_ids:
         return True
@@ -83,18 +61,18 @@ class NegativeMiner:
                     order.append(row)
         return order
 
-    def negatives(self, question: RetrievalQuestion, vector: np.ndarray, n: int) -> list[int]:
+    def negatives(self, question: Question, vector: np.ndarray, n: int) -> list[int]:
         passages = self.store.passages
-        return [r for r in self.candidates(question.question, vector) if not is_positive(question, passages[r])][:n]
+        return [r for r in self.candidates(question.text, vector) if not is_positive(question, passages[r])][:n]
 
-    def positives(self, question: RetrievalQuestion, vector: np.ndarray) -> list[int]:
+    def positives(self, question: Question, vector: np.ndarray) -> list[int]:
         """One row per positive document: its chunk holding an answer, else its first chunk.
 
         Without a positive document (jsonl without passage_id), the best-ranked passage holding an answer.
         """
         passages = self.store.passages
         if not question.positive_ids:
-            found = next((r for r in self.candidates(question.question, vector) if is_positive(question, passages[r])),
+            found = next((r for r in self.candidates(question.text, vector) if is_positive(question, passages[r])),
                          None)
             return [] if found is None else [found]
         rows = []
@@ -106,7 +84,7 @@ class NegativeMiner:
         return rows
 
 
-def mine_examples(store: IndexStore, questions: Sequence[RetrievalQuestion], vectors: np.ndarray, *,
+def mine_examples(store: IndexStore, questions: Sequence[Question], vectors: np.ndarray, *,
                   hard_negatives: int, depth: int) -> list[RetrieverExample]:
     """One example per (question, positive document in the index); questions without one are left out."""
     miner = NegativeMiner(store, depth)
@@ -130,7 +108,7 @@ class ContrastiveBatch:
     allowed: np.ndarray  # (queries, columns) bool
 
 
-def make_batch(examples: Sequence[RetrieverExample], questions: Sequence[RetrievalQuestion],
+def make_batch(examples: Sequence[RetrieverExample], questions: Sequence[Question],
                passages: Sequence[Passage]) -> ContrastiveBatch:
     """Columns are every positive and hard negative of the batch (in-batch negatives), each once.
 

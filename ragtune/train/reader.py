@@ -42,11 +42,12 @@ from ragtune.generate.span_reader import (
 from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline, answer_sources
 from ragtune.progress import progress_bar
+from ragtune.read.questions import Question, load_questions
 from ragtune.train.batches import length_plan
 from ragtune.train.checkpoint import check_out, seed_everything
-from ragtune.train.examples import TrainQuestion, load_train_questions, split_questions
+from ragtune.train.examples import split_questions
 from ragtune.train.model import add_lora, autocast, load_base
-from ragtune.train.negatives import NegativeMiner, RetrievalQuestion
+from ragtune.train.negatives import NegativeMiner
 
 META = "ragtune.json"
 #: steps timed before the schedule is first fitted to the time budget, and steps between refits (the pace
@@ -59,7 +60,7 @@ REFIT_EVERY = 25
 class ReaderExample:
     """A question's gold pair with its answer's token positions, and its distractor pairs (no answer)."""
 
-    question: TrainQuestion
+    question: Question
     gold: EncodedPair
     start: int
     end: int
@@ -96,37 +97,35 @@ def _answer_chars(passage: Passage, answers: list[str]) -> tuple[int, int] | Non
     return None
 
 
-def build_reader_examples(pipeline: Pipeline, questions: list[TrainQuestion], tokenizer, progress: bool
+def build_reader_examples(pipeline: Pipeline, questions: list[Question], tokenizer, progress: bool
                           ) -> tuple[list[ReaderExample], int]:
     """(examples, questions skipped): gold chunk holding an answer from the index, distractors mined from it."""
     tc = pipeline.config.train_reader
     store = pipeline.store
     miner = NegativeMiner(store, depth=tc.mine_depth)
-    retrieval = [RetrievalQuestion(q.id, q.question, tuple(q.answers), frozenset([q.gold_id] if q.gold_id else []))
-                 for q in questions]
-    vectors = pipeline.embedder.encode_queries([store.search_text(q.question) for q in questions], progress=progress)
+    vectors = pipeline.embedder.encode_queries([store.search_text(q.text) for q in questions], progress=progress)
     examples, skipped = [], 0
     rng = random.Random(f"{tc.seed}/distractors")
     with progress_bar(total=len(questions), desc="reader examples", unit="question", enabled=progress,
                       leave=False) as bar:
-        for question, rq, vector in zip(questions, retrieval, vectors, strict=True):
+        for question, vector in zip(questions, vectors, strict=True):
             bar.update(1)
-            gold_rows = miner.positives(rq, vector)
+            gold_rows = miner.positives(question, vector)
             chars = _answer_chars(store.passages[gold_rows[0]], question.answers) if gold_rows else None
             if chars is None:
                 skipped += 1
                 continue
             gold_passage = store.passages[gold_rows[0]]
-            gold = encode_pair(tokenizer, question.question, gold_passage.title, gold_passage.text,
+            gold = encode_pair(tokenizer, question.text, gold_passage.title, gold_passage.text,
                                tc.max_passage_tokens, keep_chars=chars)
             span = token_span(gold, *chars)
             if span is None:
                 skipped += 1
                 continue
-            negatives = miner.negatives(rq, vector, tc.mine_depth)
+            negatives = miner.negatives(question, vector, tc.mine_depth)
             picked = negatives[: tc.distractors] if tc.hard_distractors else rng.sample(
                 negatives, min(tc.distractors, len(negatives)))
-            distractors = [encode_pair(tokenizer, question.question, store.passages[r].title,
+            distractors = [encode_pair(tokenizer, question.text, store.passages[r].title,
                                        store.passages[r].text, tc.distractor_tokens) for r in picked]
             examples.append(ReaderExample(question, gold, span[0], span[1], distractors))
     return examples, skipped
@@ -169,7 +168,7 @@ RETRIEVAL_WEIGHT_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.
 FIT_BATCH = 16
 
 
-def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[TrainQuestion],
+def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[Question],
                          progress: bool = False) -> dict:
     """The retrieval-prior weight with the best F1 when reading ask's own top-k for the held-out questions.
 
@@ -187,8 +186,8 @@ def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[T
                       leave=False) as bar:
         for at in range(0, len(questions), FIT_BATCH):
             chunk = questions[at : at + FIT_BATCH]
-            found = [answer_sources(r[:k]) for r in pipeline.retriever.retrieve_many([q.question for q in chunk], k)]
-            groups = [[encode_pair(tokenizer, q.question, s.passage.title, s.passage.text, READ_TOKENS) for s in f]
+            found = [answer_sources(r[:k]) for r in pipeline.retriever.retrieve_many([q.text for q in chunk], k)]
+            groups = [[encode_pair(tokenizer, q.text, s.passage.title, s.passage.text, READ_TOKENS) for s in f]
                       for q, f in zip(chunk, found, strict=True)]
             sources.extend(found)
             spans.extend(passage_spans(model, tokenizer, groups, config.generator.reader_max_answer_tokens,
@@ -201,7 +200,7 @@ def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[T
         total = 0.0
         for q, found, prior in zip(questions, spans, priors, strict=True):
             text, _ = choose_span(found, [weight * p for p in prior])
-            language = metric_language(q.question, q.answers, config.eval.metric_language)
+            language = metric_language(q.text, q.answers, config.eval.metric_language)
             total += em_f1(text, q.answers, language)[1] if text else 0.0
         return total / len(questions)
 
@@ -225,7 +224,7 @@ def _heldout(model, tokenizer, examples: list[ReaderExample], config: Config) ->
     em_sum = f1_sum = 0.0
     for example, (text, _) in zip(examples, answers, strict=True):
         q = example.question
-        em, f1 = em_f1(text, q.answers, metric_language(q.question, q.answers, config.eval.metric_language))
+        em, f1 = em_f1(text, q.answers, metric_language(q.text, q.answers, config.eval.metric_language))
         em_sum += em
         f1_sum += f1
     n = len(examples)
@@ -264,8 +263,8 @@ def refit_reader(pipeline: Pipeline, data: str | Path, folder: str | Path, progr
     return fit
 
 
-def _questions(config: Config, data: Path) -> list[TrainQuestion]:
-    questions = load_train_questions(data)
+def _questions(config: Config, data: Path) -> list[Question]:
+    questions = load_questions(data, answered=True)
     limit = config.train_reader.max_questions
     if limit is not None and len(questions) > limit:
         questions = random.Random(f"{config.train_reader.seed}/subset").sample(questions, limit)

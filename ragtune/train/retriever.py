@@ -26,8 +26,9 @@ from ragtune.index.embedders import Embedder
 from ragtune.index.embedders.sentence_transformer import SentenceTransformerEmbedder
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
+from ragtune.read.questions import load_questions
 from ragtune.train.checkpoint import seed_everything
-from ragtune.train.negatives import RetrieverExample, load_retrieval_questions, make_batch, mine_examples
+from ragtune.train.negatives import RetrieverExample, make_batch, mine_examples
 
 
 @dataclass
@@ -95,10 +96,10 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
     data, out = Path(data).expanduser(), Path(out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RagtuneError(f"{out} is not empty: choose a new --out")
-    questions = load_retrieval_questions(data, split)
+    questions = load_questions(data, split or "train", answered=not Path(data).expanduser().is_dir())
     store, embedder = pipeline.store, pipeline.embedder
     kind = choose_kind(tc.adapter, embedder)
-    query_vectors = embedder.encode_queries([store.search_text(q.question) for q in questions], progress=progress)
+    query_vectors = embedder.encode_queries([store.search_text(q.text) for q in questions], progress=progress)
     examples = mine_examples(store, questions, query_vectors, hard_negatives=tc.hard_negatives, depth=tc.mine_depth)
     if not examples:
         raise RagtuneError(f"{data}: no question's positive passage is in the index at {pipeline.index_dir} "
@@ -154,7 +155,7 @@ def _fit_fusion(pipeline: Pipeline, tmp: Path, held: list[RetrieverExample], que
     vectors = apply_query_adapter(query_vectors[held_queries], weight)
     # the base pipeline's retriever: its fusion settings and candidate pool (the weight is what is fitted)
     retriever = HybridRetriever(store, pipeline.embedder, pipeline.config.retrieval, rerankers={})
-    pools = candidate_pools(retriever, [questions[q].question for q in held_queries], vectors, positives)
+    pools = candidate_pools(retriever, [questions[q].text for q in held_queries], vectors, positives)
     default = retriever.config.dense_weight
     return fit_dense_weight(pools, default)
 
@@ -217,7 +218,7 @@ def _train_encoder(tmp: Path, examples: list[RetrieverExample], plan, total: int
     model = load_encoder(index_embedder)
     saved_length, model.max_seq_length = model.max_seq_length, min(model.max_seq_length, tc.max_length)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.encoder_lr, weight_decay=tc.weight_decay)
-    query_texts = [embedder.query_prefix + normalize(q.question) for q in questions]
+    query_texts = [embedder.query_prefix + normalize(q.text) for q in questions]
     passage_texts = _LazyTexts(passages, embedder.passage_prefix, normalize)
     losses = []
     for rows, bar in _steps(plan, total, progress, "training retriever (encoder)"):

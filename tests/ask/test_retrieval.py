@@ -5,14 +5,14 @@ import pytest
 
 from ragtune.ask.fusion import LinearFusion, WeightedRRF
 from ragtune.config import RetrievalConfig
-from ragtune.read.squad import load_squad_questions
+from ragtune.read.questions import load_questions
 
 
 def _hit_rate(pipeline, source_name: str, k: int = 5) -> float:
     path = next(pipeline.index_dir.parent.glob(source_name))
-    questions = load_squad_questions(path)
-    results = pipeline.retriever.retrieve_many([q.question for q in questions], k)
-    return np.mean([q.passage_id in {r.id for r in res} for q, res in zip(questions, results)])
+    questions = load_questions(path)
+    results = pipeline.retriever.retrieve_many([q.text for q in questions], k)
+    return np.mean([q.gold_id in {r.id for r in res} for q, res in zip(questions, results)])
 
 
 def test_known_chinese_question_finds_its_gold_paragraph(mixed_index):

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from ragtune.errors import RagtuneWarning
-from ragtune.eval.datasets import load_eval_data
 from ragtune.eval.runner import evaluate
 from ragtune.generate.base import Generator, Message, OnBatch
 from ragtune.generate.cache import GenerationCache
+from ragtune.read.questions import load_questions
 
 
 class CountingGenerator(Generator):
@@ -91,7 +91,7 @@ def test_cache_key_covers_model_adapter_prompt_and_length(tmp_path):
 
 
 def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
-    questions = load_eval_data(squad_sample)[:6]
+    questions = load_questions(squad_sample)[:6]
     gen = CountingGenerator()
     sample_pipeline.__dict__["generator"] = gen
     first = evaluate(sample_pipeline, questions, progress=False)

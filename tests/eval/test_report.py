@@ -7,9 +7,9 @@ import json
 import pytest
 
 from ragtune.errors import RagtuneError, RagtuneWarning
-from ragtune.eval.datasets import load_eval_data
 from ragtune.eval.report import default_run_name, load_runs, recall_curve, write_report
 from ragtune.eval.runner import EvalResult, QuestionRecord, evaluate
+from ragtune.read.questions import load_questions
 
 
 def _answered_result(f1s: list[float], em: float) -> EvalResult:
@@ -24,7 +24,7 @@ def _answered_result(f1s: list[float], em: float) -> EvalResult:
 
 
 def test_report_for_a_retrieval_run(sample_pipeline, squad_sample, tmp_path):
-    result = evaluate(sample_pipeline, load_eval_data(squad_sample), retrieval_only=True, progress=False)
+    result = evaluate(sample_pipeline, load_questions(squad_sample), retrieval_only=True, progress=False)
     page = write_report(result, tmp_path / "report", "retrieval")
     folder = page.parent
     assert page.name == "index.html" and "runs/retrieval/recall_at_k.png" in page.read_text(encoding="utf-8")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ragtune.errors import RagtuneError, RagtuneWarning
-from ragtune.eval.datasets import EvalQuestion, load_eval_data
 from ragtune.eval.runner import evaluate, gold_coverage
+from ragtune.read.questions import Question, load_questions
 
 
 def test_retrieval_only_finds_gold_paragraphs(sample_pipeline, squad_sample):
-    questions = load_eval_data(squad_sample)
+    questions = load_questions(squad_sample)
     result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False)
     metrics = result.metrics
     assert metrics["n"] == len(questions) == 37
@@ -28,8 +30,8 @@ def test_retrieval_only_finds_gold_paragraphs(sample_pipeline, squad_sample):
 
 def test_questions_without_answers_score_retrieval_only(sample_pipeline, squad_sample):
     """BEIR data has no reference answers: nothing is generated (no generator is ever loaded)."""
-    gold = load_eval_data(squad_sample)[0]
-    questions = [EvalQuestion("q1", gold.question, [], {next(iter(gold.qrels)): 2, "nonexistent": 1})]
+    gold = load_questions(squad_sample)[0]
+    questions = [Question("q1", gold.text, (), {next(iter(gold.qrels)): 2, "nonexistent": 1})]
     result = evaluate(sample_pipeline, questions, progress=False)
     assert set(result.metrics) == {"n", "retrieval", "seconds", "gold_in_index"}  # half present: no warning yet
     assert result.metrics["retrieval"]["recall@20"] == pytest.approx(0.5)
@@ -41,14 +43,14 @@ def test_questions_without_answers_score_retrieval_only(sample_pipeline, squad_s
 
 def test_retrieval_only_and_closed_book_exclude_each_other(sample_pipeline, squad_sample):
     with pytest.raises(RagtuneError, match="exclude"):
-        evaluate(sample_pipeline, load_eval_data(squad_sample)[:1], retrieval_only=True, closed_book=True)
+        evaluate(sample_pipeline, load_questions(squad_sample)[:1], retrieval_only=True, closed_book=True)
 
 
 def test_gold_ids_missing_from_the_index_are_warned_about(sample_pipeline, squad_sample):
     """Ids of another file's paragraphs (another stem) are not in the index: recall 0 says nothing."""
-    questions = load_eval_data(squad_sample)[:4]
-    for q in questions[1:]:
-        q.qrels = {pid.replace("squad_sample-", "subset-"): rel for pid, rel in q.qrels.items()}
+    questions = load_questions(squad_sample)[:4]
+    questions[1:] = [replace(q, qrels={pid.replace("squad_sample-", "subset-"): rel for pid, rel in q.qrels.items()})
+                     for q in questions[1:]]
     result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False, data="subset.json")
     gold = {pid for q in questions for pid in q.qrels}
     assert len(gold) == 4 and result.metrics["gold_in_index"] == 0.25
@@ -63,10 +65,10 @@ def test_gold_ids_missing_from_the_index_are_warned_about(sample_pipeline, squad
 
 def test_empty_and_endless_questions_are_left_out_with_one_warning(sample_pipeline, squad_sample):
     """One bad question in a data file costs that question, not the whole eval (ask refuses it with exit 2)."""
-    questions = load_eval_data(squad_sample)[:3]
+    questions = load_questions(squad_sample)[:3]
     limit = sample_pipeline.config.retrieval.max_question_chars
-    questions[0].question = "   "
-    questions[2].question = "why " * limit
+    questions[0] = replace(questions[0], text="   ")
+    questions[2] = replace(questions[2], text="why " * limit)
     with pytest.warns(RagtuneWarning, match=r"subset.json: 2 question\(s\) left out, first .*empty"):
         result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False, data="subset.json")
     assert result.metrics["n"] == 1 and result.metrics["skipped_questions"] == 2

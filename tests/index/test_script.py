@@ -10,11 +10,11 @@ import pytest
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.eval.datasets import load_eval_data
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k
 from ragtune.index.script import script_normalizer
 from ragtune.index.store import IndexStore
 from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
 
 CMRC_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmrc2018" / "cmrc2018_dev.json"
 TO_TRADITIONAL = opencc.OpenCC("s2twp").convert
@@ -42,7 +42,7 @@ def traditional_squad(tmp_path_factory):
 
 
 def _recall_at_1(pipeline: Pipeline, questions) -> float:
-    ranked = pipeline.retriever.retrieve_many([q.question for q in questions], 5)
+    ranked = pipeline.retriever.retrieve_many([q.text for q in questions], 5)
     hits = [recall_at_k(dedupe([p.id for p in r]), q.qrels, 1) for q, r in zip(questions, ranked)]
     return sum(hits) / len(hits)
 
@@ -50,7 +50,7 @@ def _recall_at_1(pipeline: Pipeline, questions) -> float:
 def test_simplified_questions_find_traditional_passages_only_normalised(tmp_path, traditional_squad, embedder):
     """Same-script retrieval gains less (BENCHMARKS.md: Traditional CMRC dev hybrid recall@1 0.958 -> 0.976);
     across scripts, jieba's tokens of 臺灣 and 台湾 never meet without it."""
-    questions = load_eval_data(CMRC_DEV)[:150]  # the Simplified originals of the converted questions
+    questions = load_questions(CMRC_DEV)[:150]  # the Simplified originals of the converted questions
     recall = {}
     for script in ("none", "t2s"):
         config = Config.load(**{"index.script": script, "retrieval.reranker": "none"})
@@ -59,7 +59,7 @@ def test_simplified_questions_find_traditional_passages_only_normalised(tmp_path
         pipeline.read([traditional_squad])
         assert IndexStore.load(pipeline.index_dir).script == script
         recall[script] = _recall_at_1(pipeline, questions)
-        top = pipeline.retriever.retrieve(questions[0].question, 1)[0]
+        top = pipeline.retriever.retrieve(questions[0].text, 1)[0]
         # stored text stays Traditional: the passage is a verbatim piece of the converted file
         assert top.passage.text[:40] in traditional_squad.read_text(encoding="utf-8")
     assert recall["t2s"] >= 0.9

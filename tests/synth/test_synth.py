@@ -7,6 +7,7 @@ from collections import Counter
 
 from ragtune.config import SynthConfig
 from ragtune.index.store import Passage
+from ragtune.read.questions import load_questions
 from ragtune.synth.answer_spans import Span, answer_spans
 from ragtune.synth.pairs import (
     SYSTEM,
@@ -21,7 +22,6 @@ from ragtune.synth.pairs import (
     synthesise,
     write_pairs,
 )
-from ragtune.train.examples import load_train_questions
 
 EN = "The Eiffel Tower is a wrought-iron tower in Paris. It was completed in 1889 for the World's Fair."
 ZH = "长城位于中国北方，总长度约21196千米。它是世界上最长的人造建筑。"
@@ -133,6 +133,6 @@ def test_synthesise_on_the_demo_corpus_writes_pairs_training_can_read(demo_pipel
         top = demo_pipeline.retriever.retrieve(pair.question, CFG.roundtrip_k)
         assert pair.passage.id in {r.passage.id for r in top}
     path = write_pairs(report.kept, tmp_path / "qa.jsonl")
-    questions = load_train_questions(path)
-    assert [(q.question, q.answers[0], q.gold_id) for q in questions] == [
+    questions = load_questions(path, answered=True)
+    assert [(q.text, q.answers[0], q.gold_id) for q in questions] == [
         (p.question, p.answer, p.passage.id) for p in report.kept]

@@ -15,13 +15,13 @@ from ragtune.adapters import GENERATOR, JOINT, QUERY_ADAPTER, QUERY_ADAPTER_FILE
 from ragtune.errors import RagtuneError
 from ragtune.index.embedders.adapted import apply_query_adapter
 from ragtune.pipeline import Pipeline
-from ragtune.train.examples import TrainQuestion
+from ragtune.read.questions import Question
 from ragtune.train.joint import JointModel, single_passage_example
 from ragtune.train.model import load_base
 from ragtune.train.rag_loss import rag_sequence_nll, rag_token_nll
 from ragtune.train.tokenize import IGNORE, Encoded, encode_example, stop_token_ids
 
-QUESTION = TrainQuestion("q", "Who was Kublai Khan's grandfather?", ["Genghis Khan"])
+QUESTION = Question("q", "Who was Kublai Khan's grandfather?", ("Genghis Khan",))
 PASSAGES = [("Yuan", "Kublai was a grandson of Genghis Khan and founded the Yuan dynasty."),
             ("Geology", "Geology is the study of the Earth, the rocks it is made of, and how they change.")]
 
@@ -49,7 +49,7 @@ def test_rag_losses_equal_the_marginal_computed_by_hand(train_config, embedder):
     assert rows[0].labels[-2:] == rows[1].labels[-2:]  # the same answer tokens after each passage
     assert rows[0].input_ids != rows[1].input_ids and len(rows[0]) != len(rows[1])  # padding is exercised
 
-    query = embedder.encode_queries([QUESTION.question])[0]
+    query = embedder.encode_queries([QUESTION.text])[0]
     passages = embedder.encode_passages([text for _, text in PASSAGES])
     weight = np.random.default_rng(0).normal(0, 0.05, (query.size, query.size)).astype(np.float32)
     model = JointModel(base, query.size, temperature=0.1, learn_temperature=True)

@@ -17,8 +17,9 @@ from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.index.store import IndexStore
 from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
 from ragtune.train.examples import contains_answer
-from ragtune.train.negatives import NegativeMiner, load_retrieval_questions, make_batch, mine_examples
+from ragtune.train.negatives import NegativeMiner, make_batch, mine_examples
 from ragtune.train.query_adapter import QueryAdapter, adapter_loss, adapter_step, batch_tensors
 
 SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact"
@@ -34,8 +35,8 @@ def _with(pipeline: Pipeline, adapter=None, **train_retriever) -> Pipeline:
 
 
 def _mined(pipeline: Pipeline, data, depth: int = 50, hard_negatives: int = 3, split=None):
-    questions = load_retrieval_questions(data, split)
-    vectors = pipeline.embedder.encode_queries([q.question for q in questions])
+    questions = load_questions(data, split or "train", answered=not Path(data).is_dir())
+    vectors = pipeline.embedder.encode_queries([q.text for q in questions])
     examples = mine_examples(pipeline.store, questions, vectors, hard_negatives=hard_negatives, depth=depth)
     return questions, vectors, examples
 
@@ -79,8 +80,8 @@ def test_miner_never_returns_a_passage_containing_the_answer(train_pipeline, squ
     passages = train_pipeline.store.passages
     # SQuAD (gold paragraph known) and jsonl without passage_id (only the answer rule applies)
     jsonl = tmp_path / "pairs.jsonl"
-    squad = load_retrieval_questions(squad_slice)
-    jsonl.write_text("".join(json.dumps({"question": q.question, "answer": q.answers[0]}) + "\n" for q in squad))
+    squad = load_questions(squad_slice, answered=True)
+    jsonl.write_text("".join(json.dumps({"question": q.text, "answer": q.answers[0]}) + "\n" for q in squad))
     for data in (squad_slice, jsonl):
         questions, vectors, examples = _mined(train_pipeline, data, hard_negatives=len(passages))
         assert examples
@@ -92,7 +93,7 @@ def test_miner_never_returns_a_passage_containing_the_answer(train_pipeline, squ
                 assert not contains_answer(passages[row], q.answers)
                 assert passages[row].id not in q.positive_ids
             # only answer passages were left out of the candidates
-            candidates = miner.candidates(q.question, vectors[ex.query])
+            candidates = miner.candidates(q.text, vectors[ex.query])
             assert [r for r in candidates if r not in ex.negatives] == [
                 r for r in candidates if passages[r].id in q.positive_ids or contains_answer(passages[r], q.answers)]
 
@@ -136,7 +137,7 @@ def test_miner_never_returns_a_qrels_positive_passage(pipeline_factory, scifact_
         assert passages[ex.positive].id in q.positive_ids
         assert not any(passages[row].id in q.positive_ids for row in ex.negatives)
         # every candidate that is not a qrels positive is offered: only positives were taken out
-        candidates = miner.candidates(q.question, vectors[ex.query])
+        candidates = miner.candidates(q.text, vectors[ex.query])
         assert [r for r in candidates if passages[r].id not in q.positive_ids] == ex.negatives
 
 
@@ -261,7 +262,7 @@ def test_one_encoder_step_lowers_the_contrastive_loss_on_its_batch(minilm_pipeli
     questions, _, examples = _mined(minilm_pipeline, squad_slice, hard_negatives=1)
     passages = minilm_pipeline.store.passages
     batch = make_batch(examples[:4], questions, passages)
-    query_texts = [q.question for q in questions]
+    query_texts = [q.text for q in questions]
     passage_texts = [p.embedding_text for p in passages]
     torch.manual_seed(0)  # the step itself runs with dropout
     model = load_encoder(minilm_pipeline.store.embedder)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ragtune.errors import LoadError
 from ragtune.generate.prompt import IDK, build_messages
 from ragtune.index.store import Passage
+from ragtune.read.questions import Question
 from ragtune.train.batches import length_plan
 from ragtune.train.examples import (
-    TrainQuestion,
     build_examples,
     find_gold,
     keep_short_answers,
-    load_train_questions,
     split_questions,
 )
+
+
+def make_question(qid: str, text: str, answers: list[str], gold: str | None = None) -> Question:
+    return Question(qid, text, tuple(answers), {gold: 1} if gold else {})
 
 
 def passage(pid: str, text: str, chunk: int = 0) -> Passage:
@@ -26,8 +26,8 @@ def passage(pid: str, text: str, chunk: int = 0) -> Passage:
 
 GOLD = passage("gold", "Kublai was a grandson of Genghis Khan and ruled China.")
 DISTRACTORS = [passage(f"d{i}", f"Distractor number {i} about something else.") for i in range(6)]
-QUESTION = TrainQuestion("q1", "Who was Kublai Khan's grandfather?", ["Genghis Khan"], "gold")
-ZH = TrainQuestion("q2", "忽必烈的祖父是谁？", ["成吉思汗"], "gold-zh")
+QUESTION = make_question("q1", "Who was Kublai Khan's grandfather?", ["Genghis Khan"], "gold")
+ZH = make_question("q2", "忽必烈的祖父是谁？", ["成吉思汗"], "gold-zh")
 GOLD_ZH = passage("gold-zh", "忽必烈是成吉思汗的孙子。")
 
 
@@ -74,7 +74,7 @@ def test_gold_removed_with_p0_and_idk_target_gives_idk(seed):
 
 def test_messages_are_asks_prompt():
     (example,) = build([QUESTION], [[GOLD, *DISTRACTORS]], 1.0)
-    assert example.messages() == build_messages(QUESTION.question, example.passages, 320)
+    assert example.messages() == build_messages(QUESTION.text, example.passages, 320)
 
 
 def test_shuffle_is_deterministic_by_seed():
@@ -87,14 +87,14 @@ def test_shuffle_is_deterministic_by_seed():
 
 
 def test_gold_probability_is_a_rate():
-    questions = [TrainQuestion(f"q{i}", QUESTION.question, QUESTION.answers, "gold") for i in range(400)]
+    questions = [make_question(f"q{i}", QUESTION.text, QUESTION.answers, "gold") for i in range(400)]
     examples = build(questions, [[GOLD, *DISTRACTORS]] * 400, 0.8)
     share = sum(e.gold_position is not None for e in examples) / 400
     assert 0.72 < share < 0.88
 
 
 def test_jsonl_gold_is_the_top_retrieved_passage_with_the_answer():
-    question = TrainQuestion("j", QUESTION.question, ["genghis khan"])
+    question = make_question("j", QUESTION.text, ["genghis khan"])
     second = passage("other", "Genghis Khan was born around 1162.")
     assert find_gold(question, [DISTRACTORS[0], second, GOLD]) is second
     assert find_gold(question, DISTRACTORS) is None
@@ -103,38 +103,22 @@ def test_jsonl_gold_is_the_top_retrieved_passage_with_the_answer():
 
 def test_gold_chunk_is_the_one_holding_the_answer():
     chunks = [passage("doc", "Intro without it.", 0), passage("doc", "Here is Genghis Khan.", 1)]
-    question = TrainQuestion("c", QUESTION.question, ["Genghis Khan"], "doc")
+    question = make_question("c", QUESTION.text, ["Genghis Khan"], "doc")
     assert find_gold(question, DISTRACTORS, {"doc": chunks}) is chunks[1]
-
-
-def test_load_jsonl_and_squad(tmp_path):
-    path = tmp_path / "qa.jsonl"
-    rows = [{"question": "Q1?", "answer": "A1"}, {"question": "Q2?", "answers": ["A2", "B2"], "id": "x"},
-            {"question": "Q3?", "answer": ""}]
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
-    questions = load_train_questions(path)
-    assert [(q.id, q.answers, q.gold_id) for q in questions] == [("qa-1", ["A1"], None), ("x", ["A2", "B2"], None)]
-    path.write_text('{"question": 3}\n', encoding="utf-8")
-    with pytest.raises(LoadError, match="line 1"):
-        load_train_questions(path)
-    squad = tmp_path / "s.json"
-    squad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [
-        {"context": "c", "qas": [{"id": "a", "question": "q?", "answers": [{"text": "c"}]}]}]}]}))
-    assert load_train_questions(squad) == [TrainQuestion("a", "q?", ["c"], "s-0-0")]
 
 
 def test_long_answers_are_dropped_and_questions_with_none_left_skipped():
     long_en = "the grandson of Genghis Khan who became the first emperor of the Yuan dynasty"  # 14 words
-    zh = TrainQuestion("zh", "谁？", ["元朝的第一位皇帝忽必烈"], "g")  # 11 characters
-    why = TrainQuestion("x", "Why", ["because the harvest had failed three years in a row and the granaries were bare"])
-    questions = [TrainQuestion("en", "Who?", [long_en, "Kublai"], "g"), zh, why]
-    assert keep_short_answers(questions, 11) == [TrainQuestion("en", "Who?", ["Kublai"], "g"), zh]
+    zh = make_question("zh", "谁？", ["元朝的第一位皇帝忽必烈"], "g")  # 11 characters
+    why = make_question("x", "Why", ["because the harvest had failed three years in a row and the granaries were bare"])
+    questions = [make_question("en", "Who?", [long_en, "Kublai"], "g"), zh, why]
+    assert keep_short_answers(questions, 11) == [make_question("en", "Who?", ["Kublai"], "g"), zh]
     assert [q.id for q in keep_short_answers(questions, 10)] == ["en"]
     assert keep_short_answers(questions, None) == questions
 
 
 def test_split_is_seeded_and_disjoint():
-    questions = [TrainQuestion(str(i), f"q{i}?", ["a"]) for i in range(30)]
+    questions = [make_question(str(i), f"q{i}?", ["a"]) for i in range(30)]
     train, held = split_questions(questions, fraction=0.1, size=None, seed=1)
     assert len(held) == 3 and len(train) == 27 and not {q.id for q in train} & {q.id for q in held}
     assert split_questions(questions, fraction=0.1, size=None, seed=1) == (train, held)

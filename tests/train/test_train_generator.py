@@ -12,8 +12,8 @@ from safetensors.torch import load_file
 
 from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
 from ragtune.train.checkpoint import ADAPTER_FILES
-from ragtune.train.examples import load_train_questions
 from ragtune.train.generator import CHECKPOINT, META, prepare_examples, train_generator
 from ragtune.train.model import add_lora, load_base, loss_sum, mean_loss
 from ragtune.train.tokenize import encode_example, stop_token_ids
@@ -42,7 +42,7 @@ def test_training_lowers_the_loss_on_its_slice(trained, train_pipeline, squad_sl
 
     _, out = trained
     config = train_pipeline.config
-    examples, _ = prepare_examples(train_pipeline, load_train_questions(squad_slice))
+    examples, _ = prepare_examples(train_pipeline, load_questions(squad_slice, answered=True))
     tokenizer, base = load_base(config)
     stops = stop_token_ids(tokenizer, base.generation_config.eos_token_id)
     rows = [encode_example(tokenizer, e, config.train.max_length, stops) for e in examples]

@@ -80,8 +80,8 @@ def test_a_reader_folder_is_recognised_and_records_its_run(reader_run):
 
 def test_ask_and_eval_with_a_reader_answer_verbatim_cited_spans(reader_run, train_pipeline, reader_config,
                                                                  squad_slice):
-    from ragtune.eval.datasets import load_eval_data
     from ragtune.eval.runner import evaluate
+    from ragtune.read.questions import load_questions
 
     _, out = reader_run
     pipeline = Pipeline(train_pipeline.index_dir, reader_config, adapter=out, progress=False)
@@ -90,7 +90,7 @@ def test_ask_and_eval_with_a_reader_answer_verbatim_cited_spans(reader_run, trai
     answer = pipeline.ask("Who was Kublai Khan's grandfather?")
     span = answer.answer.rsplit(" [", 1)[0]
     assert answer.cited and span and span in answer.sources[answer.cited[0] - 1].passage.text
-    result = evaluate(pipeline, load_eval_data(squad_slice)[:4], progress=False)
+    result = evaluate(pipeline, load_questions(squad_slice)[:4], progress=False)
     texts: dict[str, list[str]] = {}
     for passage in pipeline.store.passages:
         texts.setdefault(passage.id, []).append(passage.text)
