@@ -287,7 +287,7 @@ def roundtrip(pipeline: Pipeline, pairs: list[SynthPair], k: int, rejected: Coun
     """The pairs whose question retrieves its source document within the top k."""
     if not pairs:
         return []
-    results = pipeline.retriever.retrieve_many([p.question for p in pairs], k)
+    results = pipeline.retrieve_many([p.question for p in pairs], k, progress=False)
     kept = []
     for pair, ranked in zip(pairs, results, strict=True):
         if any(r.passage.id == pair.passage.id for r in ranked):
