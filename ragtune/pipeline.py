@@ -30,6 +30,7 @@ from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.context import PromptBudget, load_prompt_budget
 from ragtune.generate.prompt import idk_answer
+from ragtune.hardware import generation_precision
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.indexer import ReadReport, delete_paths, read_paths, reembed_index
 from ragtune.index.store import IndexStore
@@ -224,6 +225,13 @@ class Pipeline:
         """The configured answer mode, over this pipeline's generator (loaded only when it first answers)."""
         return self._parts.get("answerer", lambda: create_answerer(
             self.config, lambda: self.generator, reader=self.reader_adapter, budget=lambda: self.prompt_budget))
+
+    def generation_cache(self) -> GenerationCache:
+        """The on-disk cache of this pipeline's generated answers: keyed by its generator, adapter, answer length
+        and precision, so eval and synth reruns generate only what is new."""
+        cfg = self.config.generator
+        return GenerationCache(self.config.resolved_cache_dir, cfg.name, self.generator_adapter, cfg.max_new_tokens,
+                               generation_precision(cfg))
 
     def _reset_index(self) -> None:
         self._parts.forget(*INDEX_PARTS)

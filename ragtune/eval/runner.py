@@ -15,10 +15,8 @@ from ragtune.eval.answer_metrics import em_f1, metric_language, score_answers
 from ragtune.eval.datasets import EvalQuestion
 from ragtune.eval.grounding import grounding_stats
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
-from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
 from ragtune.generate.prompt import closed_book_messages
-from ragtune.hardware import generation_precision
 from ragtune.pipeline import Pipeline, answer_sources
 
 #: below this share of gold passage ids found in the index, scores say more about ids than about retrieval
@@ -155,17 +153,11 @@ def gold_coverage(qrels: Iterable[dict[str, int]], indexed: set[str], data: obje
                    "indexed")
 
 
-def _cache(pipeline: Pipeline) -> GenerationCache:
-    cfg = pipeline.config
-    return GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
-                           cfg.generator.max_new_tokens, generation_precision(cfg.generator))
-
-
 def _ask(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[list[RetrievedPassage]], k: int,
          progress: bool) -> list[list[str]]:
     """`ask`'s answers from each question's top k (cached); returns the texts of the passages each answer saw."""
-    answers = pipeline.ask_many([r.question for r in records], k, retrieved=retrieved, cache=_cache(pipeline),
-                                progress=progress)
+    answers = pipeline.ask_many([r.question for r in records], k, retrieved=retrieved,
+                                cache=pipeline.generation_cache(), progress=progress)
     source_texts = []
     for record, answer in zip(records, answers, strict=True):
         seen = answer_sources(answer.sources)  # an IDK answer lists the irrelevant passages it was not given
@@ -177,9 +169,9 @@ def _ask(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[list
 
 def _closed_book(pipeline: Pipeline, records: list[QuestionRecord], progress: bool) -> None:
     """Answers from the generator alone, no passages: what retrieval adds is measured against these."""
-    raws = _cache(pipeline).generate([closed_book_messages(r.question) for r in records],
-                                     lambda todo, save: pipeline.generator.generate(todo, progress=progress,
-                                                                                    on_batch=save))
+    raws = pipeline.generation_cache().generate(
+        [closed_book_messages(r.question) for r in records],
+        lambda todo, save: pipeline.generator.generate(todo, progress=progress, on_batch=save))
     for record, raw in zip(records, raws, strict=True):
         record.raw = raw
 
