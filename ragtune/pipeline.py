@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ragtune.adapters import (
     ENCODER,
@@ -65,26 +65,27 @@ class Answer:
         }
 
 
-class _Parts:
-    """A pipeline's parts by name, each built on first use and kept until forgotten (an index change)."""
+class _part(Generic[T]):
+    """A pipeline part the decorated method builds on first use (cached_property with a cache of its own, in
+    `Pipeline._built`): one can be given to the constructor instead, and an index change drops those it built."""
 
-    def __init__(self, **given: Any):
-        self._built: dict[str, Any] = {name: part for name, part in given.items() if part is not None}
+    def __init__(self, build: Callable[[Any], T]):
+        self.build = build
+        self.__doc__ = build.__doc__
 
-    def get(self, name: str, build: Callable[[], T]) -> T:
-        if name not in self._built:
-            self._built[name] = build()
-        return self._built[name]
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-    def put(self, name: str, part: Any) -> None:
-        self._built[name] = part
+    def __get__(self, pipeline: Any, owner: type | None = None) -> T:
+        if pipeline is None:
+            return self  # type: ignore[return-value]  # the descriptor itself, read from the class
+        built = pipeline._built
+        if self.name not in built:
+            built[self.name] = self.build(pipeline)
+        return built[self.name]
 
-    def forget(self, *names: str) -> None:
-        for name in names:
-            self._built.pop(name, None)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._built
+    def __set__(self, pipeline: Any, value: Any) -> None:
+        raise AttributeError(f"Pipeline.{self.name} is built on first use; give a ready one to the constructor")
 
 
 class Pipeline:
@@ -107,33 +108,28 @@ class Pipeline:
             Path(a) for a in adapter]
         self.progress = progress
         self._given_rerankers = rerankers
-        self._parts = _Parts(embedder=embedder, generator=generator)
+        given = {"embedder": embedder, "generator": generator}
+        self._built: dict[str, Any] = {name: part for name, part in given.items() if part is not None}
 
     def loaded(self, part: str) -> bool:
         """Whether the part `part` ("store", "embedder", "generator", ...) is built (or was given)."""
-        return part in self._parts
+        return part in self._built
 
     # ---- lazily built parts ---------------------------------------------------------------
-    @property
+    @_part
     def store(self) -> IndexStore:
-        return self._parts.get("store", lambda: IndexStore.load(self.index_dir))
+        return IndexStore.load(self.index_dir)
 
-    @property
+    @_part
     def embedder(self) -> Embedder:
         """The index's own embedder when it exists: queries must land in the passages' vector space."""
-        return self._parts.get("embedder", self._index_embedder)
-
-    def _index_embedder(self) -> Embedder:
         cfg = self.config.embedder
         if IndexStore.exists(self.index_dir):
             cfg = cfg.model_copy(update={"name": IndexStore.manifest(self.index_dir)["embedder"]})
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
-    @property
+    @_part
     def _adapter_sides(self) -> tuple[AdapterInfo | None, AdapterInfo | None, AdapterInfo | None]:
-        return self._parts.get("adapter_sides", self._inspect_adapters)
-
-    def _inspect_adapters(self) -> tuple[AdapterInfo | None, AdapterInfo | None, AdapterInfo | None]:
         sides = split_adapters([inspect_adapter(a) for a in self.adapters])
         if sides[0] is not None:
             check_generator_base(sides[0], self.config.generator.name)
@@ -156,12 +152,9 @@ class Pipeline:
         info = self._adapter_sides[2]
         return info.folder if info is not None else None
 
-    @property
+    @_part
     def query_embedder(self) -> Embedder:
         """The index's embedder for queries, through a retriever adapter when `--adapter` is one."""
-        return self._parts.get("query_embedder", self._adapted_query_embedder)
-
-    def _adapted_query_embedder(self) -> Embedder:
         info = self.retriever_adapter
         if info is None:
             return self.embedder
@@ -173,12 +166,9 @@ class Pipeline:
         return QueryAdaptedEmbedder(self.embedder, load_query_weight(info.folder / QUERY_ADAPTER_FILE,
                                                                      self.embedder.dim))
 
-    @property
+    @_part
     def retriever(self) -> HybridRetriever:
         """What `ask` retrieves with: the adapted query embedder, fitted fusion weight, and rerankers."""
-        return self._parts.get("retriever", self._full_retriever)
-
-    def _full_retriever(self) -> HybridRetriever:
         rerankers = self._given_rerankers
         if rerankers is None:
             rerankers = create_rerankers(self.config)
@@ -187,11 +177,10 @@ class Pipeline:
                     reranker.use_generator(lambda: self.generator)
         return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, rerankers)
 
-    @property
+    @_part
     def base_retriever(self) -> HybridRetriever:
         """The index's own retriever, no adapter and no reranker: the frozen retriever joint training starts from."""
-        return self._parts.get("base_retriever", lambda: HybridRetriever(self.store, self.embedder,
-                                                                         self.config.retrieval, rerankers={}))
+        return HybridRetriever(self.store, self.embedder, self.config.retrieval, rerankers={})
 
     @property
     def retrieval_config(self) -> RetrievalConfig:
@@ -205,26 +194,23 @@ class Pipeline:
             retrieval = retrieval.model_copy(update={"dense_weight": ratio * retrieval.bm25_weight})
         return retrieval
 
-    @property
+    @_part
     def generator(self) -> Generator:
-        return self._parts.get("generator", lambda: create_generator(self.config, adapter=self.generator_adapter))
+        return create_generator(self.config, adapter=self.generator_adapter)
 
-    @property
+    @_part
     def prompt_budget(self) -> PromptBudget | None:
         """How many tokens a prompt may take: the loaded generator's, else read from its tokenizer and config
         files alone (eval's cache keys need prompts before, or without, loading the model)."""
-        return self._parts.get("prompt_budget", self._prompt_budget)
-
-    def _prompt_budget(self) -> PromptBudget | None:
         if self.loaded("generator"):
             return getattr(self.generator, "budget", None)
         return load_prompt_budget(self.config.generator, self.config.resolved_cache_dir)
 
-    @property
+    @_part
     def answerer(self) -> Answerer:
         """The configured answer mode, over this pipeline's generator (loaded only when it first answers)."""
-        return self._parts.get("answerer", lambda: create_answerer(
-            self.config, lambda: self.generator, reader=self.reader_adapter, budget=lambda: self.prompt_budget))
+        return create_answerer(self.config, lambda: self.generator, reader=self.reader_adapter,
+                               budget=lambda: self.prompt_budget)
 
     def generation_cache(self) -> GenerationCache:
         """The on-disk cache of this pipeline's generated answers: keyed by its generator, adapter, answer length
@@ -234,7 +220,8 @@ class Pipeline:
                                generation_precision(cfg))
 
     def _reset_index(self) -> None:
-        self._parts.forget(*INDEX_PARTS)
+        for name in INDEX_PARTS:
+            self._built.pop(name, None)
 
     # ---- read -----------------------------------------------------------------------------
     def read(self, paths: list[str | Path]) -> ReadReport:
@@ -252,7 +239,7 @@ class Pipeline:
         cfg = self.config.embedder.model_copy(update={"name": embedder_name(str(embedder))})
         new = create_embedder(cfg, self.config.resolved_cache_dir)
         report = reembed_index(self.index_dir, new, progress=self.progress)
-        self._parts.put("embedder", new)
+        self._built["embedder"] = new
         self._reset_index()
         return report
 
