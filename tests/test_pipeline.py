@@ -3,6 +3,8 @@ retrieve_many / ask_many that answer as retrieve / ask do, question by question.
 
 from __future__ import annotations
 
+import pytest
+
 from ragtune.config import Config
 from ragtune.pipeline import RETRIEVE_BATCH, Pipeline
 
@@ -14,6 +16,8 @@ def test_given_models_are_used_and_index_parts_are_built_again_after_a_read(embe
                         progress=False)
     assert pipeline.embedder is embedder and pipeline.loaded("embedder")
     assert not any(pipeline.loaded(part) for part in ("store", "retriever", "generator"))
+    with pytest.raises(AttributeError, match="give a ready one to the constructor"):
+        pipeline.embedder = embedder
     first = tmp_path / "tides.txt"
     first.write_text("The tides are caused by the gravity of the Moon and the Sun.\n", encoding="utf-8")
     pipeline.read([first])
