@@ -39,8 +39,7 @@ def main() -> None:
         with CpuMeter() as export:
             embedder = create_embedder(config.embedder, config.resolved_cache_dir)  # exports once, cached
         embedder.encode_passages(["warm-up"])
-        pipeline = Pipeline(Path(tmp) / "index", config, progress=False)
-        pipeline.__dict__["embedder"] = embedder
+        pipeline = Pipeline(Path(tmp) / "index", config, embedder=embedder, progress=False)
         with CpuMeter() as read:
             report = pipeline.read([corpus, squad])
         texts = [p.embedding_text for p in IndexStore.load(pipeline.index_dir).passages]

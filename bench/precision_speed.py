@@ -40,7 +40,7 @@ def prompts(batch: int, context_chars: int) -> list[list[dict]]:
 
 
 def time_generation(config: Config, dtype: str, batch: list[list[dict]]) -> float:
-    generator = HFGenerator(config.generator.model_copy(update={"dtype": dtype}), config.resolved_cache_dir)
+    generator = HFGenerator.load(config.generator.model_copy(update={"dtype": dtype}), config.resolved_cache_dir)
     generator.generate([[{"role": "user", "content": "你好"}]])  # warm-up
     start = time.perf_counter()
     generator.generate(batch)

@@ -25,8 +25,7 @@ def main() -> None:
     embedder = create_embedder(config.embedder)
     embedder.encode_passages(["warm-up"])
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline = Pipeline(Path(tmp) / "index", config, progress=False)
-        pipeline.__dict__["embedder"] = embedder
+        pipeline = Pipeline(Path(tmp) / "index", config, embedder=embedder, progress=False)
         with CpuMeter() as full:
             report = pipeline.read([data])
         with CpuMeter() as again:

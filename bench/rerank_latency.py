@@ -25,7 +25,6 @@ from retrieval_quality import SETS  # noqa: E402
 from splits import traditional_cmrc_dev  # noqa: E402
 
 from ragtune.ask.rerankers import AUTO, RERANKERS, create_reranker, create_rerankers  # noqa: E402
-from ragtune.ask.retriever import HybridRetriever  # noqa: E402
 from ragtune.config import Config  # noqa: E402
 from ragtune.eval.datasets import load_eval_data  # noqa: E402
 from ragtune.eval.runner import evaluate  # noqa: E402
@@ -45,10 +44,8 @@ def spread(items: list, limit: int | None) -> list:
 
 def run_row(index: Path, config: Config, embedder, questions, rerankers=None) -> dict:
     """Retrieval-only eval of one configuration; `rerankers` shares an already loaded model across rows."""
-    pipeline = Pipeline(index, config, progress=False)
-    pipeline.__dict__["embedder"] = embedder
-    pipeline.__dict__["retriever"] = HybridRetriever(pipeline.store, embedder, config.retrieval,
-                                                     create_rerankers(config) if rerankers is None else rerankers)
+    pipeline = Pipeline(index, config, embedder=embedder,
+                        rerankers=create_rerankers(config) if rerankers is None else rerankers, progress=False)
     with CpuMeter() as meter:
         result = evaluate(pipeline, questions, retrieval_only=True, progress=False)
     scores = result.metrics["retrieval"]
@@ -58,8 +55,7 @@ def run_row(index: Path, config: Config, embedder, questions, rerankers=None) ->
 
 def hard_questions(index: Path, config: Config, embedder, questions) -> list:
     """Questions the fused order gets wrong at rank 1 but right within the top 5."""
-    pipeline = Pipeline(index, config, progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(index, config, embedder=embedder, progress=False)
     records = evaluate(pipeline, questions, retrieval_only=True, progress=False).records
     return [q for q, r in zip(questions, records)
             if r.retrieved[:1] and not q.qrels.get(r.retrieved[0]) and any(q.qrels.get(d) for d in r.retrieved[:5])]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from ragtune.adapters import (
     ENCODER,
@@ -20,18 +20,27 @@ from ragtune.adapters import (
     split_adapters,
 )
 from ragtune.ask.question import check_question
-from ragtune.ask.rerankers import create_rerankers
+from ragtune.ask.rerankers import Reranker, create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config, RetrievalConfig
 from ragtune.errors import RagtuneError
 from ragtune.generate import Generator, Message, create_generator
 from ragtune.generate.answerers import Answerer, AnswerRequest, create_answerer
+from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.context import PromptBudget, load_prompt_budget
 from ragtune.generate.prompt import idk_answer
+from ragtune.hardware import generation_precision
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.indexer import ReadReport, delete_paths, read_paths, reembed_index
 from ragtune.index.store import IndexStore
+from ragtune.progress import progress_bar
+
+#: questions embedded and searched at a time by retrieve_many (eval, training and synth retrieve this way)
+RETRIEVE_BATCH = 64
+#: the parts built from the index: a changed index (read, delete, reembed) builds them again
+INDEX_PARTS = ("store", "query_embedder", "retriever", "base_retriever")
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,28 +65,62 @@ class Answer:
         }
 
 
+class _part(Generic[T]):
+    """A pipeline part the decorated method builds on first use (cached_property with a cache of its own, in
+    `Pipeline._built`): one can be given to the constructor instead, and an index change drops those it built."""
+
+    def __init__(self, build: Callable[[Any], T]):
+        self.build = build
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pipeline: Any, owner: type | None = None) -> T:
+        if pipeline is None:
+            return self  # type: ignore[return-value]  # the descriptor itself, read from the class
+        built = pipeline._built
+        if self.name not in built:
+            built[self.name] = self.build(pipeline)
+        return built[self.name]
+
+    def __set__(self, pipeline: Any, value: Any) -> None:
+        raise AttributeError(f"Pipeline.{self.name} is built on first use; give a ready one to the constructor")
+
+
 class Pipeline:
     """One index folder plus the models that read and answer from it (loaded on first use).
 
     `adapter` is one trained folder, or several that tune different sides (a generator LoRA and a retriever
-    adapter trained separately); a joint folder tunes both.
+    adapter trained separately); a joint folder tunes both. `embedder`, `generator` and `rerankers` are models
+    already loaded (shared across pipelines, or one being trained); left out, the config's are loaded when
+    first needed.
     """
 
     def __init__(self, index_dir: str | Path, config: Config | None = None,
-                 adapter: str | Path | Sequence[str | Path] | None = None, progress: bool = True):
+                 adapter: str | Path | Sequence[str | Path] | None = None, *, embedder: Embedder | None = None,
+                 generator: Generator | None = None, rerankers: dict[str, Reranker] | None = None,
+                 progress: bool = True):
         self.index_dir = Path(index_dir)
         self.config = config or Config()
         self.adapter = adapter
         self.adapters = [] if adapter is None else [Path(adapter)] if isinstance(adapter, (str, Path)) else [
             Path(a) for a in adapter]
         self.progress = progress
+        self._given_rerankers = rerankers
+        given = {"embedder": embedder, "generator": generator}
+        self._built: dict[str, Any] = {name: part for name, part in given.items() if part is not None}
+
+    def loaded(self, part: str) -> bool:
+        """Whether the part `part` ("store", "embedder", "generator", ...) is built (or was given)."""
+        return part in self._built
 
     # ---- lazily built parts ---------------------------------------------------------------
-    @cached_property
+    @_part
     def store(self) -> IndexStore:
         return IndexStore.load(self.index_dir)
 
-    @cached_property
+    @_part
     def embedder(self) -> Embedder:
         """The index's own embedder when it exists: queries must land in the passages' vector space."""
         cfg = self.config.embedder
@@ -85,7 +128,7 @@ class Pipeline:
             cfg = cfg.model_copy(update={"name": IndexStore.manifest(self.index_dir)["embedder"]})
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
-    @cached_property
+    @_part
     def _adapter_sides(self) -> tuple[AdapterInfo | None, AdapterInfo | None, AdapterInfo | None]:
         sides = split_adapters([inspect_adapter(a) for a in self.adapters])
         if sides[0] is not None:
@@ -109,7 +152,7 @@ class Pipeline:
         info = self._adapter_sides[2]
         return info.folder if info is not None else None
 
-    @cached_property
+    @_part
     def query_embedder(self) -> Embedder:
         """The index's embedder for queries, through a retriever adapter when `--adapter` is one."""
         info = self.retriever_adapter
@@ -123,13 +166,21 @@ class Pipeline:
         return QueryAdaptedEmbedder(self.embedder, load_query_weight(info.folder / QUERY_ADAPTER_FILE,
                                                                      self.embedder.dim))
 
-    @cached_property
+    @_part
     def retriever(self) -> HybridRetriever:
-        rerankers = create_rerankers(self.config)
-        if self.generator_adapter is None:  # with a LoRA the generator no longer holds the base weights
-            for reranker in rerankers.values():
-                reranker.use_generator(lambda: self.generator)
+        """What `ask` retrieves with: the adapted query embedder, fitted fusion weight, and rerankers."""
+        rerankers = self._given_rerankers
+        if rerankers is None:
+            rerankers = create_rerankers(self.config)
+            if self.generator_adapter is None:  # with a LoRA the generator no longer holds the base weights
+                for reranker in rerankers.values():
+                    reranker.use_generator(lambda: self.generator)
         return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, rerankers)
+
+    @_part
+    def base_retriever(self) -> HybridRetriever:
+        """The index's own retriever, no adapter and no reranker: the frozen retriever joint training starts from."""
+        return HybridRetriever(self.store, self.embedder, self.config.retrieval, rerankers={})
 
     @property
     def retrieval_config(self) -> RetrievalConfig:
@@ -143,27 +194,34 @@ class Pipeline:
             retrieval = retrieval.model_copy(update={"dense_weight": ratio * retrieval.bm25_weight})
         return retrieval
 
-    @cached_property
+    @_part
     def generator(self) -> Generator:
         return create_generator(self.config, adapter=self.generator_adapter)
 
-    @cached_property
+    @_part
     def prompt_budget(self) -> PromptBudget | None:
         """How many tokens a prompt may take: the loaded generator's, else read from its tokenizer and config
         files alone (eval's cache keys need prompts before, or without, loading the model)."""
-        if "generator" in self.__dict__:
+        if self.loaded("generator"):
             return getattr(self.generator, "budget", None)
         return load_prompt_budget(self.config.generator, self.config.resolved_cache_dir)
 
-    @cached_property
+    @_part
     def answerer(self) -> Answerer:
         """The configured answer mode, over this pipeline's generator (loaded only when it first answers)."""
         return create_answerer(self.config, lambda: self.generator, reader=self.reader_adapter,
                                budget=lambda: self.prompt_budget)
 
+    def generation_cache(self) -> GenerationCache:
+        """The on-disk cache of this pipeline's generated answers: keyed by its generator, adapter, answer length
+        and precision, so eval and synth reruns generate only what is new."""
+        cfg = self.config.generator
+        return GenerationCache(self.config.resolved_cache_dir, cfg.name, self.generator_adapter, cfg.max_new_tokens,
+                               generation_precision(cfg))
+
     def _reset_index(self) -> None:
-        for name in ("store", "retriever", "query_embedder"):
-            self.__dict__.pop(name, None)
+        for name in INDEX_PARTS:
+            self._built.pop(name, None)
 
     # ---- read -----------------------------------------------------------------------------
     def read(self, paths: list[str | Path]) -> ReadReport:
@@ -181,7 +239,7 @@ class Pipeline:
         cfg = self.config.embedder.model_copy(update={"name": embedder_name(str(embedder))})
         new = create_embedder(cfg, self.config.resolved_cache_dir)
         report = reembed_index(self.index_dir, new, progress=self.progress)
-        self.__dict__["embedder"] = new
+        self._built["embedder"] = new
         self._reset_index()
         return report
 
@@ -190,6 +248,23 @@ class Pipeline:
                  ) -> list[RetrievedPassage]:
         check_question(question, self.config.retrieval.max_question_chars)
         return self.retriever.retrieve(_retrieval_query(question, history), k)
+
+    def retrieve_many(self, questions: Sequence[str], k: int | None = None, *, base: bool = False,
+                      progress: bool | None = None) -> list[list[RetrievedPassage]]:
+        """The top `k` passages for each question, RETRIEVE_BATCH questions embedded at a time, behind a
+        progress bar. Questions are searched as given (`ask_many` checks them; eval leaves bad ones out first).
+        `base`: through `base_retriever`, the index's own retriever without adapter or reranker."""
+        if not questions:
+            return []
+        retriever = self.base_retriever if base else self.retriever
+        results: list[list[RetrievedPassage]] = []
+        with progress_bar(total=len(questions), desc="retrieving", unit="question", leave=False,
+                          enabled=self.progress if progress is None else progress) as bar:
+            for start in range(0, len(questions), RETRIEVE_BATCH):
+                chunk = list(questions[start : start + RETRIEVE_BATCH])
+                results.extend(retriever.retrieve_many(chunk, k))
+                bar.update(len(chunk))
+        return results
 
     def request(self, question: str, sources: list[RetrievedPassage], history: list[Message] | None = None
                 ) -> AnswerRequest:
@@ -224,6 +299,48 @@ class Pipeline:
         timings["generate_s"] = time.perf_counter() - gen_start
         text = "".join(pieces).strip()
         return Answer(question, text, sources, cited_numbers(text, len(sources)), timings)
+
+
+    def ask_many(self, questions: Sequence[str], k: int | None = None, *,
+                 retrieved: Sequence[list[RetrievedPassage]] | None = None, cache: GenerationCache | None = None,
+                 progress: bool | None = None) -> list[Answer]:
+        """`ask` for many questions at once, each answer the one `ask` gives: retrieval in batches, then
+        generation in the answer mode's batches (nothing streams, and `timings` stay empty).
+
+        `retrieved` are rankings the caller already has (eval retrieves deeper for its metrics), answered from
+        their top `k`; `cache` keeps generated answers on disk, so a rerun generates only what is new.
+        """
+        for question in questions:
+            check_question(question, self.config.retrieval.max_question_chars)
+        progress = self.progress if progress is None else progress
+        if retrieved is None:
+            retrieved = self.retrieve_many(questions, k, progress=progress)
+        k = k or self.config.retrieval.top_k
+        answers: list[Answer] = []
+        requests: list[AnswerRequest] = []
+        rows: list[int] = []
+        for question, ranked in zip(questions, retrieved, strict=True):
+            sources = answer_sources(ranked[:k])
+            if sources:
+                rows.append(len(answers))
+                requests.append(self.request(question, sources))
+                answers.append(Answer(question, "", sources))
+            else:  # as `ask`: no relevant passage, so the IDK reply beside what was retrieved
+                answers.append(Answer(question, idk_answer(question), ranked[:k]))
+        for row, text in zip(rows, self._answer(requests, cache, progress), strict=True):
+            answers[row].answer = text
+            answers[row].cited = cited_numbers(text, len(answers[row].sources))
+        return answers
+
+    def _answer(self, requests: list[AnswerRequest], cache: GenerationCache | None, progress: bool) -> list[str]:
+        """The answer mode's batched answers to `requests`; the models load only for what `cache` lacks."""
+        if not requests:
+            return []
+        answerer = self.answerer
+        if cache is None:
+            return answerer.answer(requests, progress=progress)
+        return cache.generate(requests, lambda todo, save: answerer.answer(todo, progress=progress, on_batch=save),
+                              key_material=[answerer.cache_key(r) for r in requests])
 
 
 def _check_retriever_adapter(info: AdapterInfo, index_embedder: str, index_dir: Path) -> None:

@@ -41,8 +41,7 @@ def pipeline_factory(tmp_path, config, embedder):
     """A fresh index folder with the session's embedder already loaded."""
 
     def make(name: str = "index") -> Pipeline:
-        pipeline = Pipeline(tmp_path / name, config, progress=False)
-        pipeline.__dict__["embedder"] = embedder
+        pipeline = Pipeline(tmp_path / name, config, embedder=embedder, progress=False)
         return pipeline
 
     return make
@@ -54,8 +53,7 @@ def mixed_index(tmp_path_factory, config, embedder) -> Pipeline:
     folder = tmp_path_factory.mktemp("mixed")
     cmrc = squad_slice(CMRC_DEV, folder / "cmrc_dev_slice.json", 60)
     squad = squad_slice(SQUAD_DEV, folder / "squad_slice.json", 3)
-    pipeline = Pipeline(folder / "index", config, progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(folder / "index", config, embedder=embedder, progress=False)
     pipeline.read([cmrc, squad])
     return pipeline
 
@@ -64,7 +62,6 @@ def mixed_index(tmp_path_factory, config, embedder) -> Pipeline:
 def demo_pipeline(tmp_path_factory, config, embedder) -> Pipeline:
     """The bundled demo corpus with the real generator (the one model-heavy fixture)."""
     folder = tmp_path_factory.mktemp("demo")
-    pipeline = Pipeline(folder / "index", config, progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(folder / "index", config, embedder=embedder, progress=False)
     pipeline.read(sorted(DEMO_DATA.glob("*.json")))
     return pipeline

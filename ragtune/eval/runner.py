@@ -14,21 +14,15 @@ from ragtune.errors import QuestionError, RagtuneError, RagtuneWarning
 from ragtune.eval.answer_metrics import em_f1, metric_language, score_answers
 from ragtune.eval.grounding import grounding_stats
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k, score_retrieval
-from ragtune.generate.answerers import AnswerRequest
-from ragtune.generate.base import Message
-from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers, strip_citations
 from ragtune.generate.prompt import closed_book_messages
-from ragtune.hardware import generation_precision
-from ragtune.pipeline import Pipeline, answer_sources, idk_answer
-from ragtune.progress import progress_bar
+from ragtune.pipeline import Pipeline, answer_sources
 from ragtune.read.questions import Question
 
 #: below this share of gold passage ids found in the index, scores say more about ids than about retrieval
 GOLD_IN_INDEX_MIN = 0.5
 #: retrieval is always this deep so recall@20 and the recall@k curve exist whatever top-k generation uses
 RETRIEVE_DEPTH = 20
-RETRIEVE_BATCH = 64
 
 
 @dataclass
@@ -84,18 +78,18 @@ def evaluate(pipeline: Pipeline, questions: list[Question], retrieval_only: bool
     k = k or pipeline.config.retrieval.top_k
     records = [QuestionRecord(q.id, q.text, list(q.answers), dict(q.qrels)) for q in questions]
 
-    batch: list[list[Message]] | list[AnswerRequest] = []
-    batch_rows: list[int] = []
-    source_texts: list[list[str]] = [[] for _ in records]
+    source_texts: list[list[str]] = [[] for _ in records]  # what each answer could cite, in [n] order
     if closed_book:
-        batch = [closed_book_messages(r.question) for r in records]
-        batch_rows = list(range(len(records)))
+        _closed_book(pipeline, records, progress)
     else:
-        retrieved = _retrieve(pipeline, [q.text for q in questions], max(RETRIEVE_DEPTH, k), progress)
-        batch, batch_rows = _prepare(pipeline, records, retrieved, k, source_texts, generate)
-
+        retrieved = pipeline.retrieve_many([r.question for r in records], max(RETRIEVE_DEPTH, k), progress=progress)
+        for record, ranked in zip(records, retrieved, strict=True):
+            record.retrieved = dedupe([p.id for p in ranked])
+            record.hit = recall_at_k(record.retrieved, record.qrels, k) > 0
+        if generate:
+            source_texts = _ask(pipeline, records, retrieved, k, progress)
     if generate:
-        _generate(pipeline, records, batch, batch_rows, source_texts, progress)
+        _score(pipeline, records, source_texts)
 
     metrics: dict[str, Any] = {"n": len(records)}
     if skipped:
@@ -159,59 +153,37 @@ def gold_coverage(qrels: Iterable[dict[str, int]], indexed: set[str], data: obje
                    "indexed")
 
 
-def _retrieve(pipeline: Pipeline, queries: list[str], depth: int, progress: bool) -> list[list[RetrievedPassage]]:
-    results: list[list[RetrievedPassage]] = []
-    with progress_bar(total=len(queries), desc="retrieving", unit="question", enabled=progress, leave=False) as bar:
-        for start in range(0, len(queries), RETRIEVE_BATCH):
-            chunk = queries[start : start + RETRIEVE_BATCH]
-            results.extend(pipeline.retriever.retrieve_many(chunk, depth))
-            bar.update(len(chunk))
-    return results
+def _ask(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[list[RetrievedPassage]], k: int,
+         progress: bool) -> list[list[str]]:
+    """`ask`'s answers from each question's top k (cached); returns the texts of the passages each answer saw."""
+    answers = pipeline.ask_many([r.question for r in records], k, retrieved=retrieved,
+                                cache=pipeline.generation_cache(), progress=progress)
+    source_texts = []
+    for record, answer in zip(records, answers, strict=True):
+        seen = answer_sources(answer.sources)  # an IDK answer lists the irrelevant passages it was not given
+        record.sources = [s.id for s in seen]
+        record.raw = answer.answer
+        source_texts.append([s.passage.text for s in seen])
+    return source_texts
 
 
-def _prepare(pipeline: Pipeline, records: list[QuestionRecord], retrieved: list[list[RetrievedPassage]], k: int,
-             source_texts: list[list[str]], generate: bool) -> tuple[list[AnswerRequest], list[int]]:
-    """Fill rankings and hits; build prompts from the relevant top-k, or answer IDK when none is relevant."""
-    batch: list[AnswerRequest] = []
-    rows: list[int] = []
-    for i, (record, ranked) in enumerate(zip(records, retrieved, strict=True)):
-        record.retrieved = dedupe([p.id for p in ranked])
-        record.hit = recall_at_k(record.retrieved, record.qrels, k) > 0
-        if not generate:
-            continue
-        sources = answer_sources(ranked[:k])
-        record.sources = [s.id for s in sources]
-        source_texts[i] = [s.passage.text for s in sources]
-        if sources:
-            batch.append(pipeline.request(record.question, sources))
-            rows.append(i)
-        else:
-            record.raw = idk_answer(record.question)
-    return batch, rows
+def _closed_book(pipeline: Pipeline, records: list[QuestionRecord], progress: bool) -> None:
+    """Answers from the generator alone, no passages: what retrieval adds is measured against these."""
+    raws = pipeline.generation_cache().generate(
+        [closed_book_messages(r.question) for r in records],
+        lambda todo, save: pipeline.generator.generate(todo, progress=progress, on_batch=save))
+    for record, raw in zip(records, raws, strict=True):
+        record.raw = raw
 
 
-def _generate(pipeline: Pipeline, records: list[QuestionRecord], batch: list[list[Message]] | list[AnswerRequest],
-              rows: list[int], source_texts: list[list[str]], progress: bool) -> None:
-    """Answers for `batch`: closed-book prompts go to the generator, retrieval requests to the answer mode."""
-    cfg = pipeline.config
-    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
-                            cfg.generator.max_new_tokens, generation_precision(cfg.generator))
-    # the models are only loaded when something is not cached yet
-    if batch and isinstance(batch[0], AnswerRequest):
-        answerer = pipeline.answerer
-        raws = cache.generate(batch, lambda todo, save: answerer.answer(todo, progress=progress, on_batch=save),
-                              key_material=[answerer.cache_key(r) for r in batch])
-    else:
-        raws = cache.generate(batch, lambda todo, save: pipeline.generator.generate(todo, progress=progress,
-                                                                                    on_batch=save))
-    for i, raw in zip(rows, raws, strict=True):
-        records[i].raw = raw
+def _score(pipeline: Pipeline, records: list[QuestionRecord], source_texts: list[list[str]]) -> None:
+    """Each answer without citation markers, its citations, and its EM/F1 against the references."""
     for i, record in enumerate(records):
         raw = record.raw or ""
         record.prediction = strip_citations(raw)
         record.cited = cited_numbers(raw, len(source_texts[i]))
         if record.references:
             record.metric_language = metric_language(record.question, record.references,
-                                                     cfg.eval.metric_language)
+                                                     pipeline.config.eval.metric_language)
             em, f1 = em_f1(record.prediction, record.references, record.metric_language)
             record.em, record.f1 = round(100 * em, 2), round(100 * f1, 2)

@@ -12,7 +12,7 @@ def create_generator(config: Config, adapter: str | Path | None = None) -> Gener
     """Every generator runs through transformers; the name picks packaged weights or a HF id/folder."""
     from ragtune.generate.hf import HFGenerator
 
-    return HFGenerator(config.generator, config.resolved_cache_dir, adapter=adapter)
+    return HFGenerator.load(config.generator, config.resolved_cache_dir, adapter=adapter)
 
 
 __all__ = ["Generator", "Message", "create_generator"]

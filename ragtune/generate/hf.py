@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from collections.abc import Iterator
@@ -21,23 +22,45 @@ from ragtune.progress import progress_bar
 
 
 class HFGenerator(Generator):
-    def __init__(self, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None):
-        if config.threads:
-            torch.set_num_threads(config.threads)
+    """Greedy decoding of a causal LM in memory: what ask, eval and synth answer with (`load`), and what training
+    scores its held-out questions with (the model being trained, wrapped as it is)."""
+
+    def __init__(self, model, tokenizer, config: GeneratorConfig, bf16: bool = False):
+        """`model` is used in the mode (train/eval) and on the device it is in; `bf16`: decode under bf16
+        autocast (a float32 model being trained, as its training steps run)."""
         self.config = config
         self.name = config.name
-        self.device = resolve_device(config.device)
-        self.tokenizer, self.model = load_causal_lm(config.name, cache_dir, torch_dtype(config.dtype, self.device))
-        if adapter is not None:
-            self.model = with_adapter(self.model, Path(adapter))
-        self.model.to(self.device).eval()
-        self.tokenizer.padding_side = "left"
+        self.model, self.tokenizer = model, tokenizer
+        self.device = model.device
+        self.bf16 = bf16
         #: prompt tokens allowed (None: the model does not say how long its context is)
-        self.budget: PromptBudget | None = prompt_budget(self.tokenizer, self.model.config, config.max_new_tokens)
+        self.budget: PromptBudget | None = prompt_budget(tokenizer, model.config, config.max_new_tokens)
+
+    @classmethod
+    def load(cls, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None) -> HFGenerator:
+        """The configured generator (packaged name, HF id or folder) in eval mode, with a LoRA `adapter`."""
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        device = resolve_device(config.device)
+        tokenizer, model = load_causal_lm(config.name, cache_dir, torch_dtype(config.dtype, device))
+        if adapter is not None:
+            model = with_adapter(model, Path(adapter))
+        model.to(device).eval()
+        tokenizer.padding_side = "left"
+        return cls(model, tokenizer, config)
+
+    def _decoding(self) -> contextlib.ExitStack:
+        """No gradients (not inference_mode: a model being trained must stay trainable), bf16 if asked."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.no_grad())
+        if self.bf16:
+            stack.enter_context(torch.autocast(self.device.type, dtype=torch.bfloat16))
+        return stack
 
     def _encode(self, batch: list[list[Message]]) -> dict:
         texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
-        inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
+                                add_special_tokens=False)
         longest = int(inputs["attention_mask"].sum(dim=1).max()) if texts else 0
         if self.budget is not None and longest > self.budget.limit:
             raise self.budget.too_long(longest)  # checked before generating, never past the window
@@ -69,7 +92,7 @@ class HFGenerator(Generator):
 
         def run():
             try:
-                with torch.inference_mode():
+                with self._decoding():
                     self.model.generate(**inputs, streamer=streamer, **kwargs)
             except BaseException as exc:  # re-raised in the caller's thread below
                 errors.append(exc)
@@ -93,8 +116,8 @@ class HFGenerator(Generator):
             for start in range(0, len(order), size):
                 rows = order[start : start + size]
                 inputs = self._encode([batch[i] for i in rows])
-                with torch.inference_mode():
-                    kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
+                kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
+                with self._decoding():
                     out = self.model.generate(**inputs, **kwargs)
                 new_tokens = out[:, inputs["input_ids"].shape[1] :]
                 for i, text in zip(rows, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):

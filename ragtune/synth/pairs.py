@@ -23,8 +23,6 @@ from pathlib import Path
 
 from ragtune.config import SynthConfig
 from ragtune.generate.base import Message
-from ragtune.generate.cache import GenerationCache
-from ragtune.hardware import generation_precision
 from ragtune.index.store import Passage
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
@@ -253,9 +251,7 @@ def synthesise(pipeline: Pipeline, n: int | None = None, progress: bool = True) 
     config = pipeline.config.synth
     n = n or config.n
     rng = random.Random(config.seed)
-    cfg = pipeline.config
-    cache = GenerationCache(cfg.resolved_cache_dir, cfg.generator.name, pipeline.generator_adapter,
-                            cfg.generator.max_new_tokens, generation_precision(cfg.generator))
+    cache = pipeline.generation_cache()
     report = SynthReport()
     pending = candidate_passages(list(pipeline.store.passages), config)
     questions_seen: set[str] = set()
@@ -287,7 +283,7 @@ def roundtrip(pipeline: Pipeline, pairs: list[SynthPair], k: int, rejected: Coun
     """The pairs whose question retrieves its source document within the top k."""
     if not pairs:
         return []
-    results = pipeline.retriever.retrieve_many([p.question for p in pairs], k)
+    results = pipeline.retrieve_many([p.question for p in pairs], k, progress=False)
     kept = []
     for pair, ranked in zip(pairs, results, strict=True):
         if any(r.passage.id == pair.passage.id for r in ranked):

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ragtune.ask.retriever import RetrievedPassage
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.files import file_sha256
@@ -47,7 +46,6 @@ from ragtune.train.model import add_lora, autocast, load_base, loss_sum, score
 from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
 
 META = "ragtune.json"
-RETRIEVE_BATCH = 64
 
 
 @dataclass
@@ -72,14 +70,6 @@ class TrainResult:
 # --------------------------------------------------------------------------- data
 
 
-def _retrieve(pipeline: Pipeline, questions: list[Question], k: int) -> list[list[RetrievedPassage]]:
-    results: list[list[RetrievedPassage]] = []
-    for start in range(0, len(questions), RETRIEVE_BATCH):
-        chunk = [q.text for q in questions[start : start + RETRIEVE_BATCH]]
-        results.extend(pipeline.retriever.retrieve_many(chunk, k))
-    return results
-
-
 def prepare_examples(pipeline: Pipeline, questions: list[Question]
                      ) -> tuple[list[TrainExample], list[EvalExample]]:
     """Held-out split, retrieval, RAFT examples for training and ask's own prompts for evaluation."""
@@ -90,12 +80,13 @@ def prepare_examples(pipeline: Pipeline, questions: list[Question]
     by_id: dict[str, list] = defaultdict(list)
     for passage in pipeline.store.passages:
         by_id[passage.id].append(passage)
-    ranked = _retrieve(pipeline, train_q, max(k, tc.retrieve_depth))
+    ranked = pipeline.retrieve_many([q.text for q in train_q], max(k, tc.retrieve_depth))
     train = build_examples(train_q, [[r.passage for r in rs] for rs in ranked], k=k,
                            gold_probability=tc.gold_probability, seed=tc.seed,
                            max_units=cfg.generator.max_passage_tokens, passages_by_id=by_id,
                            no_gold_target=tc.no_gold_target)
-    held = build_eval_examples(held_q, _retrieve(pipeline, held_q, k), k=k, max_units=cfg.generator.max_passage_tokens)
+    held = build_eval_examples(held_q, pipeline.retrieve_many([q.text for q in held_q], k), k=k,
+                               max_units=cfg.generator.max_passage_tokens)
     if not train:
         raise RagtuneError("no training examples: no question's gold passage is in the index "
                            "(index the data's passages with `ragtune read` first)")
@@ -224,8 +215,7 @@ class _Run:
 
     def evaluate(self) -> None:
         start = time.perf_counter()
-        metrics = (score(self.model, self.tokenizer, self.held, self.tc, self.config.eval.metric_language)
-                   if self.held else {})
+        metrics = score(self.model, self.tokenizer, self.held, self.config) if self.held else {}
         self.model.train()
         loss = sum(self.losses) / len(self.losses) if self.losses else None
         self.losses = []

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from ragtune.adapters import JOINT, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
-from ragtune.ask.retriever import HybridRetriever
 from ragtune.config import JointTrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.files import atomic_dir, file_sha256
@@ -45,8 +44,6 @@ from ragtune.train.query_adapter import QueryAdapter
 from ragtune.train.rag_loss import doc_entropy, rag_sequence_nll, rag_token_nll, sequence_logprobs
 from ragtune.train.retriever import batch_plan
 from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
-
-RETRIEVE_BATCH = 64
 
 
 @dataclass
@@ -96,22 +93,19 @@ def prepare_items(pipeline: Pipeline, questions: list[Question], tokenizer, stop
     returns the items and the base query vectors they point into."""
     store = pipeline.store
     config = pipeline.config
-    retriever = HybridRetriever(store, pipeline.embedder, config.retrieval, rerankers={})
     texts = [q.text for q in questions]
     vectors = pipeline.embedder.encode_queries([store.search_text(t) for t in texts], progress=progress)
     row_of = {(p.id, p.chunk): row for row, p in enumerate(store.passages)}
     items = []
-    for start in range(0, len(questions), RETRIEVE_BATCH):
-        chunk = questions[start : start + RETRIEVE_BATCH]
-        for i, (question, ranked) in enumerate(zip(chunk, retriever.retrieve_many([q.text for q in chunk], tc.k)),
-                                               start=start):
-            if len(ranked) < 2:
-                continue  # one candidate: p(z|q) = 1, nothing for the retriever to learn
-            encoded = [encode_example(tokenizer, single_passage_example(question, r.passage.title, r.passage.text,
-                                                                        config.generator.max_passage_tokens),
-                                      tc.max_length, stops) for r in ranked]
-            items.append(JointItem(question, i, [row_of[(r.passage.id, r.passage.chunk)] for r in ranked],
-                                   [is_gold(question, r.passage) for r in ranked], encoded))
+    candidates = pipeline.retrieve_many(texts, tc.k, base=True, progress=progress)
+    for i, (question, ranked) in enumerate(zip(questions, candidates, strict=True)):
+        if len(ranked) < 2:
+            continue  # one candidate: p(z|q) = 1, nothing for the retriever to learn
+        encoded = [encode_example(tokenizer, single_passage_example(question, r.passage.title, r.passage.text,
+                                                                    config.generator.max_passage_tokens),
+                                  tc.max_length, stops) for r in ranked]
+        items.append(JointItem(question, i, [row_of[(r.passage.id, r.passage.chunk)] for r in ranked],
+                               [is_gold(question, r.passage) for r in ranked], encoded))
     return items, vectors
 
 

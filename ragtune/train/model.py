@@ -1,4 +1,4 @@
-"""The generator being trained: float32 base + LoRA, the answer-only loss, and greedy answers for evaluation."""
+"""The generator being trained: float32 base + LoRA, the answer-only loss, and its held-out EM/F1."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import torch
 from ragtune.config import Config, ReaderTrainConfig, TrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
-from ragtune.generate.base import Message
 from ragtune.generate.citations import strip_citations
-from ragtune.generate.hf import load_causal_lm
+from ragtune.generate.hf import HFGenerator, load_causal_lm
 from ragtune.hardware import resolve_bf16, resolve_device
 from ragtune.pipeline import idk_answer
 from ragtune.train.batches import collate, target_tokens
@@ -91,42 +90,27 @@ def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16
     return total / max(tokens, 1)
 
 
-def generate_answers(model, tokenizer, batch: list[list[Message]], batch_size: int, max_new_tokens: int,
-                     bf16: bool | None = None) -> list[str]:
-    """Greedy answers of the model as it is now, batched and left-padded like HFGenerator.generate."""
-    tokenizer.padding_side = "left"
-    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    results: dict[int, str] = {}
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        inputs = tokenizer([texts[i] for i in rows], return_tensors="pt", padding=True,
-                           add_special_tokens=False).to(model.device)
-        with torch.no_grad(), autocast(model, bf16):
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
-                                 top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
-        new = out[:, inputs["input_ids"].shape[1] :]
-        for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True)):
-            results[i] = text.strip()
-    tokenizer.padding_side = "right"
-    return [results[i] for i in range(len(texts))]
+def held_out_generator(model, tokenizer, config: Config) -> HFGenerator:
+    """The model being trained as a generator for its held-out questions: ask's greedy batched decoding, with
+    `train.eval_batch_size` and `train.eval_max_new_tokens`, under the training steps' bf16 autocast."""
+    tc = config.train
+    settings = config.generator.model_copy(update={"batch_size": tc.eval_batch_size,
+                                                   "max_new_tokens": tc.eval_max_new_tokens})
+    return HFGenerator(model, tokenizer, settings, bf16=resolve_bf16(tc.bf16, model.device))
 
 
-def score(model, tokenizer, examples: list[EvalExample], tc: TrainConfig,
-          language: str = "auto") -> dict[str, float]:
-    """EM/F1 (0–100) of the model's answers to ask's prompts, scored like `ragtune eval` (eval.metric_language
-    `language`); questions without relevant passages get IDK."""
+def score(model, tokenizer, examples: list[EvalExample], config: Config) -> dict[str, float]:
+    """EM/F1 (0–100) of the model's answers to ask's prompts, scored like `ragtune eval` (eval.metric_language);
+    questions without relevant passages get IDK."""
     prompted = [e for e in examples if e.messages is not None]
-    raws = generate_answers(model, tokenizer, [e.messages for e in prompted], tc.eval_batch_size,
-                            tc.eval_max_new_tokens, tc.bf16) if prompted else []
+    raws = held_out_generator(model, tokenizer, config).generate([e.messages for e in prompted]) if prompted else []
     answers = dict(zip((id(e) for e in prompted), raws))
     em_sum = f1_sum = 0.0
     for example in examples:
         prediction = strip_citations(answers.get(id(example), idk_answer(example.question)))
-        em, f1 = em_f1(prediction, example.answers, metric_language(example.question, example.answers, language))
+        language = metric_language(example.question, example.answers, config.eval.metric_language)
+        em, f1 = em_f1(prediction, example.answers, language)
         em_sum += em
         f1_sum += f1
     n = max(len(examples), 1)
     return {"em": round(100 * em_sum / n, 2), "f1": round(100 * f1_sum / n, 2)}
-
-

@@ -186,7 +186,8 @@ def fit_retrieval_weight(pipeline: Pipeline, model, tokenizer, questions: list[Q
                       leave=False) as bar:
         for at in range(0, len(questions), FIT_BATCH):
             chunk = questions[at : at + FIT_BATCH]
-            found = [answer_sources(r[:k]) for r in pipeline.retriever.retrieve_many([q.text for q in chunk], k)]
+            found = [answer_sources(r[:k]) for r in pipeline.retrieve_many([q.text for q in chunk], k,
+                                                                           progress=False)]
             groups = [[encode_pair(tokenizer, q.text, s.passage.title, s.passage.text, READ_TOKENS) for s in f]
                       for q, f in zip(chunk, found, strict=True)]
             sources.extend(found)

@@ -143,7 +143,6 @@ def train_retriever(pipeline: Pipeline, data: str | Path, out: str | Path, *, sp
 
 def _fit_fusion(pipeline: Pipeline, tmp: Path, held: list[RetrieverExample], questions, query_vectors) -> dict:
     """The fusion weight that serves the *adapted* queries best on the held-out questions."""
-    from ragtune.ask.retriever import HybridRetriever
     from ragtune.index.embedders.adapted import apply_query_adapter, load_query_weight
     from ragtune.train.fusion_fit import candidate_pools, fit_dense_weight
 
@@ -154,8 +153,8 @@ def _fit_fusion(pipeline: Pipeline, tmp: Path, held: list[RetrieverExample], que
                  for q in held_queries]
     vectors = apply_query_adapter(query_vectors[held_queries], weight)
     # the base pipeline's retriever: its fusion settings and candidate pool (the weight is what is fitted)
-    retriever = HybridRetriever(store, pipeline.embedder, pipeline.config.retrieval, rerankers={})
-    pools = candidate_pools(retriever, [questions[q].text for q in held_queries], vectors, positives)
+    retriever = pipeline.base_retriever
+    pools = candidate_pools(retriever, [questions[q].question for q in held_queries], vectors, positives)
     default = retriever.config.dense_weight
     return fit_dense_weight(pools, default)
 

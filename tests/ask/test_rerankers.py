@@ -71,8 +71,7 @@ def test_query_likelihood_ranks_the_gold_paragraph_first(ql_reranker, name, row,
 def test_generator_reranker_is_built_from_the_whole_config_and_loads_lazily(mixed_index, tmp_path):
     config = Config(generator={"name": "smollm2-135m-instruct"}, cache_dir=tmp_path,
                     retrieval={"reranker": "generator-ql", "generator_rerank": {"max_passage_tokens": 64}})
-    pipeline = Pipeline(mixed_index.index_dir, config, progress=False)
-    pipeline.__dict__["embedder"] = mixed_index.embedder
+    pipeline = Pipeline(mixed_index.index_dir, config, embedder=mixed_index.embedder, progress=False)
     rerankers = pipeline.retriever.rerankers
     assert set(rerankers) == {"zh", "en"} and rerankers["zh"] is rerankers["en"]
     reranker = rerankers["zh"]

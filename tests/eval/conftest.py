@@ -20,8 +20,7 @@ def squad_sample() -> Path:
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, embedder) -> Path:
     folder = tmp_path_factory.mktemp("eval_sample") / "index"
-    pipeline = Pipeline(folder, Config(), progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(folder, Config(), embedder=embedder, progress=False)
     pipeline.read([SQUAD_SAMPLE])
     return folder
 
@@ -29,6 +28,5 @@ def sample_index(tmp_path_factory, embedder) -> Path:
 @pytest.fixture
 def sample_pipeline(sample_index, embedder, tmp_path) -> Pipeline:
     """A pipeline over the shared sample index whose generation cache lives in this test's tmp_path."""
-    pipeline = Pipeline(sample_index, Config(cache_dir=tmp_path / "cache"), progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(sample_index, Config(cache_dir=tmp_path / "cache"), embedder=embedder, progress=False)
     return pipeline

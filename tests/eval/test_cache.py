@@ -11,7 +11,8 @@ from ragtune.errors import RagtuneWarning
 from ragtune.eval.runner import evaluate
 from ragtune.generate.base import Generator, Message, OnBatch
 from ragtune.generate.cache import GenerationCache
-from ragtune.read.questions import load_questions
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import Question, load_questions
 
 
 class CountingGenerator(Generator):
@@ -93,10 +94,11 @@ def test_cache_key_covers_model_adapter_prompt_and_length(tmp_path):
 def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
     questions = load_questions(squad_sample)[:6]
     gen = CountingGenerator()
-    sample_pipeline.__dict__["generator"] = gen
-    first = evaluate(sample_pipeline, questions, progress=False)
+    pipeline = Pipeline(sample_pipeline.index_dir, sample_pipeline.config, embedder=sample_pipeline.embedder,
+                        generator=gen, progress=False)
+    first = evaluate(pipeline, questions, progress=False)
     assert gen.prompts == 6
-    second = evaluate(sample_pipeline, questions, progress=False)
+    second = evaluate(pipeline, questions, progress=False)
     assert gen.prompts == 6 and gen.calls == 1
     assert [r.raw for r in second.records] == [r.raw for r in first.records]
     assert second.metrics["answer"] == first.metrics["answer"]
@@ -105,6 +107,20 @@ def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
     assert record.raw.endswith("[1]") and record.prediction == record.raw[: -len(" [1]")]
     assert record.cited == [1] and record.sources and record.f1 is not None
     assert (sample_pipeline.config.resolved_cache_dir / "generations.sqlite").is_file()
+
+
+def test_eval_records_the_answers_ask_many_gives(sample_pipeline, squad_sample):
+    """eval answers through Pipeline.ask_many (plus its cache); a question nothing relevant is found for is
+    answered IDK and recorded with no sources."""
+    questions = load_questions(squad_sample)[:3] + [Question("none", "xyzzy qwertyuiop?", ("nothing",), {})]
+    pipeline = Pipeline(sample_pipeline.index_dir, sample_pipeline.config, embedder=sample_pipeline.embedder,
+                        generator=CountingGenerator(), progress=False)
+    records = evaluate(pipeline, questions, progress=False).records
+    asked = pipeline.ask_many([q.text for q in questions])
+    assert [r.raw for r in records] == [a.answer for a in asked]
+    assert [r.cited for r in records] == [a.cited for a in asked]
+    assert [r.sources for r in records[:3]] == [[s.id for s in a.sources] for a in asked[:3]]
+    assert records[3].raw == "I don't know" and records[3].sources == [] and asked[3].sources
 
 
 def _cache_with_entries(folder, n: int = 2000) -> GenerationCache:

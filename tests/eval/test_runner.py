@@ -36,7 +36,7 @@ def test_questions_without_answers_score_retrieval_only(sample_pipeline, squad_s
     assert set(result.metrics) == {"n", "retrieval", "seconds", "gold_in_index"}  # half present: no warning yet
     assert result.metrics["retrieval"]["recall@20"] == pytest.approx(0.5)
     assert result.metrics["gold_in_index"] == 0.5
-    assert "generator" not in sample_pipeline.__dict__
+    assert not sample_pipeline.loaded("generator")
     with pytest.raises(RagtuneError, match="closed-book"):
         evaluate(sample_pipeline, questions, closed_book=True, progress=False)
 

@@ -35,9 +35,8 @@ def test_auto_is_the_reader_only_when_one_is_given(tmp_path):
 @pytest.fixture(scope="module")
 def extractive(demo_pipeline) -> Pipeline:
     config = Config(generator={"answer_mode": "extractive"})
-    pipeline = Pipeline(demo_pipeline.index_dir, config, progress=False)
-    pipeline.__dict__.update(embedder=demo_pipeline.embedder, generator=demo_pipeline.generator)
-    return pipeline
+    return Pipeline(demo_pipeline.index_dir, config, embedder=demo_pipeline.embedder,
+                    generator=demo_pipeline.generator, progress=False)
 
 
 @pytest.mark.parametrize("question", ["海梅·雷耶斯哪家漫画公司的虚拟人物？",

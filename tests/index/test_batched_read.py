@@ -22,8 +22,7 @@ def _corpus(folder):
 
 
 def _pipeline(folder, embedder, every):
-    pipeline = Pipeline(folder, Config.load(**{"index.save_every_passages": every}), progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(folder, Config.load(**{"index.save_every_passages": every}), embedder=embedder, progress=False)
     return pipeline
 
 

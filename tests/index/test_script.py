@@ -54,8 +54,7 @@ def test_simplified_questions_find_traditional_passages_only_normalised(tmp_path
     recall = {}
     for script in ("none", "t2s"):
         config = Config.load(**{"index.script": script, "retrieval.reranker": "none"})
-        pipeline = Pipeline(tmp_path / script, config, progress=False)
-        pipeline.__dict__["embedder"] = embedder
+        pipeline = Pipeline(tmp_path / script, config, embedder=embedder, progress=False)
         pipeline.read([traditional_squad])
         assert IndexStore.load(pipeline.index_dir).script == script
         recall[script] = _recall_at_1(pipeline, questions)

@@ -181,8 +181,7 @@ def test_full_disk_during_save_is_one_line_and_keeps_the_previous_index(indexed,
 def test_reader_whose_snapshot_is_removed_under_it_loads_the_new_one(indexed, monkeypatch):
     """A reader that read CURRENT, then lost the race with two saves, retries instead of calling it damaged."""
     tmp_path, pipeline = indexed
-    writer = Pipeline(pipeline.index_dir, pipeline.config, progress=False)
-    writer.__dict__["embedder"] = pipeline.embedder
+    writer = Pipeline(pipeline.index_dir, pipeline.config, embedder=pipeline.embedder, progress=False)
     original = FlatIndex.load
     raced = []
 

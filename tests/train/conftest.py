@@ -37,8 +37,8 @@ def squad_slice(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def train_pipeline(tmp_path_factory, train_config, embedder, squad_slice) -> Pipeline:
-    pipeline = Pipeline(tmp_path_factory.mktemp("train_index") / "index", train_config, progress=False)
-    pipeline.__dict__["embedder"] = embedder
+    pipeline = Pipeline(tmp_path_factory.mktemp("train_index") / "index", train_config, embedder=embedder,
+                        progress=False)
     pipeline.read([squad_slice])
     return pipeline
 

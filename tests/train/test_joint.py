@@ -107,8 +107,7 @@ def joint_pipeline(train_pipeline):
     config = train_pipeline.config.model_copy(update={"train_joint": train_pipeline.config.train_joint.model_copy(
         update={"k": 2, "max_steps": 2, "batch_size": 1, "max_length": 192, "log_every": 1, "lr": 1e-3,
                 "query_lr": 1e-2})})
-    pipeline = Pipeline(train_pipeline.index_dir, config, progress=False)
-    pipeline.__dict__["embedder"] = train_pipeline.embedder
+    pipeline = Pipeline(train_pipeline.index_dir, config, embedder=train_pipeline.embedder, progress=False)
     return pipeline
 
 
@@ -166,8 +165,8 @@ def test_joint_folder_applies_both_halves_through_pipeline(joint, train_pipeline
 
     config = train_pipeline.config.model_copy(update={"generator": train_pipeline.config.generator.model_copy(
         update={"max_new_tokens": 8})})
-    pipeline = Pipeline(train_pipeline.index_dir, config, adapter=joint.out, progress=False)
-    pipeline.__dict__["embedder"] = train_pipeline.embedder
+    pipeline = Pipeline(train_pipeline.index_dir, config, adapter=joint.out, embedder=train_pipeline.embedder,
+                        progress=False)
     assert pipeline.generator_adapter == joint.out and pipeline.retriever_adapter.kind == JOINT
 
     texts = ["Who led the Mongol Empire?", "When did Project Apollo end?"]

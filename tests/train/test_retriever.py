@@ -29,8 +29,7 @@ def _with(pipeline: Pipeline, adapter=None, **train_retriever) -> Pipeline:
     """The same index and loaded embedder, with other train_retriever settings (and an --adapter)."""
     tc = pipeline.config.train_retriever.model_copy(update=train_retriever)
     fresh = Pipeline(pipeline.index_dir, pipeline.config.model_copy(update={"train_retriever": tc}), adapter=adapter,
-                     progress=False)
-    fresh.__dict__["embedder"] = pipeline.embedder
+                     embedder=pipeline.embedder, progress=False)
     return fresh
 
 
@@ -193,8 +192,7 @@ def test_a_fitted_fusion_weight_applies_unless_the_config_sets_one(train_pipelin
     assert train_pipeline.retriever.config.dense_weight == train_pipeline.embedder.dense_weight
     explicit = Pipeline(train_pipeline.index_dir, train_pipeline.config.model_copy(
         update={"retrieval": train_pipeline.config.retrieval.model_copy(update={"dense_weight": 0.7})}),
-        adapter=folder, progress=False)
-    explicit.__dict__["embedder"] = train_pipeline.embedder
+        adapter=folder, embedder=train_pipeline.embedder, progress=False)
     assert explicit.retriever.config.dense_weight == 0.7
 
 
@@ -283,8 +281,7 @@ def test_encoder_adapter_needs_reembedding_first(tmp_path, minilm_pipeline, squa
     config = minilm_pipeline.config
     index = tmp_path / "index"
     shutil.copytree(minilm_pipeline.index_dir, index)  # re-embedded below: the shared index stays as it is
-    pipeline = Pipeline(index, config, progress=False)
-    pipeline.__dict__["embedder"] = minilm_pipeline.embedder
+    pipeline = Pipeline(index, config, embedder=minilm_pipeline.embedder, progress=False)
     result = train_retriever(pipeline, squad_slice, tmp_path / "adapter", progress=False)
     assert result.kind == ENCODER
     info = inspect_adapter(result.out)

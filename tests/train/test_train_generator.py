@@ -114,8 +114,8 @@ def test_trained_adapter_answers_through_pipeline(trained, train_pipeline):
     from peft import PeftModel
 
     _, out = trained
-    pipeline = Pipeline(train_pipeline.index_dir, train_pipeline.config, adapter=out, progress=False)
-    pipeline.__dict__["embedder"] = train_pipeline.embedder
+    pipeline = Pipeline(train_pipeline.index_dir, train_pipeline.config, adapter=out, embedder=train_pipeline.embedder,
+                        progress=False)
     answer = pipeline.ask("Who was Kublai Khan's grandfather?")
     assert isinstance(pipeline.generator.model, PeftModel)
     assert answer.answer.strip() and answer.sources

@@ -29,8 +29,7 @@ def reader_config(train_config) -> Config:
 def reader_run(tmp_path_factory, train_pipeline, reader_config, squad_slice):
     from ragtune.train.reader import train_reader
 
-    pipeline = Pipeline(train_pipeline.index_dir, reader_config, progress=False)
-    pipeline.__dict__["embedder"] = train_pipeline.embedder
+    pipeline = Pipeline(train_pipeline.index_dir, reader_config, embedder=train_pipeline.embedder, progress=False)
     out = tmp_path_factory.mktemp("reader") / "reader"
     return train_reader(pipeline, squad_slice, out, progress=False), out
 
@@ -84,8 +83,8 @@ def test_ask_and_eval_with_a_reader_answer_verbatim_cited_spans(reader_run, trai
     from ragtune.read.questions import load_questions
 
     _, out = reader_run
-    pipeline = Pipeline(train_pipeline.index_dir, reader_config, adapter=out, progress=False)
-    pipeline.__dict__["embedder"] = train_pipeline.embedder
+    pipeline = Pipeline(train_pipeline.index_dir, reader_config, adapter=out, embedder=train_pipeline.embedder,
+                        progress=False)
     assert pipeline.answerer.mode == "reader" and pipeline.generator_adapter is None  # "auto" picks the reader
     answer = pipeline.ask("Who was Kublai Khan's grandfather?")
     span = answer.answer.rsplit(" [", 1)[0]
