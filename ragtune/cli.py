@@ -239,6 +239,7 @@ def train_retriever_(
     epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the query adapter.")] = None,
     split: Annotated[str, typer.Option("--split", help="BEIR qrels split to train on.")] = "train",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --out.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Contrastively tune the retriever: in-batch negatives plus hard negatives mined from the index."""
@@ -249,7 +250,7 @@ def train_retriever_(
                                  "train_retriever.lr": lr})
     pipeline = Pipeline(index, cfg, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
-    result = train_retriever(pipeline, data, out_dir, split=split, progress=PROGRESS)
+    result = train_retriever(pipeline, data, out_dir, split=split, resume=resume, progress=PROGRESS)
     then = (f"; run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` before using it"
             if result.kind == "encoder" else "")
     held = result.heldout
