@@ -32,7 +32,7 @@ from ragtune.train.examples import (
     load_short_questions,
     split_questions,
 )
-from ragtune.train.loop import LoopSettings, TrainingLoop, TrainingTask
+from ragtune.train.loop import CHECKPOINT_FORMAT, LoopSettings, TrainingLoop, TrainingTask
 from ragtune.train.model import add_lora, autocast, loss_sum, score, training_base
 from ragtune.train.tokenize import Encoded, encode_example
 
@@ -188,6 +188,14 @@ class GeneratorTask(TrainingTask):
         from safetensors.torch import load_file
 
         set_peft_model_state_dict(self.model, load_file(folder / PEFT_WEIGHTS))
+
+    def upgrade(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """A checkpoint of the generator's own loop (before train/loop.py): the same run, laid out the old way."""
+        if "examples_sha256" not in state or "losses" not in state:
+            return None
+        return {**state, "format": CHECKPOINT_FORMAT,
+                "fingerprint": {"data": state["data_sha256"], "training_examples": state["examples_sha256"]},
+                "window": state["losses"], "step_losses": [], "step_times": [], "task": {}}
 
 
 def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume: bool = False,

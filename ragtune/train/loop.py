@@ -156,6 +156,10 @@ class TrainingTask:
     def load(self, folder: Path, state: dict[str, Any]) -> None:
         """Restore what `save` and `state` wrote."""
 
+    def upgrade(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """An older ragtune's checkpoint state in this format, or None when it cannot resume exactly."""
+        return None
+
 
 class TrainingLoop:
     """One run of a task: steps until done, early stop, time budget or `stop_after`; resumable exactly."""
@@ -264,6 +268,8 @@ class TrainingLoop:
         """Continue from the checkpoint: refused when it belongs to another run (data, settings, examples)."""
         out = self.checkpoint.parent
         found, state = load_state(self.checkpoint)
+        if "format" not in state:
+            state = self.task.upgrade(state) or state
         if state.get("format") != CHECKPOINT_FORMAT:
             raise RagtuneError(f"{out}: the checkpoint was written by an older ragtune and cannot be resumed "
                                "exactly; train into a new --out")
