@@ -1,20 +1,27 @@
-"""What a trained `--adapter` folder holds: a generator LoRA, a query-side retriever adapter, a new encoder, or
-a jointly trained LoRA + query adapter.
+"""The `--adapter` folder format, written and read here only: a generator LoRA, a query-side retriever adapter,
+a new encoder, a jointly trained LoRA + query adapter, or a span reader.
 
-Deciding needs only the folder's small files (no model is loaded), so ask and eval can refuse early. Several
-folders combine when each tunes a different side (one generator side, one retriever side).
+Every folder holds `ragtune.json` (`AdapterMeta`: its `kind` and the record of the run that made it) beside the
+kind's own files. Deciding what a folder is needs only those small files (no model is loaded), so ask and eval
+can refuse early. Several folders combine when each tunes a different side (one generator side, one retriever
+side). Folders written before every kind was recorded still load: a generator LoRA without a `kind`, and retriever
+adapters recorded as `kind: "retriever"` with `retriever` naming which.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragtune.errors import RagtuneError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ragtune.errors import RagtuneError, first_line
+
+#: the record every adapter folder holds
 META = "ragtune.json"
 #: a PEFT LoRA for the generator (the file PEFT writes)
 GENERATOR = "generator"
@@ -26,14 +33,108 @@ ENCODER = "encoder"
 JOINT = "joint"
 #: `ragtune train reader`: a span head and a LoRA on the generator's hidden states (answer mode "reader")
 READER = "reader"
+KINDS = (GENERATOR, QUERY_ADAPTER, ENCODER, JOINT, READER)
+#: the `kind` retriever adapters were recorded with before each had its own (`retriever` names which)
+LEGACY_RETRIEVER = "retriever"
+
+#: what PEFT's save_pretrained writes, and what PeftModel.from_pretrained needs
+PEFT_CONFIG = "adapter_config.json"
+PEFT_WEIGHTS = "adapter_model.safetensors"
+PEFT_FILES = (PEFT_CONFIG, PEFT_WEIGHTS)
 QUERY_ADAPTER_FILE = "query_adapter.safetensors"
+READER_HEAD_FILE = "reader_head.safetensors"
 ENCODER_DIR = "encoder"
+
+#: the files (a trailing "/" marks a folder) a folder of each kind must hold besides ragtune.json
+REQUIRED_FILES = {
+    GENERATOR: (PEFT_CONFIG,),
+    QUERY_ADAPTER: (QUERY_ADAPTER_FILE,),
+    ENCODER: (ENCODER_DIR + "/",),
+    JOINT: (QUERY_ADAPTER_FILE, PEFT_CONFIG),
+    READER: (READER_HEAD_FILE, PEFT_CONFIG),
+}
+
+
+class AdapterMeta(BaseModel):
+    """ragtune.json: the adapter's kind, what it must be used with, and the record of the run that made it.
+
+    The fields ragtune reads back are typed; each trainer's record (history, data, config, timings) rides along
+    as further keys, written and read back unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    #: one of KINDS; None only in generator folders written before kinds were recorded
+    kind: str | None = None
+    #: the generator a LoRA (generator, joint, reader) was trained on: it fits only that one
+    base_model: str | None = None
+    #: the embedder a retriever side (query adapter, encoder, joint) was trained against
+    embedder: str | None = None
+    #: how the retriever side applies (query adapter, encoder); in legacy folders, the kind itself
+    retriever: str | None = None
+    #: an encoder's folder inside the adapter, and whether the corpus must be re-embedded with it
+    encoder: str | None = None
+    reembed_required: bool | None = None
+    #: a reader's decoder layers (the first ones kept)
+    layers: int | None = None
+    #: the dense/BM25 fusion weight fitted on held-out questions (query adapters)
+    fusion: dict[str, Any] | None = None
+    #: a reader's retrieval-prior weight fitted on held-out questions
+    retrieval_fit: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ragtune.json holds: the fields set, in the order given (typed fields first)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def write_meta(folder: Path, meta: AdapterMeta) -> None:
+    """`folder/ragtune.json`, replaced atomically (a reader never sees half of it)."""
+    if meta.kind not in KINDS:
+        raise ValueError(f"adapter kind {meta.kind!r} is not one of {KINDS}")
+    tmp = folder / f".{META}.tmp"
+    tmp.write_text(json.dumps(meta.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, folder / META)
+
+
+def read_meta(folder: Path) -> AdapterMeta | None:
+    """`folder/ragtune.json` parsed, or None when the folder has none."""
+    path = Path(folder) / META
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        return AdapterMeta.model_validate(raw)
+    except (OSError, ValueError, ValidationError) as exc:
+        raise RagtuneError(f"{path}: unreadable ({first_line(exc)})") from exc
+
+
+def update_meta(folder: Path, **changes: Any) -> AdapterMeta:
+    """Rewrite some keys of an existing ragtune.json (e.g. a refitted weight), keeping the rest as written."""
+    meta = read_meta(folder)
+    if meta is None:
+        raise RagtuneError(f"{folder}: no {META} to update")
+    updated = AdapterMeta.model_validate({**meta.as_dict(), **changes})
+    tmp = Path(folder) / f".{META}.tmp"
+    tmp.write_text(json.dumps(updated.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, Path(folder) / META)
+    return updated
+
+
+def is_peft_folder(folder: Path) -> bool:
+    return (Path(folder) / PEFT_CONFIG).is_file()
+
+
+def peft_base_model(folder: Path) -> str | None:
+    """The base model PEFT recorded in adapter_config.json (`base_model_name_or_path`)."""
+    return json.loads((Path(folder) / PEFT_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
 
 
 @dataclass
 class AdapterInfo:
     folder: Path
     kind: str
+    #: ragtune.json as written ({} for a PEFT folder without one)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,38 +156,33 @@ class AdapterInfo:
 
 
 def inspect_adapter(folder: str | Path) -> AdapterInfo:
-    """Read ragtune.json's `kind` (retriever adapters), else recognise a PEFT folder (generator adapters)."""
+    """Read ragtune.json's `kind`, else recognise a PEFT folder (generator adapters written before kinds were)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise RagtuneError(f"{folder}: no such adapter folder")
-    meta: dict[str, Any] = {}
-    if (folder / META).is_file():
-        try:
-            meta = json.loads((folder / META).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RagtuneError(f"{folder / META}: unreadable ({exc})") from exc
-    if meta.get("kind") == JOINT:
-        for name in (QUERY_ADAPTER_FILE, "adapter_config.json"):
-            if not (folder / name).is_file():
-                raise RagtuneError(f"{folder}: joint adapter without {name}")
-        return AdapterInfo(folder, JOINT, meta)
-    if meta.get("kind") == READER:
-        for name in ("reader_head.safetensors", "adapter_config.json"):
-            if not (folder / name).is_file():
-                raise RagtuneError(f"{folder}: reader adapter without {name}")
-        return AdapterInfo(folder, READER, meta)
-    if meta.get("kind") == "retriever":
-        kind = meta.get("retriever")
-        if kind == QUERY_ADAPTER and not (folder / QUERY_ADAPTER_FILE).is_file():
-            raise RagtuneError(f"{folder}: retriever adapter without {QUERY_ADAPTER_FILE}")
-        if kind == ENCODER and not (folder / ENCODER_DIR).is_dir():
-            raise RagtuneError(f"{folder}: retriever adapter without its {ENCODER_DIR}/ folder")
+    meta = read_meta(folder)
+    if meta is None or meta.kind is None:
+        if not is_peft_folder(folder):
+            raise RagtuneError(f"{folder}: not an adapter folder (neither a retriever {META} nor a PEFT "
+                               f"{PEFT_CONFIG})")
+        kind = GENERATOR
+    elif meta.kind == LEGACY_RETRIEVER:
+        kind = meta.retriever
         if kind not in (QUERY_ADAPTER, ENCODER):
             raise RagtuneError(f"{folder / META}: unknown retriever adapter {kind!r}")
-        return AdapterInfo(folder, kind, meta)
-    if (folder / "adapter_config.json").is_file():
-        return AdapterInfo(folder, GENERATOR, meta)
-    raise RagtuneError(f"{folder}: not an adapter folder (neither a retriever {META} nor a PEFT adapter_config.json)")
+    elif meta.kind in KINDS:
+        kind = meta.kind
+    else:
+        raise RagtuneError(f"{folder / META}: unknown adapter kind {meta.kind!r}")
+    for name in REQUIRED_FILES[kind]:
+        if name.endswith("/"):
+            missing = None if (folder / name).is_dir() else f"its {name} folder"
+        else:
+            missing = None if (folder / name).is_file() else name
+        if missing:
+            owner = "retriever adapter" if kind in (QUERY_ADAPTER, ENCODER) else f"{kind} adapter"
+            raise RagtuneError(f"{folder}: {owner} without {missing}")
+    return AdapterInfo(folder, kind, meta.as_dict() if meta is not None else {})
 
 
 def split_adapters(infos: Sequence[AdapterInfo]

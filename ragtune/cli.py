@@ -190,6 +190,18 @@ def demo(
     run_demo(Config.load(config), index)
 
 
+def _opened_pipeline(index: Path, cfg: Config):
+    """The index's pipeline with its store opened: a missing index fails fast, before any model loads."""
+    from ragtune.pipeline import Pipeline
+
+    pipeline = Pipeline(index, cfg, progress=PROGRESS)
+    _ = pipeline.store
+    return pipeline
+
+
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")]
+EpochsOpt = Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run whose checkpoint is in --out.")]
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")
 app.add_typer(train_app, name="train")
 
@@ -199,20 +211,17 @@ def train_generator_(
     data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"}.')],
     index: IndexOpt,
     out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write (best adapter, checkpoint/).")],
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
-                         ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
+    max_steps: MaxStepsOpt = None,
+    epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --out.")] = False,
+    resume: ResumeOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style)."""
-    from ragtune.pipeline import Pipeline
     from ragtune.train.generator import train_generator
 
     cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr})
-    pipeline = Pipeline(index, cfg, progress=PROGRESS)
-    _ = pipeline.store  # fail fast on a missing index, before loading models
+    pipeline = _opened_pipeline(index, cfg)
     result = train_generator(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     best = result.best or {}
     scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
@@ -234,22 +243,20 @@ def train_retriever_(
                                          '({"question", "answer", "passage_id"}).')],
     index: IndexOpt,
     out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write.")],
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
-                         ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
+    max_steps: MaxStepsOpt = None,
+    epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the query adapter.")] = None,
     split: Annotated[str, typer.Option("--split", help="BEIR qrels split to train on.")] = "train",
+    resume: ResumeOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Contrastively tune the retriever: in-batch negatives plus hard negatives mined from the index."""
-    from ragtune.pipeline import Pipeline
     from ragtune.train.retriever import train_retriever
 
     cfg = Config.load(config, **{"train_retriever.max_steps": max_steps, "train_retriever.epochs": epochs,
                                  "train_retriever.lr": lr})
-    pipeline = Pipeline(index, cfg, progress=PROGRESS)
-    _ = pipeline.store  # fail fast on a missing index, before loading models
-    result = train_retriever(pipeline, data, out_dir, split=split, progress=PROGRESS)
+    pipeline = _opened_pipeline(index, cfg)
+    result = train_retriever(pipeline, data, out_dir, split=split, resume=resume, progress=PROGRESS)
     then = (f"; run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` before using it"
             if result.kind == "encoder" else "")
     held = result.heldout
@@ -270,8 +277,7 @@ def train_reader_(
                                          '"passage_id"]}.')],
     index: IndexOpt,
     out_dir: Annotated[Path, typer.Option("--out", help="Reader folder to write (LoRA, span head, ragtune.json).")],
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
-                         ] = None,
+    max_steps: MaxStepsOpt = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget of the training "
                                                       "loop (default: the config's, 47).")] = None,
     fit_only: Annotated[bool, typer.Option("--fit-only", help="Only fit the retrieval weight of the reader "
@@ -280,12 +286,10 @@ def train_reader_(
 ) -> None:
     """Train an extractive reader: a span head on the generator's hidden states (LoRA), question + gold passage +
     a distractor → the answer span. Use it with `ask/eval --adapter OUT` (answer mode reader)."""
-    from ragtune.pipeline import Pipeline
     from ragtune.train.reader import refit_reader, train_reader
 
     cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes})
-    pipeline = Pipeline(index, cfg, progress=PROGRESS)
-    _ = pipeline.store  # fail fast on a missing index, before loading models
+    pipeline = _opened_pipeline(index, cfg)
     if fit_only:
         say(_describe_fit(refit_reader(pipeline, data, out_dir, progress=PROGRESS)).removeprefix("; "))
         return
@@ -314,20 +318,17 @@ def train_joint_(
     out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write (LoRA + query adapter).")],
     mode: Annotated[str | None, typer.Option("--mode", help="sequence (RAG-Sequence) or token (RAG-Token).")
                     ] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")
-                         ] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run whose checkpoint is in --out.")] = False,
+    max_steps: MaxStepsOpt = None,
+    epochs: EpochsOpt = None,
+    resume: ResumeOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Tune the query encoder and the generator's LoRA together on the RAG marginal likelihood."""
-    from ragtune.pipeline import Pipeline
     from ragtune.train.joint import train_joint
 
     cfg = Config.load(config, **{"train_joint.mode": mode, "train_joint.max_steps": max_steps,
                                  "train_joint.epochs": epochs})
-    pipeline = Pipeline(index, cfg, progress=PROGRESS)
-    _ = pipeline.store  # fail fast on a missing index, before loading models
+    pipeline = _opened_pipeline(index, cfg)
     result = train_joint(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     first, last = result.first, result.last
     _print_skipped_long(result.skipped_long, cfg)

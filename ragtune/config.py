@@ -298,6 +298,8 @@ class RetrieverTrainConfig(_Section):
     #: dense MRR@10; step 0 is the identity, so the kept adapter is never worse than the base on them
     eval_fraction: float = Field(0.1, ge=0, lt=1)
     eval_every: int = Field(5, gt=0)
+    #: checkpoint every this many steps (and after the last, and on Ctrl-C): `--resume` continues from it
+    save_every: int = Field(100, gt=0)
 
 
 class JointTrainConfig(_ScheduleConfig):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ragtune.adapters import PEFT_CONFIG, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
 from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
@@ -159,8 +160,8 @@ def with_adapter(model, adapter: Path):
     """The model wrapped with a trained PEFT adapter folder; whatever peft cannot load is a one-line error."""
     from peft import PeftModel
 
-    if not (adapter / "adapter_config.json").is_file():
-        raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    if not is_peft_folder(adapter):
+        raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no {PEFT_CONFIG})")
     with warnings.catch_warnings():  # peft's deprecation notices are not the user's business
         warnings.simplefilter("ignore", FutureWarning)
         try:

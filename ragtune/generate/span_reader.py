@@ -8,19 +8,17 @@ distractor together (shared normalisation, Clark & Gardner 2018), so ask takes t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ragtune.adapters import READER, READER_HEAD_FILE, read_meta
 from ragtune.errors import RagtuneError, first_line
 from ragtune.generate.prompt import LABELS
 from ragtune.hardware import resolve_bf16
 from ragtune.text import language_of
 
-HEAD_FILE = "reader_head.safetensors"
-READER_KIND = "reader"
 #: tokens of a passage read at ask time (ask's passages are chunks of about 400 units)
 READ_TOKENS = 512
 #: weight of the retrieval prior for readers trained before `train reader` fitted one
@@ -207,7 +205,7 @@ def read_answers(model: SpanReaderModel, tokenizer, groups: list[list[EncodedPai
 def save_head(head: SpanHead, folder: Path) -> None:
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(folder / HEAD_FILE))
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(folder / READER_HEAD_FILE))
 
 
 def load_reader(config, folder: Path, dtype: torch.dtype, device) -> tuple[object, SpanReaderModel]:
@@ -216,18 +214,17 @@ def load_reader(config, folder: Path, dtype: torch.dtype, device) -> tuple[objec
 
     from ragtune.generate.hf import load_causal_lm, with_adapter
 
-    meta_path = folder / "ragtune.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    if meta.get("kind") != READER_KIND or not (folder / HEAD_FILE).is_file():
+    meta = read_meta(folder)
+    if meta is None or meta.kind != READER or not (folder / READER_HEAD_FILE).is_file():
         raise RagtuneError(f"{folder}: not a reader adapter (train one with `ragtune train reader`)")
-    tokenizer, lm = load_causal_lm(meta.get("base_model", config.generator.name), config.resolved_cache_dir, dtype)
-    truncate_layers(lm, meta.get("layers"))
+    tokenizer, lm = load_causal_lm(meta.base_model or config.generator.name, config.resolved_cache_dir, dtype)
+    truncate_layers(lm, meta.layers)
     lm = with_adapter(lm, folder)
     head = SpanHead(lm.config.hidden_size)
     try:
-        head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+        head.load_state_dict(load_file(str(folder / READER_HEAD_FILE)))
     except Exception as exc:  # a torn file (safetensors) or a head for another hidden size (torch)
-        raise RagtuneError(f"{folder / HEAD_FILE}: cannot load the span head: {first_line(exc)}") from exc
+        raise RagtuneError(f"{folder / READER_HEAD_FILE}: cannot load the span head: {first_line(exc)}") from exc
     model = SpanReaderModel(lm, head).to(device).eval()
     tokenizer.padding_side = "right"
     return tokenizer, model

@@ -1,4 +1,5 @@
-"""Length-bucketed, right-padded batches: similar lengths together waste little compute on padding."""
+"""Batches: each epoch's order (shuffled, or length-bucketed so similar lengths waste little compute on padding),
+and right-padded tensors."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def length_plan(lengths: list[int], batch_size: int, bucket_batches: int, seed: 
         batches.extend(bucket[b : b + batch_size] for b in range(0, len(bucket), batch_size))
     rng.shuffle(batches)
     return batches
+
+
+def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """One epoch of `n` examples: a seeded shuffle cut into batches (a short last batch is kept)."""
+    order = list(range(n))
+    random.Random(f"{seed}/{epoch}").shuffle(order)
+    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
 def collate(rows: list[Encoded], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,4 +1,7 @@
-"""Atomic folders and RNG snapshots: a crash or Ctrl-C leaves a complete checkpoint to resume from exactly."""
+"""Checkpoint pieces: OUT's rules, RNG snapshots and a state file loaded without running code.
+
+The training loop (train/loop.py) writes each checkpoint atomically from these, so a crash or Ctrl-C leaves a
+complete one to resume from exactly."""
 
 from __future__ import annotations
 
@@ -10,13 +13,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ragtune.adapters import PEFT_FILES
 from ragtune.errors import RagtuneError, first_line
-from ragtune.files import atomic_dir, existing_dir
+from ragtune.files import existing_dir
 
 STATE_FILE = "state.pt"
 #: the folder inside a training run's OUT that `--resume` continues from
 CHECKPOINT = "checkpoint"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def check_out(out: Path, resume: bool) -> None:
@@ -28,7 +31,7 @@ def check_out(out: Path, resume: bool) -> None:
         raise RagtuneError(f"{out} is not empty: pass --resume to continue its training, or choose a new --out")
 
 
-def publish_files(source: Path, target: Path, names: tuple[str, ...] = ADAPTER_FILES) -> None:
+def publish_files(source: Path, target: Path, names: tuple[str, ...] = PEFT_FILES) -> None:
     """Move files from `source` into `target`, each by an atomic os.replace."""
     target.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -79,13 +82,6 @@ def save_state(folder: Path, state: dict[str, Any]) -> None:
     torch.save(plain(state), folder / STATE_FILE)
 
 
-def save_checkpoint(folder: Path, model, state: dict[str, Any]) -> None:
-    """Adapter (a loadable PEFT folder) plus `state.pt` (optimizer, scheduler, RNG, step, data order)."""
-    with atomic_dir(folder) as tmp:
-        model.save_pretrained(tmp)
-        save_state(tmp, state)
-
-
 def load_state(folder: Path) -> tuple[Path, dict[str, Any]]:
     """(the checkpoint folder found, its `state.pt`), or a clear error when there is none to resume from.
 
@@ -104,10 +100,3 @@ def load_state(folder: Path) -> tuple[Path, dict[str, Any]]:
         raise RagtuneError(f"{found / STATE_FILE}: not a ragtune checkpoint; train into a new --out")
     return found, state
 
-
-def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(adapter weights as saved by save_pretrained, state) from a checkpoint folder."""
-    from safetensors.torch import load_file
-
-    found, state = load_state(folder)
-    return load_file(found / "adapter_model.safetensors"), state

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
+from ragtune.adapters import PEFT_CONFIG, is_peft_folder, peft_base_model, read_meta
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.files import atomic_dir
 from ragtune.generate.hf import torch_dtype, with_adapter
 from ragtune.generate.packaged import resolve_generator_path
-from ragtune.train.generator import META
 
 
 def adapter_base(adapter: Path, config: Config) -> str:
     """The base model the adapter was trained on: ragtune.json's generator name, else adapter_config.json's."""
-    meta = adapter / META
-    name = None
-    if meta.is_file():
-        name = json.loads(meta.read_text(encoding="utf-8")).get("base_model")
-    if not name:
-        name = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    meta = read_meta(adapter)
+    name = (meta.base_model if meta is not None else None) or peft_base_model(adapter)
     if not name:
         raise RagtuneError(f"{adapter}: cannot tell which base model this adapter belongs to")
     return resolve_generator_path(name, config.resolved_cache_dir)
@@ -36,8 +31,8 @@ def export_merged(adapter: str | Path, out: str | Path, config: Config | None = 
 
     config = config or Config()
     adapter, out = Path(adapter).expanduser(), Path(out).expanduser()
-    if not (adapter / "adapter_config.json").is_file():
-        raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    if not is_peft_folder(adapter):
+        raise RagtuneError(f"{adapter}: not a PEFT adapter folder (no {PEFT_CONFIG})")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "config.json").is_file())):
         raise RagtuneError(f"{out} exists and is not a model folder; choose another --out")
     dtype = torch_dtype(config.generator.dtype)

@@ -1,13 +1,11 @@
-"""LoRA fine-tuning of the generator on RAFT examples: a small hand-written torch loop that resumes exactly."""
+"""LoRA fine-tuning of the generator on RAFT examples, as a task of the training loop (train/loop.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
 import shutil
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -17,23 +15,14 @@ from typing import Any
 
 import torch
 
+from ragtune.adapters import GENERATOR, PEFT_FILES, PEFT_WEIGHTS, AdapterMeta, write_meta
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.files import file_sha256
 from ragtune.pipeline import Pipeline
-from ragtune.progress import progress_bar
 from ragtune.read.questions import Question
 from ragtune.train.batches import collate, length_plan, target_tokens
-from ragtune.train.checkpoint import (
-    CHECKPOINT,
-    capture_rng,
-    check_out,
-    load_checkpoint,
-    publish_files,
-    restore_rng,
-    save_checkpoint,
-    seed_everything,
-)
+from ragtune.train.checkpoint import CHECKPOINT, check_out, publish_files
 from ragtune.train.examples import (
     EvalExample,
     TrainExample,
@@ -42,10 +31,9 @@ from ragtune.train.examples import (
     load_short_questions,
     split_questions,
 )
-from ragtune.train.model import add_lora, autocast, load_base, loss_sum, score
-from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
-
-META = "ragtune.json"
+from ragtune.train.loop import CHECKPOINT_FORMAT, LoopSettings, TrainingLoop, TrainingTask
+from ragtune.train.model import add_lora, autocast, loss_sum, score, training_base
+from ragtune.train.tokenize import Encoded, encode_example
 
 
 @dataclass
@@ -93,11 +81,14 @@ def prepare_examples(pipeline: Pipeline, questions: list[Question]
     return train, held
 
 
-# --------------------------------------------------------------------------- the loop
+# --------------------------------------------------------------------------- the task
 
 
-class _Run:
-    """Model, optimizer, schedule, data order and bookkeeping of one training run (possibly resumed)."""
+class GeneratorTask(TrainingTask):
+    """RAFT examples → the LoRA's answer-only loss; held-out EM/F1 of ask's own prompts keeps the best adapter,
+    published into OUT as soon as it is scored best."""
+
+    best_metric, best_fields = "f1", ("em", "f1")
 
     def __init__(self, config: Config, tokenizer, model, train: list[Encoded], held: list[EvalExample],
                  out: Path, data: Path, data_sha256: str):
@@ -107,129 +98,93 @@ class _Run:
         self.data, self.data_sha256 = data, data_sha256
         self.lengths = [len(r) for r in train]
         self.examples_sha256 = hashlib.sha256(json.dumps([r.input_ids for r in train]).encode()).hexdigest()
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=self.tc.lr, weight_decay=self.tc.weight_decay)
-        per_epoch = math.ceil(len(train) / self.tc.batch_size)
-        self.total_steps = self.tc.max_steps or max(1, math.ceil(self.tc.epochs * per_epoch / self.tc.grad_accum))
-        self.warmup = round(self.tc.warmup_ratio * self.total_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
-        self.step = self.epoch = self.cursor = 0
-        self.plan = self._plan(0)
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, Any] | None = None
-        self.bad_evals = 0
-        self.stopped_early = False
-        self.train_seconds = self.step_seconds = 0.0
-        self.losses: list[float] = []
-        self.updating = False  # inside optimizer.step: weights may be half-updated, not worth a checkpoint
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=self.tc.lr, weight_decay=self.tc.weight_decay)
 
-    def _lr_factor(self, step: int) -> float:
-        if step < self.warmup:
-            return (step + 1) / (self.warmup + 1)
-        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup))
+    def settings(self) -> LoopSettings:
+        tc = self.tc
+        per_epoch = math.ceil(len(self.train) / tc.batch_size)
+        return LoopSettings(total_steps=tc.max_steps or max(1, math.ceil(tc.epochs * per_epoch / tc.grad_accum)),
+                            grad_accum=tc.grad_accum, max_grad_norm=tc.max_grad_norm, warmup_ratio=tc.warmup_ratio,
+                            eval_every=tc.eval_every, eval_at_start=tc.eval_at_start and bool(self.held),
+                            patience=tc.patience, save_every=tc.save_every, description="training",
+                            progress_every=max(1, tc.eval_every // 10))
 
-    def _plan(self, epoch: int) -> list[list[int]]:
+    # ---- data and loss ------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[list[int]]:
         return length_plan(self.lengths, self.tc.batch_size, self.tc.bucket_batches, self.tc.seed, epoch)
 
-    def _next_batch(self) -> list[Encoded]:
-        if self.cursor >= len(self.plan):
-            self.epoch += 1
-            self.plan, self.cursor = self._plan(self.epoch), 0
-        rows = self.plan[self.cursor]
-        self.cursor += 1
-        return [self.train[i] for i in rows]
+    def weight(self, rows: list[int]) -> int:
+        """Answer tokens: a step's loss is per answer token over all its batches."""
+        return sum(target_tokens(self.train[i]) for i in rows)
 
-    # ---- state --------------------------------------------------------------------------
-    def state(self, rng: dict[str, Any] | None = None, order: tuple | None = None) -> dict[str, Any]:
-        epoch, plan, cursor = order or (self.epoch, self.plan, self.cursor)
-        return {"step": self.step, "epoch": epoch, "plan": plan, "cursor": cursor,
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "rng": rng or capture_rng(), "history": self.history, "best": self.best, "losses": self.losses,
-                "bad_evals": self.bad_evals, "stopped_early": self.stopped_early,
-                "train_seconds": self.train_seconds, "step_seconds": self.step_seconds,
-                "total_steps": self.total_steps, "data_sha256": self.data_sha256,
-                "examples_sha256": self.examples_sha256}
+    def loss(self, rows: list[int]) -> torch.Tensor:
+        with autocast(self.model, self.tc.bf16):
+            return loss_sum(self.model, *collate([self.train[i] for i in rows], self.tokenizer.pad_token_id))
 
-    def restore(self) -> None:
-        from peft import set_peft_model_state_dict
-
-        weights, state = load_checkpoint(self.out / CHECKPOINT)
-        if state["data_sha256"] != self.data_sha256:
-            raise RagtuneError(f"{self.out}: the checkpoint was trained on different data (sha256 differs)")
-        if state["examples_sha256"] != self.examples_sha256:
-            raise RagtuneError(f"{self.out}: the index or train config changed since the checkpoint, so its "
-                               "training examples differ; train into a new --out")
-        set_peft_model_state_dict(self.model, weights)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        for name in ("step", "epoch", "plan", "cursor", "history", "best", "losses", "bad_evals", "stopped_early",
-                     "train_seconds", "step_seconds"):
-            setattr(self, name, state[name])
-        restore_rng(state["rng"])
-
-    def save(self, rng: dict[str, Any] | None = None, order: tuple | None = None) -> None:
-        save_checkpoint(self.out / CHECKPOINT, self.model, self.state(rng, order))
-
-    def publish_best(self) -> None:
-        tmp = self.out / f".best-{uuid.uuid4().hex[:8]}"
-        try:
-            self.model.save_pretrained(tmp)
-            publish_files(tmp, self.out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    def write_meta(self) -> None:
-        meta = {
-            "base_model": self.config.generator.name,
-            "data": str(self.data), "data_sha256": self.data_sha256,
-            "examples": len(self.train), "eval_questions": len(self.held),
-            "step": self.step, "total_steps": self.total_steps, "stopped_early": self.stopped_early,
-            "best": self.best, "history": self.history,
-            "train_seconds": round(self.train_seconds, 2),
-            "mean_step_seconds": round(self.step_seconds / max(self.step, 1), 3),
-            "config": self.config.model_dump(mode="json"),
-        }
-        tmp = self.out / f".{META}.tmp"
-        tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        os.replace(tmp, self.out / META)
-
-    # ---- steps --------------------------------------------------------------------------
-    def train_step(self) -> float:
-        group = [self._next_batch() for _ in range(self.tc.grad_accum)]
-        tokens = max(1, sum(target_tokens(r) for rows in group for r in rows))
-        pad_id = self.tokenizer.pad_token_id
-        total = 0.0
-        for rows in group:
-            with autocast(self.model, self.tc.bf16):
-                loss = loss_sum(self.model, *collate(rows, pad_id))
-            (loss / tokens).backward()
-            total += loss.item()
-        torch.nn.utils.clip_grad_norm_(self.params, self.tc.max_grad_norm)
-        self.updating = True
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.step += 1
-        self.updating = False
-        return total / tokens
-
-    def evaluate(self) -> None:
+    # ---- evaluation ---------------------------------------------------------------------
+    def evaluate(self, train_loss: float | None) -> dict[str, Any]:
         start = time.perf_counter()
         metrics = score(self.model, self.tokenizer, self.held, self.config) if self.held else {}
         self.model.train()
-        loss = sum(self.losses) / len(self.losses) if self.losses else None
-        self.losses = []
-        entry = {"step": self.step, "loss": round(loss, 4) if loss is not None else None, **metrics,
-                 "eval_seconds": round(time.perf_counter() - start, 2)}
-        self.history.append(entry)
-        if self.held and (self.best is None or metrics["f1"] > self.best["f1"]):
-            self.best = {"step": self.step, **metrics}
-            self.bad_evals = 0
-            self.publish_best()
-        elif self.held:
-            self.bad_evals += 1
-            self.stopped_early = self.bad_evals >= self.tc.patience
-        self.write_meta()
+        return {"loss": round(train_loss, 4) if train_loss is not None else None, **metrics,
+                "eval_seconds": round(time.perf_counter() - start, 2)}
+
+    def keep_best(self) -> None:
+        """The adapter as it is now, into OUT (each file by an atomic rename)."""
+        tmp = self.out / f".best-{uuid.uuid4().hex[:8]}"
+        try:
+            self.model.save_pretrained(tmp)
+            publish_files(tmp, self.out, PEFT_FILES)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def evaluated(self, loop: TrainingLoop) -> None:
+        self.write_record(loop)
+
+    def describe(self, entry: dict[str, Any]) -> str:
+        parts = [f"step {entry['step']}"]
+        if entry.get("loss") is not None:
+            parts.append(f"loss {entry['loss']:.3f}")
+        if "f1" in entry:
+            parts.append(f"EM {entry['em']:.1f} F1 {entry['f1']:.1f}")
+        return "eval: " + ", ".join(parts)
+
+    def postfix(self, loop: TrainingLoop) -> dict[str, str]:
+        return {"loss": f"{loop.step_losses[-1]:.3f}", "step_s": f"{loop.step_times[-1]:.1f}"}
+
+    def write_record(self, loop: TrainingLoop) -> None:
+        write_meta(self.out, AdapterMeta(
+            kind=GENERATOR, base_model=self.config.generator.name,
+            data=str(self.data), data_sha256=self.data_sha256,
+            examples=len(self.train), eval_questions=len(self.held),
+            step=loop.step, total_steps=loop.total_steps, stopped_early=loop.stopped_early,
+            best=loop.best, history=loop.history,
+            train_seconds=round(loop.train_seconds, 2),
+            mean_step_seconds=round(loop.step_seconds / max(loop.step, 1), 3),
+            config=self.config.model_dump(mode="json")))
+
+    # ---- checkpoint ---------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        # the examples change when the index or the train config does: the run would not be the same one
+        return {"data": self.data_sha256, "training_examples": self.examples_sha256}
+
+    def save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)  # the checkpoint is itself a loadable PEFT folder
+
+    def load(self, folder: Path, state: dict[str, Any]) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(self.model, load_file(folder / PEFT_WEIGHTS))
+
+    def upgrade(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """A checkpoint of the generator's own loop (before train/loop.py): the same run, laid out the old way."""
+        if "examples_sha256" not in state or "losses" not in state:
+            return None
+        return {**state, "format": CHECKPOINT_FORMAT,
+                "fingerprint": {"data": state["data_sha256"], "training_examples": state["examples_sha256"]},
+                "window": state["losses"], "step_losses": [], "step_times": [], "task": {}}
 
 
 def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume: bool = False,
@@ -247,78 +202,21 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     questions, skipped_long = load_short_questions(data, tc.max_answer_units)
     data_sha256 = file_sha256(data)
     train_examples, held = prepare_examples(pipeline, questions)
-    if config.generator.threads:
-        torch.set_num_threads(config.generator.threads)
-    seed_everything(tc.seed)
-    tokenizer, base = load_base(config)
-    tokenizer.padding_side = "right"
-    generation_eos = getattr(getattr(base, "generation_config", None), "eos_token_id", None)
-    stops = stop_token_ids(tokenizer, generation_eos)
+    tokenizer, base, stops = training_base(config, tc.seed)
     encoded = [encode_example(tokenizer, e, tc.max_length, stops) for e in train_examples]
     model = add_lora(base, tc)
     out.mkdir(parents=True, exist_ok=True)
-    run = _Run(config, tokenizer, model, encoded, held, out, data, data_sha256)
+    task = GeneratorTask(config, tokenizer, model, encoded, held, out, data, data_sha256)
+    loop = TrainingLoop(task, task.settings(), out / CHECKPOINT, progress)
     if resume:
-        run.restore()
+        loop.restore()
     model.train()
-    finished = _loop(run, progress, stop_after)
+    finished = loop.run(stop_after)
     if finished:
-        if run.best is None:  # nothing held out: the last adapter is the one to keep
-            run.best = {"step": run.step}
-            run.publish_best()
-        run.write_meta()
-    return TrainResult(out, run.step, run.total_steps, finished, run.stopped_early, run.best, run.history,
-                       run.train_seconds, run.step_seconds / max(run.step, 1), len(encoded), len(held),
+        if loop.best is None:  # nothing held out: the last adapter is the one to keep
+            loop.best = {"step": loop.step}
+            task.keep_best()
+        task.write_record(loop)
+    return TrainResult(out, loop.step, loop.total_steps, finished, loop.stopped_early, loop.best, loop.history,
+                       loop.train_seconds, loop.step_seconds / max(loop.step, 1), len(encoded), len(held),
                        skipped_long)
-
-
-def _loop(run: _Run, progress: bool, stop_after: int | None) -> bool:
-    """Steps until done, early stop or `stop_after`; returns False when interrupted. Ctrl-C saves a checkpoint."""
-    tc = run.tc
-    bar = progress_bar(total=run.total_steps, initial=run.step, desc="training", unit="step", enabled=progress,
-                       every=max(1, tc.eval_every // 10))
-    try:
-        if run.step == 0 and run.held and tc.eval_at_start and not run.history:
-            _timed_eval(run, bar)
-        while run.step < run.total_steps and not run.stopped_early:
-            if stop_after is not None and run.step >= stop_after:
-                run.save()
-                return False
-            boundary = (capture_rng(), (run.epoch, run.plan, run.cursor))
-            start = time.perf_counter()
-            try:
-                loss = run.train_step()
-            except KeyboardInterrupt:
-                if not run.updating:
-                    run.optimizer.zero_grad(set_to_none=True)
-                    run.save(*boundary)
-                raise
-            seconds = time.perf_counter() - start
-            run.step_seconds += seconds
-            run.train_seconds += seconds
-            run.losses.append(loss)
-            bar.set_postfix(loss=f"{loss:.3f}", step_s=f"{seconds:.1f}")
-            bar.update(1)
-            if run.step % tc.eval_every == 0 or run.step == run.total_steps:
-                _timed_eval(run, bar)
-            if run.step % tc.save_every == 0 or run.step == run.total_steps or run.stopped_early:
-                run.save()
-    finally:
-        bar.close()
-    return True
-
-
-def _timed_eval(run: _Run, bar) -> None:
-    start = time.perf_counter()
-    run.evaluate()
-    run.train_seconds += time.perf_counter() - start
-    bar.write(_describe(run.history[-1]), file=sys.stderr)
-
-
-def _describe(entry: dict[str, Any]) -> str:
-    parts = [f"step {entry['step']}"]
-    if entry.get("loss") is not None:
-        parts.append(f"loss {entry['loss']:.3f}")
-    if "f1" in entry:
-        parts.append(f"EM {entry['em']:.1f} F1 {entry['f1']:.1f}")
-    return "eval: " + ", ".join(parts)

@@ -10,10 +10,7 @@ change, so the index stays valid and `ask --adapter OUT` applies both halves at 
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,29 +18,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ragtune.adapters import JOINT, META, QUERY_ADAPTER, QUERY_ADAPTER_FILE
-from ragtune.config import JointTrainConfig
+from ragtune.adapters import JOINT, QUERY_ADAPTER, QUERY_ADAPTER_FILE, AdapterMeta, write_meta
+from ragtune.config import Config, JointTrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.files import atomic_dir, file_sha256
 from ragtune.pipeline import Pipeline
-from ragtune.progress import progress_bar
 from ragtune.read.questions import Question
-from ragtune.train.batches import collate, target_tokens
-from ragtune.train.checkpoint import (
-    CHECKPOINT,
-    capture_rng,
-    check_out,
-    load_state,
-    restore_rng,
-    save_state,
-    seed_everything,
-)
+from ragtune.train.batches import collate, shuffled_batches, target_tokens
+from ragtune.train.checkpoint import CHECKPOINT, check_out
 from ragtune.train.examples import TrainExample, contains_answer, load_short_questions
-from ragtune.train.model import add_lora, autocast, label_logprobs, load_base
+from ragtune.train.loop import LoopSettings, TrainingLoop, TrainingTask
+from ragtune.train.model import add_lora, autocast, label_logprobs, training_base
 from ragtune.train.query_adapter import QueryAdapter
 from ragtune.train.rag_loss import doc_entropy, rag_sequence_nll, rag_token_nll, sequence_logprobs
-from ragtune.train.retriever import batch_plan
-from ragtune.train.tokenize import Encoded, encode_example, stop_token_ids
+from ragtune.train.tokenize import Encoded, encode_example
 
 
 @dataclass
@@ -172,33 +160,111 @@ class _Stats:
         return {n: round(self.sums[n] / self.counts[n], 4) if self.counts[n] else None for n in names}
 
 
-# --------------------------------------------------------------------------- the loop
+# --------------------------------------------------------------------------- the task
 
 
-def _save_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, progress: dict) -> None:
-    """Trainable weights (LoRA, query adapter, temperature), optimizer, schedule, RNG and where the run stands."""
-    weights = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
-    weights["log_temperature"] = model.log_temperature.detach().clone()
-    with atomic_dir(folder) as tmp:
-        save_state(tmp, {"weights": weights, "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "rng": capture_rng(), **progress})
+def _optimizer(model: JointModel, tc: JointTrainConfig) -> torch.optim.AdamW:
+    """AdamW with its own learning rate per half (the loop's schedule scales both alike)."""
+    lora = [p for p in model.generator.parameters() if p.requires_grad]
+    groups = [{"params": lora, "lr": tc.lr, "weight_decay": 0.0},
+              {"params": list(model.query_adapter.parameters()), "lr": tc.query_lr,
+               "weight_decay": tc.query_weight_decay}]
+    if model.log_temperature.requires_grad:
+        groups.append({"params": [model.log_temperature], "lr": tc.query_lr, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups)
 
 
-def _restore_checkpoint(folder: Path, model: JointModel, optimizer, scheduler, expect: dict) -> dict:
-    """Loads what _save_checkpoint wrote into the fresh model/optimizer/schedule; returns where the run stood."""
-    _, state = load_state(folder)
-    for key, value in expect.items():
-        if state.get(key) != value:
-            raise RagtuneError(f"{folder.parent}: the checkpoint was made with other {key.replace('_', ' ')}; "
-                               "train into a new --out")
-    missing = set(state["weights"]) - {name for name, _ in model.named_parameters()}
-    if missing:
-        raise RagtuneError(f"{folder.parent}: the checkpoint does not fit this model ({sorted(missing)[0]})")
-    model.load_state_dict(state["weights"], strict=False)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    restore_rng(state["rng"])
-    return state
+class JointTask(TrainingTask):
+    """Questions → the RAG marginal loss of their candidates; every `log_every` steps the window's running means
+    (per-token loss, p(z|q) entropy, gold rank, gold in the top k) and the temperature go into the history."""
+
+    def __init__(self, model: JointModel, items: list[JointItem], query_vectors: np.ndarray,
+                 passage_vectors: np.ndarray, config: Config, pad_id: int, fingerprint: dict):
+        self.model, self.items, self.tc, self.bf16 = model, items, config.train_joint, config.train.bf16
+        self.query_vectors, self.passage_vectors = query_vectors, passage_vectors
+        self.pad_id, self.device = pad_id, next(model.generator.parameters()).device
+        self.optimizer = _optimizer(model, self.tc)
+        self.window = _Stats()
+        self.pending: list[tuple] = []  # this step's statistics, counted once its update is done
+        self._fingerprint = fingerprint
+        self.total = 0
+
+    def settings(self) -> LoopSettings:
+        tc = self.tc
+        self.total = tc.max_steps or max(1, math.ceil(tc.epochs * len(self.items) / tc.batch_size))
+        return LoopSettings(total_steps=self.total,
+                            max_grad_norm=tc.max_grad_norm, warmup_ratio=tc.warmup_ratio, eval_every=tc.log_every,
+                            save_every=tc.log_every, description=f"training joint (RAG-{tc.mode})",
+                            progress_every=max(1, tc.log_every // 5))
+
+    # ---- data and loss ------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[list[int]]:
+        return shuffled_batches(len(self.items), self.tc.batch_size, self.tc.seed, epoch)
+
+    def pieces(self, batch: list[int]) -> list[JointItem]:
+        return [self.items[i] for i in batch]  # one question's k prompts go forward together
+
+    def weight(self, item: JointItem) -> int:
+        return target_tokens(item.encoded[0])  # the same answer in every prompt
+
+    def loss(self, item: JointItem) -> torch.Tensor:
+        query = torch.from_numpy(self.query_vectors[item.query].astype(np.float32)).to(self.device)
+        passages = torch.from_numpy(self.passage_vectors[item.rows]).to(self.device)
+        loss, doc_logits, n_tokens = self.model.nll(self.tc.mode, query, passages, item.encoded, self.pad_id,
+                                                    self.bf16)
+        rank = gold_rank(doc_logits, item.gold)
+        self.pending.append((loss.item() / max(n_tokens, 1), n_tokens, float(doc_entropy(doc_logits.detach())), rank))
+        return loss
+
+    def after_step(self) -> None:
+        for loss, n_tokens, entropy, rank in self.pending:
+            self.window.add("loss", loss, n_tokens)
+            self.window.add("entropy", entropy)
+            self.window.add("gold_in_k", float(rank is not None))
+            self.window.add("gold_rank", rank)
+        self.pending = []
+
+    # ---- history ------------------------------------------------------------------------
+    def evaluate(self, train_loss: float | None) -> dict:
+        entry = {**self.window.means(), "temperature": round(self.model.temperature, 5)}
+        self.window = _Stats()
+        return entry
+
+    def describe(self, entry: dict) -> str:
+        rank = "-" if entry["gold_rank"] is None else f"{entry['gold_rank']:.2f}"
+        loss = "-" if entry["loss"] is None else f"{entry['loss']:.3f}"
+        return (f"joint: step {entry['step']}/{self.total}, loss {loss}, p(z|q) entropy {entry['entropy']:.2f}, "
+                f"gold rank {rank}, temperature {entry['temperature']:.3f}")
+
+    def postfix(self, loop: TrainingLoop) -> dict[str, str]:
+        means = self.window.means()
+        if means["loss"] is None:
+            return {}
+        return {"loss": f"{means['loss']:.3f}", "H": f"{means['entropy']:.2f}",
+                "gold_rank": "-" if means["gold_rank"] is None else f"{means['gold_rank']:.2f}",
+                "T": f"{self.model.temperature:.3f}"}
+
+    # ---- checkpoint ---------------------------------------------------------------------
+    def fingerprint(self) -> dict:
+        return self._fingerprint
+
+    def state(self) -> dict:
+        """Trainable weights (LoRA, query adapter, temperature) and the running window."""
+        weights = {name: p.detach().clone() for name, p in self.model.named_parameters() if p.requires_grad}
+        weights["log_temperature"] = self.model.log_temperature.detach().clone()
+        return {"weights": weights, "window": {"sums": dict(self.window.sums), "counts": dict(self.window.counts)}}
+
+    def load(self, folder: Path, state: dict) -> None:
+        missing = set(state["weights"]) - {name for name, _ in self.model.named_parameters()}
+        if missing:
+            raise RagtuneError(f"{folder.parent}: the checkpoint does not fit this model ({sorted(missing)[0]})")
+        self.model.load_state_dict(state["weights"], strict=False)
+        self.window = _Stats()
+        self.window.sums.update(state["window"]["sums"])
+        self.window.counts.update(state["window"]["counts"])
+
+
+# --------------------------------------------------------------------------- the run
 
 
 def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume: bool = False,
@@ -209,110 +275,42 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
     (a CMRC run takes hours on 2 cores). `stop_after` ends the run after that many steps as an interruption
     would (returns None), so resuming can be tested."""
     config = pipeline.config
-    tc = config.train_joint
     data, out = Path(data).expanduser(), Path(out).expanduser()
     check_out(out, resume)
     questions, skipped_long = load_short_questions(data, config.train.max_answer_units)
-    store = pipeline.store
-    if len(store) < 2:
+    if len(pipeline.store) < 2:
         raise RagtuneError(f"{pipeline.index_dir}: joint training needs at least 2 indexed passages")
-    if config.generator.threads:
-        torch.set_num_threads(config.generator.threads)
-    seed_everything(tc.seed)
-    tokenizer, base = load_base(config)
-    tokenizer.padding_side = "right"
-    stops = stop_token_ids(tokenizer, getattr(getattr(base, "generation_config", None), "eos_token_id", None))
-    items, query_vectors = prepare_items(pipeline, questions, tokenizer, stops, tc, progress)
+    tokenizer, base, stops = training_base(config, config.train_joint.seed)
+    items, query_vectors = prepare_items(pipeline, questions, tokenizer, stops, config.train_joint, progress)
     if not items:
         raise RagtuneError(f"{data}: no question retrieved 2 or more passages from {pipeline.index_dir}")
-    passage_vectors = np.asarray(store.vectors.vectors(), dtype=np.float32)
-    model = JointModel(add_lora(base, config.train), passage_vectors.shape[1], tc.temperature, tc.learn_temperature)
-    device = base.device
-    model.to(device)
-    total = tc.max_steps or max(1, math.ceil(tc.epochs * len(items) / tc.batch_size))
-    optimizer, scheduler = _optimizer(model, tc, total)
-    plan = batch_plan(len(items), tc.batch_size, tc.seed)
-    pad_id = tokenizer.pad_token_id
-    bf16 = config.train.bf16
-    # a checkpoint resumes only the same run: same data, same settings, same candidates from the same index
-    expect = {"data_sha256": file_sha256(data), "settings": [tc.model_dump(mode="json"),
-                                                             config.train.model_dump(mode="json")],
-              "candidates": [item.rows for item in items]}
-    history: list[dict] = []
-    window, first, done, earlier_seconds = _Stats(), None, 0, 0.0
+    task = _task(pipeline, base, tokenizer, items, query_vectors, file_sha256(data))
+    loop = TrainingLoop(task, task.settings(), out / CHECKPOINT, progress)
     if resume:
-        state = _restore_checkpoint(out / CHECKPOINT, model, optimizer, scheduler, expect)
-        done, history, first, earlier_seconds = state["step"], state["history"], state["first"], state["seconds"]
-        for _ in range(done):
-            next(plan)  # the data order goes on where it stopped
-    start = time.perf_counter()
-    model.train()
-    bar = progress_bar(range(done + 1, total + 1), desc=f"training joint (RAG-{tc.mode})", unit="step",
-                       enabled=progress, initial=done, total=total, every=max(1, tc.log_every // 5))
-    for step in bar:
-        batch = [items[i] for i in next(plan)]
-        tokens = sum(target_tokens(item.encoded[0]) for item in batch)  # the same answer in every prompt
-        for item in batch:
-            query = torch.from_numpy(query_vectors[item.query].astype(np.float32)).to(device)
-            passages = torch.from_numpy(passage_vectors[item.rows]).to(device)
-            loss, doc_logits, n_tokens = model.nll(tc.mode, query, passages, item.encoded, pad_id, bf16)
-            (loss / max(tokens, 1)).backward()
-            rank = gold_rank(doc_logits, item.gold)
-            window.add("loss", loss.item() / max(n_tokens, 1), n_tokens)
-            window.add("entropy", float(doc_entropy(doc_logits.detach())))
-            window.add("gold_in_k", float(rank is not None))
-            window.add("gold_rank", rank)
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], tc.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        means = window.means()
-        bar.set_postfix(loss=f"{means['loss']:.3f}", H=f"{means['entropy']:.2f}",
-                        gold_rank="-" if means["gold_rank"] is None else f"{means['gold_rank']:.2f}",
-                        T=f"{model.temperature:.3f}")
-        if step % tc.log_every == 0 or step == total:
-            history.append({"step": step, **means, "temperature": round(model.temperature, 5)})
-            first = first or history[-1]
-            bar.write(_describe(history[-1], total), file=sys.stderr)  # also shown when stderr is a log file
-            window = _Stats()
-            if step < total:
-                _save_checkpoint(out / CHECKPOINT, model, optimizer, scheduler,
-                                 {**expect, "step": step, "history": history, "first": first,
-                                  "seconds": earlier_seconds + time.perf_counter() - start})
-        if step == stop_after:
-            bar.close()
-            return None
-    bar.close()
-    seconds = earlier_seconds + time.perf_counter() - start
-    result = JointTrainResult(out, tc.mode, total, len(items), first, history[-1], model.temperature, seconds,
-                              history, skipped_long)
-    _save(model, out, result, pipeline, data, expect["data_sha256"], len(questions))
+        loop.restore()
+    task.model.train()
+    if not loop.run(stop_after):
+        return None
+    result = JointTrainResult(out, config.train_joint.mode, loop.total_steps, len(items), loop.history[0],
+                              loop.history[-1], task.model.temperature, loop.train_seconds, loop.history,
+                              skipped_long)
+    _save(task.model, out, result, pipeline, data, task.fingerprint()["data_sha256"], len(questions))
     return result
 
 
-def _describe(entry: dict, total: int) -> str:
-    rank = "-" if entry["gold_rank"] is None else f"{entry['gold_rank']:.2f}"
-    return (f"joint: step {entry['step']}/{total}, loss {entry['loss']:.3f}, p(z|q) entropy {entry['entropy']:.2f}, "
-            f"gold rank {rank}, temperature {entry['temperature']:.3f}")
-
-
-def _optimizer(model: JointModel, tc: JointTrainConfig, total: int):
-    """AdamW with its own learning rate per half; linear warmup then linear decay for both."""
-    lora = [p for p in model.generator.parameters() if p.requires_grad]
-    groups = [{"params": lora, "lr": tc.lr, "weight_decay": 0.0},
-              {"params": list(model.query_adapter.parameters()), "lr": tc.query_lr,
-               "weight_decay": tc.query_weight_decay}]
-    if model.log_temperature.requires_grad:
-        groups.append({"params": [model.log_temperature], "lr": tc.query_lr, "weight_decay": 0.0})
-    optimizer = torch.optim.AdamW(groups)
-    warmup = round(tc.warmup_ratio * total)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def _task(pipeline: Pipeline, base, tokenizer, items: list[JointItem], query_vectors: np.ndarray,
+          data_sha256: str) -> JointTask:
+    """The LoRA-wrapped generator and a fresh query adapter over the index's stored passage vectors."""
+    config = pipeline.config
+    tc = config.train_joint
+    passage_vectors = np.asarray(pipeline.store.vectors.vectors(), dtype=np.float32)
+    model = JointModel(add_lora(base, config.train), passage_vectors.shape[1], tc.temperature, tc.learn_temperature)
+    model.to(base.device)
+    # a checkpoint resumes only the same run: same data, same settings, same candidates from the same index
+    fingerprint = {"data_sha256": data_sha256, "settings": [tc.model_dump(mode="json"),
+                                                            config.train.model_dump(mode="json")],
+                   "candidates": [item.rows for item in items]}
+    return JointTask(model, items, query_vectors, passage_vectors, config, tokenizer.pad_token_id, fingerprint)
 
 
 def _save(model: JointModel, out: Path, result: JointTrainResult, pipeline: Pipeline, data: Path,
@@ -322,16 +320,14 @@ def _save(model: JointModel, out: Path, result: JointTrainResult, pipeline: Pipe
     with atomic_dir(out) as tmp:
         model.generator.save_pretrained(tmp)
         model.query_adapter.save(tmp / QUERY_ADAPTER_FILE)
-        meta = {
-            "kind": JOINT, "retriever": QUERY_ADAPTER, "embedder": pipeline.store.embedder,
-            "base_model": config.generator.name, "mode": result.mode,
-            "temperature": round(result.temperature, 6),
-            "data": str(data), "data_sha256": data_sha256,
-            "questions": n_questions, "examples": result.questions, "steps": result.steps,
-            "first": result.first, "last": result.last, "history": result.history,
-            "train_seconds": round(result.train_seconds, 2),
-            "config": {"train_joint": config.train_joint.model_dump(mode="json"),
-                       "train": config.train.model_dump(mode="json"),
-                       "retrieval": config.retrieval.model_dump(mode="json")},
-        }
-        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        write_meta(tmp, AdapterMeta(
+            kind=JOINT, retriever=QUERY_ADAPTER, embedder=pipeline.store.embedder,
+            base_model=config.generator.name, mode=result.mode,
+            temperature=round(result.temperature, 6),
+            data=str(data), data_sha256=data_sha256,
+            questions=n_questions, examples=result.questions, steps=result.steps,
+            first=result.first, last=result.last, history=result.history,
+            train_seconds=round(result.train_seconds, 2),
+            config={"train_joint": config.train_joint.model_dump(mode="json"),
+                    "train": config.train.model_dump(mode="json"),
+                    "retrieval": config.retrieval.model_dump(mode="json")}))

@@ -15,13 +15,24 @@ from ragtune.hardware import resolve_bf16, resolve_device
 from ragtune.pipeline import idk_answer
 from ragtune.train.batches import collate, target_tokens
 from ragtune.train.examples import EvalExample
-from ragtune.train.tokenize import IGNORE, Encoded
+from ragtune.train.loop import start_run
+from ragtune.train.tokenize import IGNORE, Encoded, stop_token_ids
 
 
 def load_base(config: Config):
     """(tokenizer, float32 model on generator.device) of the configured generator; LoRA weights train in float32."""
     tokenizer, model = load_causal_lm(config.generator.name, config.resolved_cache_dir, torch.float32)
     return tokenizer, model.to(resolve_device(config.generator.device))
+
+
+def training_base(config: Config, seed: int) -> tuple[object, object, set[int]]:
+    """The preamble of every run that tunes the generator: threads, seeds, the float32 base, right padding
+    (training batches are right-padded), and the token ids an answer ends with."""
+    start_run(seed, config.generator.threads)
+    tokenizer, base = load_base(config)
+    tokenizer.padding_side = "right"
+    eos = getattr(getattr(base, "generation_config", None), "eos_token_id", None)
+    return tokenizer, base, stop_token_ids(tokenizer, eos)
 
 
 def add_lora(model, tc: TrainConfig | ReaderTrainConfig, section: str = "train", task_type: str | None = "CAUSAL_LM",

@@ -3,21 +3,21 @@
 
 One question costs one short pass per passage (no 5-passage prompt, no generated tokens), and LoRA sits only in
 the top layers, so backward stops there: many more training questions fit an hour than for `train generator`.
-The run stops at `train_reader.max_minutes` whatever the data size (the linear schedule is refitted, every few
-steps, to the steps that still fit), so its defaults finish within the hour on the whole CMRC training file.
+The run stops at `train_reader.max_minutes` whatever the data size (the training loop refits the linear schedule,
+every few steps, to the steps that still fit), so its defaults finish within the hour on the whole CMRC training
+file.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ragtune.adapters import READER, AdapterMeta, update_meta, write_meta
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
@@ -25,7 +25,6 @@ from ragtune.files import atomic_dir, file_sha256
 from ragtune.generate.span_reader import (
     DEFAULT_RETRIEVAL_WEIGHT,
     READ_TOKENS,
-    READER_KIND,
     EncodedPair,
     SpanHead,
     SpanReaderModel,
@@ -44,16 +43,11 @@ from ragtune.pipeline import Pipeline, answer_sources
 from ragtune.progress import progress_bar
 from ragtune.read.questions import Question, load_questions
 from ragtune.train.batches import length_plan
-from ragtune.train.checkpoint import check_out, seed_everything
+from ragtune.train.checkpoint import check_out
 from ragtune.train.examples import split_questions
-from ragtune.train.model import add_lora, autocast, load_base
+from ragtune.train.loop import LoopSettings, TrainingLoop, TrainingTask
+from ragtune.train.model import add_lora, autocast, training_base
 from ragtune.train.negatives import NegativeMiner
-
-META = "ragtune.json"
-#: steps timed before the schedule is first fitted to the time budget, and steps between refits (the pace
-#: settles after the first steps, and other jobs on the machine change it)
-TIMING_STEPS = 5
-REFIT_EVERY = 25
 
 
 @dataclass
@@ -256,11 +250,7 @@ def refit_reader(pipeline: Pipeline, data: str | Path, folder: str | Path, progr
     examples, _ = build_reader_examples(pipeline, _questions(config, Path(data).expanduser()), tokenizer, progress)
     _, held = _held_out_examples(examples, config)
     fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held], progress)
-    meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    meta["retrieval_fit"] = fit
-    tmp = folder / f".{META}.tmp"
-    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(folder / META)
+    update_meta(folder, retrieval_fit=fit)
     return fit
 
 
@@ -272,6 +262,38 @@ def _questions(config: Config, data: Path) -> list[Question]:
     return questions
 
 
+class ReaderTask(TrainingTask):
+    """Questions (gold passage + distractors) → the span loss under shared normalisation."""
+
+    def __init__(self, model: SpanReaderModel, lm, train: list[ReaderExample], pad_id: int, config: Config):
+        self.model, self.lm, self.train, self.pad_id, self.tc = model, lm, train, pad_id, config.train_reader
+        self.lengths = [e.tokens for e in train]
+        lora_params = [p for p in lm.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW([{"params": lora_params, "lr": self.tc.lr},
+                                            {"params": model.head.parameters(), "lr": self.tc.head_lr}],
+                                           weight_decay=self.tc.weight_decay)
+        self.seen = 0  # training questions read, with repeats past one epoch
+
+    def settings(self) -> LoopSettings:
+        """Linear schedule (at least one warmup step) fitted to the time budget, which ends the run."""
+        tc = self.tc
+        planned = tc.max_steps or max(1, math.ceil(tc.epochs * math.ceil(len(self.train) / tc.batch_size)))
+        return LoopSettings(total_steps=planned, max_grad_norm=tc.max_grad_norm, warmup_ratio=tc.warmup_ratio,
+                            min_warmup=1, max_minutes=tc.max_minutes, description="training reader",
+                            progress_every=20)
+
+    def batches(self, epoch: int) -> list[list[int]]:
+        return length_plan(self.lengths, self.tc.batch_size, self.tc.bucket_batches, self.tc.seed, epoch)
+
+    def loss(self, rows: list[int]) -> torch.Tensor:
+        examples = [self.train[i] for i in rows]
+        self.seen += len(examples)
+        ids, mask, passage, groups = _batch(examples, self.pad_id)
+        with autocast(self.lm, self.tc.bf16):
+            start, end = self.model(ids.to(self.lm.device), mask.to(self.lm.device))
+        return shared_norm_loss(start.float(), end.float(), passage.to(start.device), groups)
+
+
 def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress: bool = True) -> ReaderResult:
     """Train a span reader for `pipeline`'s generator on `data`, passages from `pipeline`'s index; OUT receives the
     LoRA (PEFT files), the head, and `ragtune.json` (kind "reader"), atomically when the run ends."""
@@ -280,90 +302,33 @@ def train_reader(pipeline: Pipeline, data: str | Path, out: str | Path, progress
     data, out = Path(data).expanduser(), Path(out).expanduser()
     check_out(out, resume=False)
     questions = _questions(config, data)
-    seed_everything(tc.seed)
-    tokenizer, base = load_base(config)
+    tokenizer, base, _ = training_base(config, tc.seed)
     truncate_layers(base, tc.layers)
     examples, skipped = build_reader_examples(pipeline, questions, tokenizer, progress)
     if not examples:
         raise RagtuneError(f"{data}: no question has its answer in an indexed passage (index the data's "
                            "passages with `ragtune read` first)")
     train, held = _held_out_examples(examples, config)
-    if config.generator.threads:
-        torch.set_num_threads(config.generator.threads)
     lm = add_reader_lora(base, config)
     model = SpanReaderModel(lm, SpanHead(base.config.hidden_size)).to(base.device)
     model.train()
-    lora_params = [p for p in lm.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": lora_params, "lr": tc.lr},
-                                   {"params": model.head.parameters(), "lr": tc.head_lr}],
-                                  weight_decay=tc.weight_decay)
-    per_epoch = math.ceil(len(train) / tc.batch_size)
-    planned = tc.max_steps or max(1, math.ceil(tc.epochs * per_epoch))
-    schedule = {"total": planned, "warmup": max(1, round(tc.warmup_ratio * planned))}
-
-    def factor(step: int) -> float:
-        if step < schedule["warmup"]:
-            return (step + 1) / (schedule["warmup"] + 1)
-        return max(0.0, (schedule["total"] - step) / max(1, schedule["total"] - schedule["warmup"]))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    budget = tc.max_minutes * 60 if tc.max_minutes else None
-    lengths = [e.tokens for e in train]
-    plan, epoch, cursor = length_plan(lengths, tc.batch_size, tc.bucket_batches, tc.seed, 0), 0, 0
-    losses: list[float] = []
-    step_times: list[float] = []
-    seen = 0
-    start_time = time.perf_counter()
-    step = 0
-    bar = progress_bar(total=planned, desc="training reader", unit="step", enabled=progress, every=20)
-    try:
-        while step < schedule["total"]:
-            if cursor >= len(plan):
-                epoch += 1
-                plan, cursor = length_plan(lengths, tc.batch_size, tc.bucket_batches, tc.seed, epoch), 0
-            rows = [train[i] for i in plan[cursor]]
-            cursor += 1
-            seen += len(rows)
-            ids, mask, passage, groups = _batch(rows, tokenizer.pad_token_id)
-            with autocast(lm, tc.bf16):
-                start, end = model(ids.to(lm.device), mask.to(lm.device))
-            loss = shared_norm_loss(start.float(), end.float(), passage.to(start.device), groups)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([*lora_params, *model.head.parameters()], tc.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            losses.append(loss.item())
-            elapsed = time.perf_counter() - start_time
-            step_times.append(elapsed - sum(step_times))
-            if budget and step >= TIMING_STEPS and step % REFIT_EVERY in (0, TIMING_STEPS):
-                # fit the schedule to the steps the rest of the budget allows at the recent pace
-                recent = step_times[-REFIT_EVERY:] if step > REFIT_EVERY else step_times[1:]
-                fits = step + int((budget - elapsed) / (sum(recent) / len(recent)))
-                schedule["total"] = max(step + 1, min(planned, fits))
-                schedule["warmup"] = min(schedule["warmup"], max(1, round(tc.warmup_ratio * schedule["total"])))
-                bar.total = schedule["total"]
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
-            bar.update(1)
-            if budget and elapsed > budget:
-                break
-    finally:
-        bar.close()
-    train_seconds = time.perf_counter() - start_time
+    task = ReaderTask(model, lm, train, tokenizer.pad_token_id, config)
+    settings = task.settings()
+    loop = TrainingLoop(task, settings, progress=progress)
+    loop.run()
     heldout = _heldout(model, tokenizer, held, config)
     retrieval_fit = fit_retrieval_weight(pipeline, model, tokenizer, [e.question for e in held], progress)
+    losses = loop.step_losses
+    loss_first = round(sum(losses[:20]) / max(1, len(losses[:20])), 4)
+    loss_last = round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4)
     with atomic_dir(out) as tmp:
         lm.save_pretrained(tmp)
         save_head(model.head, tmp)
-        meta = {"kind": READER_KIND, "base_model": config.generator.name, "layers": tc.layers, "data": str(data),
-                "data_sha256": file_sha256(data), "questions": len(questions), "examples": len(train),
-                "questions_seen": seen,
-                "skipped": skipped, "steps": step, "planned_steps": planned, "train_seconds": round(train_seconds, 1),
-                "heldout": heldout, "retrieval_fit": retrieval_fit,
-                "loss_first": round(sum(losses[:20]) / max(1, len(losses[:20])), 4),
-                "loss_last": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
-                "config": config.model_dump(mode="json")}
-        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    return ReaderResult(out, step, planned, len(train), seen, len(questions), skipped, train_seconds, heldout,
-                        meta["loss_first"], meta["loss_last"], retrieval_fit)
+        write_meta(tmp, AdapterMeta(
+            kind=READER, base_model=config.generator.name, layers=tc.layers, data=str(data),
+            data_sha256=file_sha256(data), questions=len(questions), examples=len(train), questions_seen=task.seen,
+            skipped=skipped, steps=loop.step, planned_steps=settings.total_steps,
+            train_seconds=round(loop.train_seconds, 1), heldout=heldout, retrieval_fit=retrieval_fit,
+            loss_first=loss_first, loss_last=loss_last, config=config.model_dump(mode="json")))
+    return ReaderResult(out, loop.step, settings.total_steps, len(train), task.seen, len(questions), skipped,
+                        loop.train_seconds, heldout, loss_first, loss_last, retrieval_fit)

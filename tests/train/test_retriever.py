@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from ragtune.adapters import ENCODER, QUERY_ADAPTER, QUERY_ADAPTER_FILE, inspect_adapter
 from ragtune.config import Config
@@ -194,6 +195,43 @@ def test_a_fitted_fusion_weight_applies_unless_the_config_sets_one(train_pipelin
         update={"retrieval": train_pipeline.config.retrieval.model_copy(update={"dense_weight": 0.7})}),
         adapter=folder, embedder=train_pipeline.embedder, progress=False)
     assert explicit.retriever.config.dense_weight == 0.7
+
+
+def test_an_interrupted_run_resumes_exactly_also_from_the_cli(train_pipeline, squad_slice, tmp_path):
+    """Three steps, stop, `--resume`: the same kept adapter, held-out record and losses as six steps straight."""
+    from safetensors.torch import load_file
+
+    from ragtune.train.checkpoint import CHECKPOINT
+    from ragtune.train.retriever import train_retriever
+
+    pipeline = _with(train_pipeline, max_steps=6, batch_size=4, lr=1e-3, eval_fraction=0.3, eval_every=2,
+                     save_every=2)
+    straight = train_retriever(pipeline, squad_slice, tmp_path / "straight", progress=False)
+    reference = load_file(straight.out / QUERY_ADAPTER_FILE)["weight"]
+    out = tmp_path / "adapter"
+    assert train_retriever(pipeline, squad_slice, out, progress=False, stop_after=3) is None
+    assert (out / CHECKPOINT).is_dir() and not (out / "ragtune.json").exists()
+    with pytest.raises(RagtuneError, match="--resume"):
+        train_retriever(pipeline, squad_slice, out, progress=False)
+    resumed = train_retriever(pipeline, squad_slice, out, resume=True, progress=False)
+    assert resumed.heldout == straight.heldout and resumed.fusion == straight.fusion
+    assert (resumed.loss_first, resumed.loss_last) == (straight.loss_first, straight.loss_last)
+    assert torch.equal(load_file(out / QUERY_ADAPTER_FILE)["weight"], reference)
+    assert not (out / CHECKPOINT).exists()  # the finished folder holds only the adapter
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(pipeline.config.model_dump(mode="json")), encoding="utf-8")
+    cli_out = tmp_path / "cli"
+    train_retriever(pipeline, squad_slice, cli_out, progress=False, stop_after=3)
+    done = ragtune("train", "retriever", squad_slice, "--index", pipeline.index_dir, "--out", cli_out, "--resume",
+                   "--config", config)
+    assert done.returncode == 0, done.stderr
+    torch.testing.assert_close(load_file(cli_out / QUERY_ADAPTER_FILE)["weight"], reference, rtol=0, atol=1e-6)
+    fresh = ragtune("train", "retriever", squad_slice, "--index", pipeline.index_dir, "--out", tmp_path / "fresh",
+                    "--resume")
+    assert fresh.returncode == 1 and "Traceback" not in fresh.stderr
+    assert [line for line in fresh.stderr.splitlines() if line.strip()] == [
+        f"error: {tmp_path / 'fresh'}: nothing to resume (no checkpoint/ folder)"]
 
 
 def test_held_out_questions_share_no_passage_with_training_questions(train_pipeline, squad_slice):

@@ -10,11 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ragtune.adapters import META, PEFT_FILES
 from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
-from ragtune.train.checkpoint import ADAPTER_FILES
-from ragtune.train.generator import CHECKPOINT, META, prepare_examples, train_generator
+from ragtune.train.checkpoint import CHECKPOINT
+from ragtune.train.generator import prepare_examples, train_generator
 from ragtune.train.model import add_lora, load_base, loss_sum, mean_loss
 from ragtune.train.tokenize import encode_example, stop_token_ids
 
@@ -22,7 +23,7 @@ from ragtune.train.tokenize import encode_example, stop_token_ids
 def test_run_writes_a_peft_adapter_and_its_record(trained, squad_slice):
     result, out = trained
     assert result.finished and result.step == result.total_steps == 6 and not result.stopped_early
-    assert all((out / name).is_file() for name in ADAPTER_FILES)
+    assert all((out / name).is_file() for name in PEFT_FILES)
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 4
     meta = json.loads((out / META).read_text())
     assert meta["base_model"] == "qwen2.5-0.5b-instruct"
