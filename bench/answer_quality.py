@@ -1,6 +1,6 @@
 """Answer quality: closed-book vs RAG (vs RAG with an adapter) on the same questions, same index, one run.
 
-Usage: python bench/answer_quality.py [cmrc|squad|duie ...] [--limit 100] [--adapter DIR]
+Usage: python -m bench.answer_quality [cmrc|squad|duie ...] [--limit 100] [--adapter DIR]
 Uses the indexes bench/retrieval_quality.py builds (.ragtune/bench/<set>-<embedder>); `duie` (questions generated from
 DuIE 2.0 triples, bench/splits.py duie_qa) is written under .ragtune/bench/ on first use and indexed here.
 """
@@ -8,19 +8,15 @@ DuIE 2.0 triples, bench/splits.py duie_qa) is written under .ragtune/bench/ on f
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.config import Config
+from ragtune.eval.report import write_report
+from ragtune.eval.runner import evaluate
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
 
-from common import ROOT, SHARED, CpuMeter, record  # noqa: E402
-from splits import duie_qa  # noqa: E402
-
-from ragtune.config import Config  # noqa: E402
-from ragtune.eval.datasets import load_eval_data  # noqa: E402
-from ragtune.eval.report import write_report  # noqa: E402
-from ragtune.eval.runner import evaluate  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
+from .common import ROOT, SHARED, CpuMeter, record
+from .splits import duie_qa
 
 # set name -> the SQuAD file, called only for the sets asked for (duie's is generated on the call)
 SETS = {
@@ -42,7 +38,7 @@ def main() -> None:
         path = SETS[name]()
         Pipeline(index, config, progress=False).read([path])
         # every 7th question: spread over articles instead of the first few
-        questions = load_eval_data(path)[::7][: args.limit]
+        questions = load_questions(path)[::7][: args.limit]
         runs = {"closed-book": dict(closed_book=True), "rag": {}}
         if args.adapter:
             runs["rag+adapter"] = dict(adapter=args.adapter)

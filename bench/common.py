@@ -62,11 +62,19 @@ class CpuMeter:
         self.load_after = os.getloadavg()[0]
 
 
+def command_line() -> str:
+    """The command that ran this benchmark, as it is typed: `.venv/bin/python -m bench.<name> ARGS` (under -m,
+    sys.argv[0] is the module's file path, so the module name comes from __main__'s spec)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    head = ["-m", spec.name] if spec is not None else sys.argv[:1]
+    return " ".join(shlex.quote(a) for a in [".venv/bin/python", *head, *sys.argv[1:]])
+
+
 def record(title: str, result: dict, notes: str = "") -> None:
     """Print the JSON line and append a section to BENCHMARKS.md with the command that made it."""
     line = json.dumps(result, ensure_ascii=False)
     print(line)
-    command = " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
+    command = command_line()
     section = [
         f"\n### {title} — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n",
         f"- command: `{command}`",

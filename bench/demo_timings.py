@@ -1,26 +1,27 @@
 """Timings of `ragtune demo` from a cold cache (first run converts the packaged GGUF generator).
 
-Usage: python bench/demo_timings.py [--warm]   (default cold: a fresh RAGTUNE cache directory)
+Usage: python -m bench.demo_timings [--warm]   (default cold: a fresh RAGTUNE cache directory)
 """
 
 from __future__ import annotations
 
+import argparse
 import io
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rich.console import Console
 
-from common import CpuMeter, record  # noqa: E402
-from rich.console import Console  # noqa: E402
+from ragtune.config import Config
+from ragtune.demo.run import run_demo
 
-from ragtune.config import Config  # noqa: E402
-from ragtune.demo.run import run_demo  # noqa: E402
+from .common import CpuMeter, record
 
 
 def main() -> None:
-    warm = "--warm" in sys.argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", action="store_true", help="use the usual cache (default: a fresh, cold one)")
+    warm = parser.parse_args().warm
     with tempfile.TemporaryDirectory() as tmp:
         config = Config() if warm else Config(cache_dir=Path(tmp) / "cache")
         with CpuMeter() as total:

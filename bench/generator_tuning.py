@@ -1,6 +1,6 @@
 """Does fine-tuning the generator help? closed-book vs RAG vs RAG + tuned adapter vs RAG + synth-tuned adapter.
 
-Usage: python bench/generator_tuning.py cmrc|squad [--steps N] [--eval-questions N] [--stages ...]
+Usage: python -m bench.generator_tuning cmrc|squad [--steps N] [--eval-questions N] [--stages ...]
 
 Every stage runs the real CLI (`ragtune read`, `ragtune train generator`, `ragtune synth`,
 `ragtune eval --json`) with the same eval command and index for every condition, and is skipped when its
@@ -16,55 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from .common import record, run_cli
+from .splits import qa_split
+from .stages import CONFIG, WORK, eval_stage, read_indexes, train_stage
 
-from common import ROOT, record  # noqa: E402
-from common import run_cli as run  # noqa: E402
-from splits import qa_split as prepare  # noqa: E402
-
-WORK = ROOT / ".ragtune" / "bench" / "generator-tuning"
-CONFIG = Path(__file__).resolve().parent / "generator_tuning.yaml"
 CONFIG_ALL_ANSWERS = Path(__file__).resolve().parent / "generator_tuning_all_answers.yaml"
 STAGES = ["closed-book", "rag", "train", "rag+tuned", "synth", "train-synth", "rag+synth-tuned",
           "train-all-answers", "rag+tuned-all-answers", "record"]
-
-
-def eval_stage(name: str, paths: dict, work: Path, log: list[str], extra: list[str]) -> None:
-    result = work / f"eval-{name}.json"
-    if result.exists():
-        return
-    start = time.perf_counter()
-    out = run(["eval", str(paths["test"]), "--index", str(work / "index-eval"), "--json", "--name", name,
-               "--report", str(work / "report"), *extra], log)
-    metrics = json.loads(out)
-    metrics["seconds"] = round(time.perf_counter() - start, 1)
-    result.write_text(json.dumps(metrics), encoding="utf-8")
-
-
-def train_stage(data: Path, index: Path, out: Path, steps: int, log: list[str], config: Path = CONFIG) -> None:
-    if (out / "ragtune.json").exists() and not (out / "checkpoint").exists():
-        return
-    if (out / "ragtune.json").exists():
-        meta = json.loads((out / "ragtune.json").read_text())
-        if meta["step"] >= meta["total_steps"] or meta["stopped_early"]:
-            return
-    resume = ["--resume"] if (out / "checkpoint").exists() else []
-    run(["train", "generator", str(data), "--index", str(index), "--out", str(out), "--max-steps", str(steps),
-         "--config", str(config), *resume], log)
-
-
-def read_indexes(work: Path, paths: dict, log: list[str]) -> Path:
-    """`ragtune read` the eval corpus into index-eval and, when training has its own corpus (cmrc), that into
-    index-train; returns the index training reads."""
-    run(["read", str(paths["eval_corpus"]), "--index", str(work / "index-eval")], log)
-    if paths["train_corpus"] == paths["eval_corpus"]:
-        return work / "index-eval"
-    run(["read", str(paths["train_corpus"]), "--index", str(work / "index-train")], log)
-    return work / "index-train"
 
 
 def main() -> None:
@@ -78,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = WORK / args.set
-    paths = prepare(args.set, work, args.train_articles, args.eval_questions)
+    paths = qa_split(args.set, work, args.train_articles, args.eval_questions)
     log: list[str] = []
     train_index = read_indexes(work, paths, log)
 
@@ -92,7 +52,7 @@ def main() -> None:
         eval_stage("rag+tuned", paths, work, log, ["--adapter", str(work / "adapter")])
     synth = work / "synth.jsonl"
     if "synth" in args.stages and not synth.exists():
-        out = run(["synth", "--index", str(train_index), "--out", str(synth), "--n", str(args.synth)], log)
+        out = run_cli(["synth", "--index", str(train_index), "--out", str(synth), "--n", str(args.synth)], log)
         (work / "synth.log").write_text(out.strip(), encoding="utf-8")  # kept/generated/rejected, for the record
     if "train-synth" in args.stages:
         train_stage(synth, train_index, work / "adapter-synth", args.steps, log)

@@ -1,6 +1,6 @@
 """Does training retriever and generator together help? Base vs separately tuned vs jointly tuned, in one table.
 
-Usage: python bench/joint_tuning.py [cmrc] [squad] [--steps N] [--mode sequence|token] [--eval-questions N]
+Usage: python -m bench.joint_tuning [cmrc] [squad] [--steps N] [--mode sequence|token] [--eval-questions N]
        [--train-articles N] [--stages ...]
 
 Per set, every stage runs the real CLI and is skipped when its output already exists. The work folder is
@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import record  # noqa: E402
-from generator_tuning import WORK, eval_stage, prepare, read_indexes, run, train_stage  # noqa: E402
+from .common import record, run_cli
+from .splits import qa_split
+from .stages import WORK, eval_stage, read_indexes, train_stage
 
 JOINT_CONFIG = Path(__file__).resolve().parent / "joint_tuning.yaml"
 SETS = ["cmrc", "squad"]
@@ -41,21 +39,21 @@ CONDITIONS = {"rag": "base", "rag+separate": "separate", "rag+joint": "joint"}
 
 def bench_set(name: str, args, log: list[str]) -> Path:
     work = WORK / name
-    paths = prepare(name, work, args.train_articles, args.eval_questions)
+    paths = qa_split(name, work, args.train_articles, args.eval_questions)
     train_index = read_indexes(work, paths, log)
     retriever, generator, joint = work / "adapter-retriever", work / "adapter", work / "adapter-joint"
 
     if "rag" in args.stages:
         eval_stage("rag", paths, work, log, [])
     if "train-retriever" in args.stages and not (retriever / "ragtune.json").exists():
-        run(["train", "retriever", str(paths["train"]), "--index", str(train_index), "--out", str(retriever)], log)
+        run_cli(["train", "retriever", str(paths["train"]), "--index", str(train_index), "--out", str(retriever)], log)
     if "train-generator" in args.stages:
         train_stage(paths["train"], train_index, generator, args.steps, log)
     if "rag+separate" in args.stages:
         eval_stage("rag+separate", paths, work, log, ["--adapter", str(generator), "--adapter", str(retriever)])
     if "train-joint" in args.stages and not (joint / "ragtune.json").exists():
         resume = ["--resume"] if (joint / "checkpoint").exists() else []  # an interrupted run goes on
-        run(["train", "joint", str(paths["train"]), "--index", str(train_index), "--out", str(joint),
+        run_cli(["train", "joint", str(paths["train"]), "--index", str(train_index), "--out", str(joint),
              "--mode", args.mode, "--max-steps", str(args.steps), "--config", str(JOINT_CONFIG), *resume], log)
     if "rag+joint" in args.stages:
         eval_stage("rag+joint", paths, work, log, ["--adapter", str(joint)])

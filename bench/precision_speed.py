@@ -1,6 +1,6 @@
 """float32 vs bfloat16 on this CPU: batched generation and one LoRA forward+backward, same inputs, one run.
 
-Usage: python bench/precision_speed.py [--batch 4] [--context-chars 600] [--new-tokens 8] [--limit 240]
+Usage: python -m bench.precision_speed [--batch 4] [--context-chars 600] [--new-tokens 8] [--limit 240]
 
 Why: `generator.dtype` and `train.bf16` default to `auto`, which picks bfloat16 only where the CPU computes it
 natively (AVX512-BF16/AMX). This records the ratio that justifies it on the machine at hand: without native
@@ -14,17 +14,14 @@ import json
 import multiprocessing
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.config import Config
+from ragtune.generate.hf import HFGenerator
+from ragtune.hardware import native_bf16, resolve_dtype
+from ragtune.train.model import add_lora, autocast, load_base, loss_sum
+from ragtune.train.tokenize import IGNORE
 
-from common import SHARED, record  # noqa: E402
-
-from ragtune.config import Config  # noqa: E402
-from ragtune.generate.hf import HFGenerator  # noqa: E402
-from ragtune.hardware import native_bf16, resolve_dtype  # noqa: E402
-from ragtune.train.model import add_lora, autocast, load_base, loss_sum  # noqa: E402
-from ragtune.train.tokenize import IGNORE  # noqa: E402
+from .common import SHARED, record
 
 
 def prompts(batch: int, context_chars: int) -> list[list[dict]]:

@@ -4,28 +4,25 @@ The real passages of CMRC 2018 dev, the SQuAD subset and SciFact are embedded on
 to the target size with perturbed copies (vector noise, dropped tokens) so that re-embedding 100k passages on
 2 cores is not needed to measure search. Queries are the real questions/claims of those sets.
 
-Usage: python bench/query_latency.py [--size 100000] [--queries 1000]
+Usage: python -m bench.query_latency [--size 100000] [--queries 1000]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.ask.retriever import HybridRetriever
+from ragtune.config import Config
+from ragtune.index.store import IndexStore, Passage
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
 
-from common import ROOT, SHARED, CpuMeter, record  # noqa: E402
-
-from ragtune.ask.retriever import HybridRetriever  # noqa: E402
-from ragtune.config import Config  # noqa: E402
-from ragtune.eval.datasets import load_eval_data  # noqa: E402
-from ragtune.index.store import IndexStore, Passage  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
+from .common import ROOT, SHARED, CpuMeter, record
 
 
 def grown_store(folder: Path, size: int, seed: int = 0) -> IndexStore:
@@ -66,9 +63,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args()
-    questions = [q.question for q in load_eval_data(SHARED / "cmrc2018" / "cmrc2018_dev.json")[:400]]
-    questions += [q.question for q in load_eval_data(SHARED / "expmrc-squad" / "expmrc-squad-dev.json")[:300]]
-    questions += [q.question for q in load_eval_data(SHARED / "scifact", "train")[:300]]
+    questions = [q.text for q in load_questions(SHARED / "cmrc2018" / "cmrc2018_dev.json")[:400]]
+    questions += [q.text for q in load_questions(SHARED / "expmrc-squad" / "expmrc-squad-dev.json")[:300]]
+    questions += [q.text for q in load_questions(SHARED / "scifact", "train")[:300]]
     questions = questions[: args.queries]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

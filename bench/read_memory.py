@@ -5,7 +5,7 @@ getrusage(RUSAGE_CHILDREN) in a one-child wrapper. Baseline (same run): a read o
 i.e. the embedder and libraries loaded and nothing else. The per-100k figure is a straight line through the
 two sizes, extrapolated (memory not yet measured at 100k).
 
-Usage: python bench/read_memory.py [--sizes 20000 40000] [--words 40] [--save-every N]
+Usage: python -m bench.read_memory [--sizes 20000 40000] [--words 40] [--save-every N]
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import ROOT, record  # noqa: E402
+from .common import ROOT, record
 
 ROWS_PER_FILE = 1000
 

@@ -1,26 +1,27 @@
 """Read throughput (passages/s) of `ragtune read` vs a plain encode of the same passages in the same run.
 
-Usage: python bench/read_throughput.py [SQUAD_JSON]   (default: CMRC 2018 dev, 848 paragraphs)
+Usage: python -m bench.read_throughput [SQUAD_JSON]   (default: CMRC 2018 dev, 848 paragraphs)
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.config import Config
+from ragtune.index.embedders import create_embedder
+from ragtune.index.store import IndexStore
+from ragtune.pipeline import Pipeline
 
-from common import SHARED, CpuMeter, record  # noqa: E402
-
-from ragtune.config import Config  # noqa: E402
-from ragtune.index.embedders import create_embedder  # noqa: E402
-from ragtune.index.store import IndexStore  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
+from .common import SHARED, CpuMeter, record
 
 
 def main() -> None:
-    data = Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED / "cmrc2018" / "cmrc2018_dev.json"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="?", type=Path, default=SHARED / "cmrc2018" / "cmrc2018_dev.json",
+                        help="a SQuAD-format file (default: CMRC 2018 dev)")
+    data = parser.parse_args().data
     config = Config()
     embedder = create_embedder(config.embedder)
     embedder.encode_passages(["warm-up"])

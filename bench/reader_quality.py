@@ -1,6 +1,6 @@
 """Which reader answers best? Answer modes and adapters on the same questions and indexes, through the CLI.
 
-Usage: python bench/reader_quality.py [cmrc squad duie] [--limit 100]
+Usage: python -m bench.reader_quality [cmrc squad duie] [--limit 100]
            [--runs generative extractive reader=DIR generative=DIR ...]
 
 A run is an answer mode, optionally with `=ADAPTER` (a generator LoRA or a `train reader` folder). Every run
@@ -22,11 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import ROOT, record  # noqa: E402
-from common import run_cli as run  # noqa: E402
-from splits import duie_qa, qa_split  # noqa: E402
+from .common import ROOT, record
+from .common import run_cli as run
+from .splits import duie_qa, qa_split
 
 WORK = ROOT / ".ragtune" / "bench" / "reader-quality"
 
@@ -48,11 +46,11 @@ def answer_latency(index: Path, test: Path, mode: str, adapter: str, n: int) -> 
     if n <= 0:
         return None
     from ragtune.config import Config
-    from ragtune.eval.datasets import load_eval_data
     from ragtune.pipeline import Pipeline
+    from ragtune.read.questions import load_questions
 
     pipeline = Pipeline(index, Config(generator={"answer_mode": mode}), adapter=adapter or None, progress=False)
-    questions = [q.question for q in load_eval_data(test)[: n + 1]]
+    questions = [q.text for q in load_questions(test)[: n + 1]]
     pipeline.ask(questions[0])  # loads the models
     times = sorted(pipeline.ask(q).timings.get("generate_s", 0.0) for q in questions[1:])
     return round(times[len(times) // 2], 2)

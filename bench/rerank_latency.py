@@ -1,7 +1,7 @@
 """What generator query-likelihood reranking (`generator-ql`) buys and costs: retrieval quality and seconds per
 question against the fused order, with the generator scoring the fused top K candidates.
 
-Usage: python bench/rerank_latency.py [cmrc|cmrc-trad|squad ...] [--limit N] [--candidates 5,10]
+Usage: python -m bench.rerank_latency [cmrc|cmrc-trad|squad ...] [--limit N] [--candidates 5,10]
        [--margins none,0.25] [--subset spread|hard] [--embedder NAME] [--script t2s|none] [--no-record]
 --limit N takes every (total/N)th question, spread over the file. `--subset hard` first keeps only the questions
 whose fused top 1 misses while the top 5 holds a gold passage (what a reranker of 5 can fix), so a small
@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.ask.rerankers import AUTO, RERANKERS, create_reranker, create_rerankers
+from ragtune.config import Config
+from ragtune.eval.runner import evaluate
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
+from ragtune.text import language_of
 
-from common import ROOT, CpuMeter, record  # noqa: E402
-from retrieval_quality import SETS  # noqa: E402
-from splits import traditional_cmrc_dev  # noqa: E402
-
-from ragtune.ask.rerankers import AUTO, RERANKERS, create_reranker, create_rerankers  # noqa: E402
-from ragtune.config import Config  # noqa: E402
-from ragtune.eval.datasets import load_eval_data  # noqa: E402
-from ragtune.eval.runner import evaluate  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
-from ragtune.text import language_of  # noqa: E402
+from .common import ROOT, CpuMeter, record
+from .splits import RETRIEVAL_SETS, traditional_cmrc_dev
 
 METRICS = ("recall@1", "recall@5", "mrr@10")
 
@@ -63,7 +59,7 @@ def hard_questions(index: Path, config: Config, embedder, questions) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("sets", nargs="*", default=["cmrc"], help="of: " + ", ".join(SETS))
+    parser.add_argument("sets", nargs="*", default=["cmrc"], help="of: " + ", ".join(RETRIEVAL_SETS))
     parser.add_argument("--limit", type=int, default=None, help="questions, spread over the file")
     parser.add_argument("--candidates", default="5", help="comma-separated generator_rerank.candidates to time")
     parser.add_argument("--embedder", default=Config().embedder.name)
@@ -80,19 +76,19 @@ def main() -> None:
     for name in args.sets:
         if name == "cmrc-trad":
             traditional_cmrc_dev()
-        corpus, data, split = SETS[name]
+        corpus, data, split = RETRIEVAL_SETS[name]
         index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
         base = Config.load(**settings, **{"retrieval.reranker": "none"})
         reader = Pipeline(index, base, progress=False)
         report = reader.read([corpus])
         embedder = reader.embedder
-        questions = load_eval_data(data, split)
+        questions = load_questions(data, split)
         if args.subset == "hard":
             questions = hard_questions(index, base, embedder, questions)
         questions = spread(questions, args.limit)
         rows = {"hybrid": run_row(index, base, embedder, questions)}
         cross_encoder = AUTO["en"]
-        if language_of(questions[0].question) in RERANKERS[cross_encoder].languages:
+        if language_of(questions[0].text) in RERANKERS[cross_encoder].languages:
             rows[cross_encoder] = run_row(index, Config.load(**settings, **{"retrieval.reranker": cross_encoder}),
                                           embedder, questions)
         load_s = None

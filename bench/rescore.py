@@ -1,8 +1,8 @@
 """Re-score saved answers with the question-language metric (issue 17) beside the old reference-based choice.
 
 Usage:
-  python bench/rescore.py affected DATA.json [--every 6 --limit 500] ...   # questions whose metric changes
-  python bench/rescore.py predictions REPORT_RUN_DIR|predictions.jsonl ...  # old vs new EM/F1/ROUGE-L/BLEU
+  python -m bench.rescore affected DATA.json [--every 6 --limit 500] ...   # questions whose metric changes
+  python -m bench.rescore predictions REPORT_RUN_DIR|predictions.jsonl ...  # old vs new EM/F1/ROUGE-L/BLEU
 
 `predictions.jsonl` is what `ragtune eval --report DIR` writes (DIR/runs/<name>/predictions.jsonl); re-scoring
 it needs no model. A question's metric used to follow its *reference* (a number, year or Latin name answering a
@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.eval.answer_metrics import metric_language, score_answers
+from ragtune.read.questions import load_questions
+from ragtune.text import language_of
 
-from common import record  # noqa: E402
-
-from ragtune.eval.answer_metrics import metric_language, score_answers  # noqa: E402
-from ragtune.eval.datasets import load_eval_data  # noqa: E402
-from ragtune.text import language_of  # noqa: E402
+from .common import record
 
 
 def affected(path: Path, every: int, limit: int | None) -> dict:
-    questions = [q for q in load_eval_data(path)[::every][:limit] if q.answers]
-    moved = [q for q in questions if metric_language(q.question, q.answers) != language_of(" ".join(q.answers))]
+    questions = [q for q in load_questions(path)[::every][:limit] if q.answers]
+    moved = [q for q in questions if metric_language(q.text, q.answers) != language_of(" ".join(q.answers))]
     return {"data": str(path), "every": every, "n": len(questions), "metric_changes": len(moved),
             "share": round(len(moved) / max(len(questions), 1), 4),
-            "examples": [[q.question, q.answers[0]] for q in moved[:3]]}
+            "examples": [[q.text, q.answers[0]] for q in moved[:3]]}
 
 
 def rescore(path: Path) -> dict:

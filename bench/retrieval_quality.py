@@ -1,6 +1,6 @@
 """Retrieval quality on the public sets: BM25-only, dense-only, hybrid and hybrid+rerank rows in one run.
 
-Usage: python bench/retrieval_quality.py [scifact|cmrc|cmrc-trad|squad ...] [--embedder NAME] [--limit N]
+Usage: python -m bench.retrieval_quality [scifact|cmrc|cmrc-trad|squad ...] [--embedder NAME] [--limit N]
        [--rows a,b] [--script t2s|none]
 Indexes are cached under .ragtune/bench/<set>-<embedder>-<script> (rebuilt when missing). `cmrc-trad` is CMRC 2018
 dev converted to Traditional Chinese (Taiwan usage, OpenCC s2twp), questions and passages alike.
@@ -9,27 +9,16 @@ dev converted to Traditional Chinese (Taiwan usage, OpenCC s2twp), questions and
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ragtune.config import Config
+from ragtune.eval.runner import evaluate
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
 
-from common import ROOT, SHARED, record  # noqa: E402
-from splits import TRADITIONAL, traditional_cmrc_dev  # noqa: E402
+from .common import ROOT, record
+from .splits import RETRIEVAL_SETS, traditional_cmrc_dev
 
-from ragtune.config import Config  # noqa: E402
-from ragtune.eval.datasets import load_eval_data  # noqa: E402
-from ragtune.eval.runner import evaluate  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
-
-SETS = {
-    "scifact": (SHARED / "scifact", SHARED / "scifact", "train"),
-    "cmrc": (SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "cmrc2018" / "cmrc2018_dev.json", None),
-    "cmrc-trad": (TRADITIONAL, TRADITIONAL, None),
-    "squad": (SHARED / "expmrc-squad" / "expmrc-squad-dev.json", SHARED / "expmrc-squad" / "expmrc-squad-dev.json",
-              None),
-}
 VARIANTS = {
     "bm25": {"retrieval.dense_weight": 0.0, "retrieval.bm25_weight": 1.0, "retrieval.reranker": "none"},
     "dense": {"retrieval.dense_weight": 1.0, "retrieval.bm25_weight": 0.0, "retrieval.reranker": "none"},
@@ -40,7 +29,7 @@ VARIANTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("sets", nargs="*", default=list(SETS))
+    parser.add_argument("sets", nargs="*", default=list(RETRIEVAL_SETS))
     parser.add_argument("--embedder", default=Config().embedder.name)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--rows", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
@@ -49,12 +38,12 @@ def main() -> None:
     for name in args.sets:
         if name == "cmrc-trad":
             traditional_cmrc_dev()
-        corpus, data, split = SETS[name]
+        corpus, data, split = RETRIEVAL_SETS[name]
         index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
         base = Config.load(**{"embedder.name": args.embedder, "index.script": args.script})
         start = time.perf_counter()
         report = Pipeline(index, base, progress=False).read([corpus])
-        questions = load_eval_data(data, split)[: args.limit]
+        questions = load_questions(data, split)[: args.limit]
         rows = {}
         for variant, overrides in VARIANTS.items():
             if variant not in args.rows.split(","):

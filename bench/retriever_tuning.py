@@ -1,6 +1,6 @@
 """Does fine-tuning the retriever help? Base vs tuned recall@1/5/20, MRR@10, nDCG@10 on held-out questions.
 
-Usage: python bench/retriever_tuning.py [scifact|cmrc|squad|cmrc-trad ...] [--embedder NAME]
+Usage: python -m bench.retriever_tuning [scifact|cmrc|squad|cmrc-trad ...] [--embedder NAME]
        [--epochs E | --max-steps N] [--rows dense,hybrid,hybrid+rerank] [--train-articles N] [--eval-questions N]
 
 Every stage runs the real CLI (`ragtune read`, `ragtune train retriever`, `ragtune eval --retrieval-only --json
@@ -25,15 +25,12 @@ import argparse
 import json
 import random
 import shutil
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import ROOT, SHARED, record  # noqa: E402
-from common import run_cli as run  # noqa: E402
-from splits import qa_split  # noqa: E402
+from .common import ROOT, SHARED, record
+from .common import run_cli as run
+from .splits import qa_split
 
 WORK = ROOT / ".ragtune" / "bench" / "retriever-tuning"
 SETS = ["scifact", "cmrc", "squad", "cmrc-trad"]

@@ -1,6 +1,6 @@
 """Does anyone's input break ragtune? Hostile inputs, kill -9 during `read`, concurrent writers (issue 19).
 
-Usage: python bench/robustness.py [--kills 20] [--writers 8] [--timeout 60] [--quick]
+Usage: python -m bench.robustness [--kills 20] [--writers 8] [--timeout 60] [--quick]
 
 - hostile: every case of tests/robustness/hostile.py (the corpus the robustness tests run) through the real CLI;
   each ends in a clean read, a one-line error, a hang (still running at --timeout), a traceback, a crash (a
@@ -28,11 +28,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "robustness"))
+from tests.robustness import hostile
 
-import hostile  # noqa: E402
-from common import ROOT, record  # noqa: E402
+from .common import ROOT, record
 
 WORK = ROOT / ".ragtune" / "bench" / "robustness"
 NEW_CORPUS = ROOT / "ragtune" / "demo" / "data" / "squad_sample.json"

@@ -17,11 +17,20 @@ import re
 import zipfile
 from pathlib import Path
 
-from common import ROOT, SHARED
+from .common import ROOT, SHARED
 
 TRADITIONAL = ROOT / ".ragtune" / "bench" / "cmrc2018_dev_traditional.json"
 DUIE = SHARED / "kg" / "duie2-dev-1000.jsonl"
 DUIE_QA = ROOT / ".ragtune" / "bench" / "duie_qa.json"
+
+#: set -> (corpus read, questions, split) of the retrieval benchmarks (retrieval_quality, rerank_latency)
+RETRIEVAL_SETS = {
+    "scifact": (SHARED / "scifact", SHARED / "scifact", "train"),
+    "cmrc": (SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "cmrc2018" / "cmrc2018_dev.json", None),
+    "cmrc-trad": (TRADITIONAL, TRADITIONAL, None),
+    "squad": (SHARED / "expmrc-squad" / "expmrc-squad-dev.json", SHARED / "expmrc-squad" / "expmrc-squad-dev.json",
+              None),
+}
 
 
 def traditional_cmrc_dev() -> Path:

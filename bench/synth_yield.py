@@ -1,7 +1,7 @@
 """How many generations does `ragtune synth` spend per kept pair? Answer first with cloze stand-ins
 (`synth.answer_first: true`) against the default question+answer prompt, measured in the same run.
 
-Usage: python bench/synth_yield.py [cmrc] [squad] [--n N]
+Usage: python -m bench.synth_yield [cmrc] [squad] [--n N]
 
 Per set, `ragtune synth --n N` runs once per mode on bench/generator_tuning.py's training index (cmrc: the first
 300 articles of the CMRC 2018 training zip; squad: the English SQuAD subset), from the same seeded passages.
@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import record, run_cli  # noqa: E402
-from generator_tuning import WORK, read_indexes  # noqa: E402
-from splits import qa_split  # noqa: E402
+from .common import record, run_cli
+from .splits import qa_split
+from .stages import WORK, read_indexes
 
 #: mode -> the config file it runs with
 MODES = {"answer-first": "synth:\n  answer_first: true\n", "question+answer": "synth:\n  answer_first: false\n"}

@@ -1,6 +1,6 @@
 """One LoRA optimizer step: ragtune's training loop vs a plain Hugging Face `Trainer` + peft, same batch, one run.
 
-Usage: python bench/train_step_speed.py [--steps 3] [--questions 40]
+Usage: python -m bench.train_step_speed [--steps 3] [--questions 40]
 
 Both get the same 8 real RAFT sequences per step (CMRC 2018 training questions over their own index, the
 settings of bench/generator_tuning.yaml: micro-batches of 4, gradient accumulation 2, bf16 autocast where the
@@ -13,28 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
 
-import torch  # noqa: E402
-from common import ROOT, SHARED, record  # noqa: E402
+from ragtune.config import Config
+from ragtune.hardware import resolve_bf16
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import Question
+from ragtune.train.batches import collate, target_tokens
+from ragtune.train.checkpoint import seed_everything
+from ragtune.train.generator import prepare_examples
+from ragtune.train.model import add_lora, autocast, load_base, loss_sum
+from ragtune.train.tokenize import encode_example, stop_token_ids
 
-from ragtune.config import Config  # noqa: E402
-from ragtune.hardware import resolve_bf16  # noqa: E402
-from ragtune.pipeline import Pipeline  # noqa: E402
-from ragtune.train.batches import collate, target_tokens  # noqa: E402
-from ragtune.train.checkpoint import seed_everything  # noqa: E402
-from ragtune.train.examples import TrainQuestion  # noqa: E402
-from ragtune.train.generator import prepare_examples  # noqa: E402
-from ragtune.train.model import add_lora, autocast, load_base, loss_sum  # noqa: E402
-from ragtune.train.tokenize import encode_example, stop_token_ids  # noqa: E402
-
-CONFIG = Path(__file__).resolve().parent / "generator_tuning.yaml"
+from .common import ROOT, SHARED, record
+from .stages import CONFIG
 
 
 def batch_rows(config: Config, questions: int):
@@ -48,7 +45,7 @@ def batch_rows(config: Config, questions: int):
     source.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     pipeline = Pipeline(folder / "index", config, progress=False)
     pipeline.read([source])
-    squad = [TrainQuestion(qa["id"], qa["question"], [a["text"] for a in qa["answers"]], para["id"])
+    squad = [Question(qa["id"], qa["question"], tuple(a["text"] for a in qa["answers"]), {para["id"]: 1})
              for article in data["data"] for para in article["paragraphs"] for qa in para["qas"]][:questions]
     train, _ = prepare_examples(pipeline, squad)
     tokenizer, base = load_base(config)

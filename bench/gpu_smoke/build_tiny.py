@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import torch
+from sentence_transformers import SentenceTransformer, models
 from transformers import AutoTokenizer, BertConfig, BertModel, Qwen2Config, Qwen2ForCausalLM
 
 here, out = Path(__file__).parent, Path(sys.argv[1])
@@ -17,7 +18,6 @@ tok.save_pretrained(out / "tiny-gen")
 for name in ("chat_template.jinja", "generation_config.json"):
     (out / "tiny-gen" / name).write_bytes((here / "qwen-tok" / name).read_bytes())
 
-from sentence_transformers import SentenceTransformer, models  # noqa: E402
 
 bert = BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                             intermediate_size=64, max_position_embeddings=512))

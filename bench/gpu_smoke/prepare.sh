@@ -22,10 +22,9 @@ MODEL="${RAGTUNE_CACHE:-$HOME/.cache/ragtune}/models/qwen2.5-0.5b-instruct"
 for f in tokenizer.json tokenizer_config.json chat_template.jinja generation_config.json; do cp "$MODEL/$f" .gpu/qwen-tok/; done
 cp bench/gpu_smoke/build_tiny.py bench/gpu_smoke/config.yaml bench/gpu_smoke/check.sh .gpu/
 .venv/bin/python - <<'PY'
-import json, sys
-sys.path.insert(0, "bench")
-from common import SHARED
-from splits import with_ids  # the paragraph ids the tuning benchmarks use
+import json
+from bench.common import SHARED
+from bench.splits import with_ids  # the paragraph ids the tuning benchmarks use
 squad = with_ids(SHARED / "expmrc-squad" / "expmrc-squad-dev.json")
 json.dump({"version": "smoke", "data": squad["data"][:2]}, open(".gpu/squad.json", "w"))
 cmrc = json.load(open(SHARED / "cmrc2018" / "cmrc2018_dev.json"))

@@ -1,0 +1,27 @@
+"""Benchmarks: each script prints one JSON line and appends it to BENCHMARKS.md with the command, the machine and a
+same-run baseline. Run from the repository root as `python -m bench.<name> [args]` (`--help` lists the args).
+
+What each script measures:
+
+- answer_quality: EM/F1 of closed-book vs RAG (vs RAG + an adapter) on the same questions and index.
+- demo_timings: wall time of `ragtune demo`, cold cache (GGUF conversion included) or `--warm`.
+- embed_speed: `ragtune read` with the int8 ONNX embedder vs a plain SentenceTransformer.encode, same texts.
+- generator_tuning: closed-book vs RAG vs RAG + LoRA tuned on human pairs vs on synthetic pairs (CMRC, SQuAD).
+- joint_tuning: base vs separately tuned (retriever + generator) vs jointly tuned, EM/F1 and recall@k.
+- precision_speed: float32 vs bfloat16 on this CPU for batched generation and one LoRA step.
+- query_latency: retrieval p50/p95 over 1,000 queries on an index of at least 100k passages.
+- read_memory: peak RSS of `ragtune read` on two synthetic corpus sizes, extrapolated per 100k passages.
+- read_throughput: passages/s of `ragtune read` vs a plain encode of the same passages.
+- reader_quality: answer modes (generative, extractive, span reader) and adapters on the same questions, via the CLI.
+- rerank_latency: recall and seconds per question that `generator-ql` reranking buys over the fused order.
+- rescore: saved answers re-scored with the question-language metric beside the old choice.
+- retrieval_quality: BM25, dense, hybrid and hybrid+rerank recall/MRR/nDCG on the public sets.
+- retriever_tuning: base vs tuned retriever (query adapter / encoder) on held-out questions.
+- robustness: hostile inputs through the CLI, kill -9 during `read`, concurrent writers into one index.
+- synth_yield: generations `ragtune synth` spends per kept pair, answer-first vs question+answer prompt.
+- train_step_speed: one LoRA optimizer step, ragtune's loop vs a Hugging Face Trainer + peft, same batch.
+
+Shared modules, not scripts: common (machine, CPU meter, `record`, `run_cli`), splits (the train/test splits
+and eval sets), stages (the CLI stages the tuning benchmarks share: read, train generator, eval). The YAML
+configs sit next to the scripts that use them; gpu_smoke/ is a shell check of every CLI train/eval path on CUDA.
+"""
