@@ -202,15 +202,24 @@ def _opened_pipeline(index: Path, cfg: Config):
 MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")]
 EpochsOpt = Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run whose checkpoint is in --out.")]
+QuestionsArg = Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
+                                              '"passage_id"]}.')]
+
+
+def _out_option(what: str):
+    """The --out option of a train command: the folder it writes, and what goes in it."""
+    return Annotated[Path, typer.Option("--out", help=f"Folder to write ({what}).")]
+
+
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")
 app.add_typer(train_app, name="train")
 
 
 @train_app.command("generator")
 def train_generator_(
-    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"}.')],
+    data: QuestionsArg,
     index: IndexOpt,
-    out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write (best adapter, checkpoint/).")],
+    out_dir: _out_option("the best adapter, checkpoint/"),
     max_steps: MaxStepsOpt = None,
     epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
@@ -242,7 +251,7 @@ def train_retriever_(
     data: Annotated[Path, typer.Argument(help="SQuAD json, BEIR folder (train qrels), or synth jsonl "
                                          '({"question", "answer", "passage_id"}).')],
     index: IndexOpt,
-    out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write.")],
+    out_dir: _out_option("the retriever adapter"),
     max_steps: MaxStepsOpt = None,
     epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the query adapter.")] = None,
@@ -273,10 +282,9 @@ def train_retriever_(
 
 @train_app.command("reader")
 def train_reader_(
-    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
-                                         '"passage_id"]}.')],
+    data: QuestionsArg,
     index: IndexOpt,
-    out_dir: Annotated[Path, typer.Option("--out", help="Reader folder to write (LoRA, span head, ragtune.json).")],
+    out_dir: _out_option("the reader: LoRA, span head, ragtune.json"),
     max_steps: MaxStepsOpt = None,
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget of the training "
                                                       "loop (default: the config's, 47).")] = None,
@@ -312,10 +320,9 @@ def _describe_fit(fit: dict) -> str:
 
 @train_app.command("joint")
 def train_joint_(
-    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
-                                         '"passage_id"]}.')],
+    data: QuestionsArg,
     index: IndexOpt,
-    out_dir: Annotated[Path, typer.Option("--out", help="Adapter folder to write (LoRA + query adapter).")],
+    out_dir: _out_option("the adapter: LoRA + query adapter"),
     mode: Annotated[str | None, typer.Option("--mode", help="sequence (RAG-Sequence) or token (RAG-Token).")
                     ] = None,
     max_steps: MaxStepsOpt = None,
