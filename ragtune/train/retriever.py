@@ -173,7 +173,7 @@ def _fit_fusion(pipeline: Pipeline, tmp: Path, held: list[RetrieverExample], que
     vectors = apply_query_adapter(query_vectors[held_queries], weight)
     # the base pipeline's retriever: its fusion settings and candidate pool (the weight is what is fitted)
     retriever = pipeline.base_retriever
-    pools = candidate_pools(retriever, [questions[q].question for q in held_queries], vectors, positives)
+    pools = candidate_pools(retriever, [questions[q].text for q in held_queries], vectors, positives)
     default = retriever.config.dense_weight
     return fit_dense_weight(pools, default)
 
