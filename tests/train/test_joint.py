@@ -220,7 +220,7 @@ def test_cli_help_and_one_line_errors(train_pipeline, tmp_path):
                       "--out", tmp_path / "out")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert [line for line in missing.stderr.splitlines() if line.strip()] == [
-        f"error: {tmp_path / 'missing.json'}: no such file"]
+        f"error: {tmp_path / 'missing.json'}: no such file or directory"]
     bad_mode = ragtune("train", "joint", tmp_path / "missing.json", "--index", train_pipeline.index_dir,
                        "--out", tmp_path / "out", "--mode", "both")
     assert bad_mode.returncode == 1 and len(bad_mode.stderr.strip().splitlines()) == 1
