@@ -115,9 +115,7 @@ def update_meta(folder: Path, **changes: Any) -> AdapterMeta:
     if meta is None:
         raise RagtuneError(f"{folder}: no {META} to update")
     updated = AdapterMeta.model_validate({**meta.as_dict(), **changes})
-    tmp = Path(folder) / f".{META}.tmp"
-    tmp.write_text(json.dumps(updated.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, Path(folder) / META)
+    write_meta(Path(folder), updated)
     return updated
 
 
