@@ -8,9 +8,10 @@ from ragtune.config import RetrievalConfig
 from ragtune.read.questions import load_questions
 
 
-def _hit_rate(pipeline, source_name: str, k: int = 5) -> float:
+def _hit_rate(pipeline, source_name: str, every: int = 1, k: int = 5) -> float:
+    """Share of the file's questions (every `every`th, spread over it) whose gold paragraph is in the top k."""
     path = next(pipeline.index_dir.parent.glob(source_name))
-    questions = load_questions(path)
+    questions = load_questions(path)[::every]
     results = pipeline.retriever.retrieve_many([q.text for q in questions], k)
     return np.mean([q.gold_id in {r.id for r in res} for q, res in zip(questions, results)])
 
@@ -25,9 +26,13 @@ def test_known_english_question_finds_its_gold_paragraph(mixed_index):
     assert "squad_slice-0-0" in [r.id for r in mixed_index.retrieve(question, k=5)]
 
 
-@pytest.mark.parametrize("name,floor", [("cmrc_dev_slice.json", 0.9), ("squad_slice.json", 0.85)])
-def test_gold_paragraph_in_top5_for_most_questions(mixed_index, name, floor):
-    assert _hit_rate(mixed_index, name) >= floor
+@pytest.mark.parametrize("name,every,floor", [
+    ("cmrc_dev_slice.json", 1, 0.9),
+    ("squad_slice.json", 4, 0.85),
+    pytest.param("squad_slice.json", 1, 0.85, marks=pytest.mark.slow),  # all 128: two minutes of cross-encoder
+])
+def test_gold_paragraph_in_top5_for_most_questions(mixed_index, name, every, floor):
+    assert _hit_rate(mixed_index, name, every) >= floor
 
 
 def test_irrelevant_question_is_flagged(mixed_index):
