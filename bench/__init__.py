@@ -19,6 +19,8 @@ What each script measures:
 - retriever_tuning: base vs tuned retriever (query adapter / encoder) on held-out questions.
 - robustness: hostile inputs through the CLI, kill -9 during `read`, concurrent writers into one index.
 - synth_yield: generations `ragtune synth` spends per kept pair, answer-first vs question+answer prompt.
+- training_curves: every trainer's short seeded run (step losses, history, weight digests), `--compare` to an
+  earlier run: a refactor must leave training bit-identical.
 - train_step_speed: one LoRA optimizer step, ragtune's loop vs a Hugging Face Trainer + peft, same batch.
 
 Shared modules, not scripts: common (machine, CPU meter, `record`, `run_cli`), splits (the train/test splits
