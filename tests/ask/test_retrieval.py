@@ -5,6 +5,7 @@ import pytest
 
 from ragtune.ask.fusion import LinearFusion, WeightedRRF
 from ragtune.config import RetrievalConfig
+from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 
 
@@ -32,7 +33,13 @@ def test_known_english_question_finds_its_gold_paragraph(mixed_index):
     pytest.param("squad_slice.json", 1, 0.85, marks=pytest.mark.slow),  # all 128: two minutes of cross-encoder
 ])
 def test_gold_paragraph_in_top5_for_most_questions(mixed_index, name, every, floor):
-    assert _hit_rate(mixed_index, name, every) >= floor
+    # without the Chinese generator reranker: it reorders only the fused top 5, so it cannot change a top-5 hit,
+    # and its LLM passes over these 60 questions took most of this test's two minutes
+    assert mixed_index.config.retrieval.generator_rerank.candidates <= 5
+    english = {lang: r for lang, r in mixed_index.retriever.rerankers.items() if lang != "zh"}
+    fused = Pipeline(mixed_index.index_dir, mixed_index.config, embedder=mixed_index.embedder, rerankers=english,
+                     progress=False)
+    assert _hit_rate(fused, name, every) >= floor
 
 
 def test_irrelevant_question_is_flagged(mixed_index):
