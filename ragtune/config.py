@@ -120,6 +120,13 @@ class GeneratorConfig(_Section):
     #: `train reader` fitted on its held-out questions (1.0 for a reader without one)
     reader_retrieval_weight: float | None = Field(None, ge=0)
     max_new_tokens: int = Field(96, gt=0)
+    #: what decodes: "torch" (transformers; the training path and the reference), "openvino" (OpenVINO GenAI on
+    #: the packaged generators, converted once; runtime LoRA), or "auto": the fastest installed backend that
+    #: supports what is asked (the model, the adapter, constrained decoding), else torch (BENCHMARKS.md, backends)
+    backend: str = Field("auto", pattern="^(auto|torch|openvino)$")
+    #: openvino: weight precision of the converted model ("int8": 8-bit weights; "int4": 4-bit, faster, drifts
+    #: more; "f16": 16-bit weights and float32 arithmetic, the reference the others are measured against)
+    precision: str = Field("int8", pattern="^(int8|int4|f16)$")
     #: "auto": the first CUDA GPU when torch sees one, else the CPU; or a torch device ("cpu", "cuda:1").
     #: Training runs where generation does.
     device: str = "auto"

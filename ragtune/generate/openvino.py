@@ -1,0 +1,241 @@
+"""OpenVINO GenAI: the packaged generators with int8/int4 weights, continuous batching, runtime LoRA.
+
+Prompts are tokenized by the transformers tokenizer (so a prompt is exactly the tokens torch would see, and the
+prompt budget is the same) and handed over as token ids; answers come back as token ids and are decoded the
+same way. A PEFT adapter is applied at runtime from its safetensors file: GenAI scales A·B by the alpha it is
+given, so PEFT's lora_alpha / r is passed explicitly. GenAI's prefix cache (a prompt prefix seen before, such
+as the system prompt and a shared passage, is not computed again) is not keyed by adapter: a prefix computed
+with the adapter would be reused with it switched off. So it is on for the base model only; a pipeline that
+holds an adapter computes every prompt afresh, and switching its adapter off and on is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from ragtune.adapters import PEFT_CONFIG, PEFT_WEIGHTS, is_peft_folder
+from ragtune.config import GeneratorConfig
+from ragtune.errors import RagtuneError, first_line
+from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
+from ragtune.generate.context import PromptBudget, prompt_budget
+from ragtune.generate.packaged import PACKAGED_GENERATORS
+from ragtune.progress import progress_bar
+
+#: the modules runtime LoRA can reach: the MatMuls openvino_export names
+LORA_MODULES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+#: KV-cache memory of the continuous-batching scheduler (GB): ~80k tokens of the 0.5B model
+CACHE_GB = 1
+
+
+def installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino_genai") is not None
+
+
+def unsupported(config: GeneratorConfig, adapter: str | Path | None) -> str | None:
+    """Why this backend cannot serve `config` with `adapter` (None: it can); nothing is loaded."""
+    if not installed():
+        return "openvino-genai is not installed"
+    if config.name not in PACKAGED_GENERATORS:
+        return f"it converts the packaged generators only, not {config.name!r}"
+    if config.answer_mode == "extractive":
+        return "constrained decoding (answer_mode extractive) runs on torch"
+    if config.device not in ("auto", "cpu"):
+        return f"it runs on the CPU, not {config.device!r}"
+    if adapter is not None:
+        return adapter_problem(Path(adapter))
+    return None
+
+
+def adapter_problem(adapter: Path) -> str | None:
+    """Why runtime LoRA cannot apply this PEFT folder exactly (None: it can)."""
+    if not is_peft_folder(adapter):
+        return None  # not a generator LoRA (a reader or retriever adapter): nothing for this backend to apply
+    try:
+        peft = json.loads((adapter / PEFT_CONFIG).read_text())
+    except (OSError, ValueError) as exc:
+        return f"{adapter / PEFT_CONFIG}: {first_line(exc)}"
+    targets = peft.get("target_modules") or []
+    targets = {targets} if isinstance(targets, str) else set(targets)
+    if peft.get("peft_type") != "LORA" or peft.get("use_dora") or peft.get("modules_to_save"):
+        return "only plain LoRA adapters apply at runtime (no DoRA, no modules_to_save)"
+    if peft.get("rank_pattern") or peft.get("alpha_pattern"):
+        return "per-module LoRA ranks or alphas do not apply at runtime"
+    if not targets <= LORA_MODULES:
+        beyond = ", ".join(sorted(targets - LORA_MODULES))
+        return f"runtime LoRA reaches {', '.join(sorted(LORA_MODULES))}, not {beyond}"
+    return None
+
+
+def lora_scale(adapter: Path) -> float:
+    """PEFT's scaling of B·A: lora_alpha / r (or / sqrt(r) with rsLoRA)."""
+    peft = json.loads((adapter / PEFT_CONFIG).read_text())
+    rank = peft["r"]
+    return peft["lora_alpha"] / (math.sqrt(rank) if peft.get("use_rslora") else rank)
+
+
+class OpenVINOGenerator(Generator):
+    """Greedy decoding by an OpenVINO GenAI LLMPipeline over the converted packaged model."""
+
+    def __init__(self, pipeline, tokenizer, model_config, config: GeneratorConfig, adapters=None):
+        self.config = config
+        self.name = config.name
+        self.pipeline, self.tokenizer = pipeline, tokenizer
+        self._adapters = adapters  # the AdapterConfig every generation runs with (None: the base model)
+        self.budget: PromptBudget | None = prompt_budget(tokenizer, model_config, config.max_new_tokens)
+        eos = getattr(model_config, "eos_token_id", None)
+        eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) | {tokenizer.eos_token_id}
+        self._stop_ids = {int(i) for i in eos_ids if i is not None}
+
+    @classmethod
+    def unsupported(cls, config: GeneratorConfig, adapter) -> str | None:
+        return unsupported(config, adapter)
+
+    @classmethod
+    def cache_key(cls, config: GeneratorConfig) -> str:
+        return f"openvino/{config.precision}"
+
+    @classmethod
+    def load(cls, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None) -> OpenVINOGenerator:
+        import openvino_genai as genai
+        from transformers import AutoConfig, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from ragtune.generate.openvino_export import openvino_model_dir
+
+        problem = unsupported(config, adapter)
+        if problem is not None:
+            raise RagtuneError(f"generator.backend openvino: {problem}")
+        folder = openvino_model_dir(config.name, config.precision, cache_dir)
+        hf_logging.set_verbosity_error()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model_config = AutoConfig.from_pretrained(folder)
+        properties: dict = {}
+        if config.threads:
+            properties["INFERENCE_NUM_THREADS"] = config.threads
+        if config.precision == "f16":  # the reference: float32 arithmetic (else bf16 where the CPU has it)
+            properties["INFERENCE_PRECISION_HINT"] = "f32"
+        scheduler = genai.SchedulerConfig()
+        scheduler.cache_size = CACHE_GB
+        scheduler.enable_prefix_caching = adapter is None or not is_peft_folder(Path(adapter))
+        adapters = None
+        if adapter is not None and is_peft_folder(Path(adapter)):
+            weights = Path(adapter) / PEFT_WEIGHTS
+            try:
+                adapters = genai.AdapterConfig(genai.Adapter(str(weights)), lora_scale(Path(adapter)))
+            except RuntimeError as exc:
+                raise RagtuneError(f"{adapter}: OpenVINO cannot read this adapter: {first_line(exc)}") from exc
+            properties["adapters"] = adapters
+        try:
+            pipeline = genai.LLMPipeline(str(folder), "CPU", scheduler_config=scheduler, **properties)
+        except RuntimeError as exc:
+            raise RagtuneError(f"generator {config.name!r}: OpenVINO cannot load {folder}: {first_line(exc)}"
+                               ) from exc
+        return cls(pipeline, tokenizer, model_config, config, adapters)
+
+    # ---- decoding ------------------------------------------------------------------------
+    def _generation_config(self):
+        import openvino_genai as genai
+
+        settings = genai.GenerationConfig()
+        settings.max_new_tokens = self.config.max_new_tokens
+        settings.do_sample = False
+        settings.apply_chat_template = False  # the prompt arrives templated and tokenized
+        settings.stop_token_ids = self._stop_ids
+        if self._adapters is not None:
+            settings.adapters = self._adapters
+        return settings
+
+    def _encode(self, batch: list[list[Message]]):
+        import numpy as np
+        import openvino as ov
+        import openvino_genai as genai
+
+        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
+        encoded = self.tokenizer(texts, return_tensors="np", padding=True, padding_side="left",
+                                 add_special_tokens=False)
+        longest = int(encoded["attention_mask"].sum(axis=1).max()) if texts else 0
+        if self.budget is not None and longest > self.budget.limit:
+            raise self.budget.too_long(longest)  # checked before generating, never past the window
+        return genai.TokenizedInputs(ov.Tensor(encoded["input_ids"].astype(np.int64)),
+                                     ov.Tensor(encoded["attention_mask"].astype(np.int64)))
+
+    def _decode(self, tokens) -> str:
+        return self.tokenizer.decode([t for t in tokens if t not in self._stop_ids], skip_special_tokens=True)
+
+    def stream(self, messages: list[Message], spans: SpanSources | None = None) -> Iterator[str]:
+        if spans is not None:
+            raise RagtuneError("generator.backend openvino: constrained decoding runs on torch")
+        inputs = self._encode([messages])
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+        errors: list[BaseException] = []
+        streamer = _text_streamer(self, pieces.put)
+
+        def run():
+            try:
+                self.pipeline.generate(inputs, self._generation_config(), streamer)
+            except BaseException as exc:  # re-raised in the caller's thread below
+                errors.append(exc)
+            finally:
+                pieces.put(done)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        while (piece := pieces.get()) is not done:
+            yield piece
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None,
+                 spans: list[SpanSources] | None = None) -> list[str]:
+        if spans is not None:
+            raise RagtuneError("generator.backend openvino: constrained decoding runs on torch")
+        size = self.config.batch_size
+        order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
+        results: dict[int, str] = {}
+        settings = self._generation_config()
+        with progress_bar(total=len(batch), desc="generating", unit="answer", enabled=progress, leave=False) as bar:
+            for start in range(0, len(order), size):
+                rows = order[start : start + size]
+                out = self.pipeline.generate(self._encode([batch[i] for i in rows]), settings)
+                for i, tokens in zip(rows, out.tokens):
+                    results[i] = self._decode(tokens).strip()
+                if on_batch is not None:
+                    on_batch({i: results[i] for i in rows})
+                bar.update(len(rows))
+        return [results[i] for i in range(len(batch))]
+
+
+def _text_streamer(generator: OpenVINOGenerator, emit):
+    """A GenAI streamer that turns its token callbacks into text pieces decoded by the transformers tokenizer:
+    a piece is emitted once its bytes form whole characters (a CJK character may span tokens)."""
+    import openvino_genai as genai
+
+    class TextStreamer(genai.StreamerBase):
+        def __init__(self):
+            super().__init__()
+            self.tokens: list[int] = []
+            self.sent = 0
+
+        def write(self, token):
+            self.tokens.extend(token if isinstance(token, list) else [token])
+            text = generator._decode(self.tokens)
+            if not text.endswith("\ufffd") and len(text) > self.sent:
+                emit(text[self.sent :])
+                self.sent = len(text)
+            return genai.StreamingStatus.RUNNING
+
+        def end(self):
+            return None
+
+    return TextStreamer()

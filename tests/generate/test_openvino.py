@@ -1,0 +1,116 @@
+"""The OpenVINO backend against torch: the same greedy tokens on a fixed prompt, with and without a PEFT LoRA
+applied at runtime, and an adapter switched off and on again is exact (the real packaged model, converted once).
+Exactness is checked at precision f16 (float32 arithmetic) against torch float32; int8 is the default's speed/
+quality trade, measured on whole eval sets in BENCHMARKS.md, not token by token."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ragtune.config import Config
+from ragtune.errors import RagtuneError
+from ragtune.generate import create_generator, resolve_backend
+from ragtune.generate.hf import HFGenerator
+from ragtune.generate.openvino import OpenVINOGenerator, adapter_problem, lora_scale
+
+pytest.importorskip("openvino_genai")
+
+PROMPT = [
+    {"role": "system", "content": "Answer from the passages, briefly, citing [n]."},
+    {"role": "user", "content": "[1] 《战国无双3》是由光荣和ω-force开发的战国无双系列的正统第三续作。"
+     "本作以三大故事为主轴，分别是以武田信玄等人为主的《关东三国志》，织田信长等人为主的《战国三杰》，石田三成等人为主的《关原的年轻武者》。"
+     "\n\n问题：《战国无双3》是由哪两个公司合作开发的？"},
+]
+ENGLISH = [{"role": "user", "content": "In one word: what is the capital of France?"}]
+
+
+def _config(**generator) -> Config:
+    return Config().model_copy(update={"generator": Config().generator.model_copy(update=generator)})
+
+
+@pytest.fixture(scope="module")
+def torch_generator() -> HFGenerator:
+    config = _config(dtype="float32", max_new_tokens=24, backend="torch")
+    return HFGenerator.load(config.generator, config.resolved_cache_dir)
+
+
+@pytest.fixture(scope="module")
+def lora_folder(tmp_path_factory, torch_generator):
+    """A real PEFT LoRA on q/k/v/o with small random weights (seeded): it changes the answer, like a tuned one."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    settings = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+                          init_lora_weights=False)
+    model = get_peft_model(torch_generator.model, settings)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.mul_(0.1)
+    folder = tmp_path_factory.mktemp("lora")
+    model.save_pretrained(folder)
+    model.unload()  # the base model back as it was, for the other tests
+    return folder
+
+
+def _torch_answer(torch_generator, adapter=None) -> str:
+    if adapter is None:
+        return torch_generator.generate([PROMPT])[0]
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(torch_generator.model, str(adapter)).eval()
+    try:
+        return HFGenerator(model, torch_generator.tokenizer, torch_generator.config).generate([PROMPT])[0]
+    finally:
+        model.unload()
+
+
+def test_auto_picks_openvino_where_it_serves_and_torch_elsewhere():
+    assert resolve_backend(Config()) == "openvino"
+    assert resolve_backend(_config(answer_mode="extractive")) == "torch"  # constrained decoding
+    assert resolve_backend(_config(name="some/hf-model")) == "torch"
+    with pytest.raises(RagtuneError, match="packaged generators only"):
+        resolve_backend(_config(name="some/hf-model", backend="openvino"))
+
+
+def test_base_model_decodes_the_tokens_torch_decodes(torch_generator):
+    generator = create_generator(_config(max_new_tokens=24, precision="f16"))
+    assert isinstance(generator, OpenVINOGenerator)
+    answer = generator.generate([PROMPT, ENGLISH])
+    assert answer[0] == _torch_answer(torch_generator) and "光荣" in answer[0]
+    assert "Paris" in answer[1]
+    assert "".join(generator.stream(PROMPT)).strip() == answer[0]
+
+
+def test_int8_answers_the_same_questions(torch_generator):
+    answers = create_generator(_config(max_new_tokens=24)).generate([PROMPT, ENGLISH])
+    assert "光荣" in answers[0] and "ω-force" in answers[0] and "Paris" in answers[1]
+
+
+def test_runtime_lora_equals_torch_peft_and_switches_exactly(torch_generator, lora_folder):
+    import openvino_genai as genai
+
+    assert adapter_problem(lora_folder) is None and lora_scale(lora_folder) == 2.0
+    generator = create_generator(_config(max_new_tokens=24, precision="f16"), adapter=lora_folder)
+    tuned = generator.generate([PROMPT])[0]
+    base = _torch_answer(torch_generator)
+    assert tuned == _torch_answer(torch_generator, lora_folder) and tuned != base
+    settings = generator._generation_config()
+    inputs = generator._encode([PROMPT])
+    settings.adapters = genai.AdapterConfig()  # off
+    assert generator._decode(generator.pipeline.generate(inputs, settings).tokens[0]).strip() == base
+    assert generator.generate([PROMPT])[0] == tuned  # on again
+
+
+def test_adapters_runtime_lora_cannot_apply_exactly_are_named(tmp_path, lora_folder):
+    peft = json.loads((lora_folder / "adapter_config.json").read_text())
+    for change, reason in (({"use_dora": True}, "DoRA"), ({"target_modules": ["q_proj", "lm_head"]}, "lm_head"),
+                           ({"alpha_pattern": {"q_proj": 4}}, "per-module")):
+        folder = tmp_path / reason
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text(json.dumps({**peft, **change}))
+        assert reason in adapter_problem(folder)
+        assert resolve_backend(Config(), folder) == "torch"
