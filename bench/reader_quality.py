@@ -41,7 +41,8 @@ def prepare(name: str, log: list[str]) -> tuple[Path, Path]:
     return test, index
 
 
-def answer_latency(index: Path, test: Path, mode: str, adapter: str, n: int) -> float | None:
+def answer_latency(index: Path, test: Path, mode: str, adapter: str, n: int, backend: str = "auto"
+                   ) -> float | None:
     """Median seconds `ask` spends answering (retrieval excluded) over `n` questions, models loaded first."""
     if n <= 0:
         return None
@@ -49,7 +50,8 @@ def answer_latency(index: Path, test: Path, mode: str, adapter: str, n: int) -> 
     from ragtune.pipeline import Pipeline
     from ragtune.read.questions import load_questions
 
-    pipeline = Pipeline(index, Config(generator={"answer_mode": mode}), adapter=adapter or None, progress=False)
+    config = Config(generator={"answer_mode": mode, "backend": backend})
+    pipeline = Pipeline(index, config, adapter=adapter or None, progress=False)
     questions = [q.text for q in load_questions(test)[: n + 1]]
     pipeline.ask(questions[0])  # loads the models
     times = sorted(pipeline.ask(q).timings.get("generate_s", 0.0) for q in questions[1:])
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--runs", nargs="+", default=["generative", "extractive"])
     parser.add_argument("--latency", type=int, default=10, help="questions timed through `ask` per run (0: none)")
+    parser.add_argument("--backend", default="auto", help="generator.backend of every run (torch: as before 21)")
     args = parser.parse_args()
     log: list[str] = []
     table = []
@@ -69,7 +72,7 @@ def main() -> None:
         test, index = prepare(name, log)
         for run_name in args.runs:
             mode, _, adapter = run_name.partition("=")
-            extra = ["--adapter", adapter] if adapter else []
+            extra = (["--adapter", adapter] if adapter else []) + ["--backend", args.backend]
             start = time.perf_counter()
             out = run(["eval", str(test), "--index", str(index), "--limit", str(args.limit), "--answer-mode", mode,
                        *extra, "--json", "--report", str(WORK / name / "report"), "--name",
@@ -79,7 +82,8 @@ def main() -> None:
             table.append({"set": name, "run": run_name, "n": metrics["n"], **metrics.get("answer", {}),
                           **metrics.get("grounding", {}), "recall@5": metrics["retrieval"]["recall@5"],
                           "eval_s_per_question": round(seconds / metrics["n"], 2),
-                          "answer_s_median": answer_latency(index, test, mode, adapter, args.latency)})
+                          "backend": args.backend,
+                          "answer_s_median": answer_latency(index, test, mode, adapter, args.latency, args.backend)})
             print(json.dumps(table[-1], ensure_ascii=False), file=sys.stderr, flush=True)
     record(f"reader quality: {', '.join(args.sets)} ({args.limit} questions each)",
            {"bench": "reader_quality", "limit": args.limit, "table": table},

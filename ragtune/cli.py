@@ -29,6 +29,9 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config ov
 AnswerModeOpt = Annotated[str | None, typer.Option(
     "--answer-mode", help="generative (free, cited), extractive (a verbatim span of a passage, cited), or reader "
     "(a trained span reader's best span over the passages; with a reader --adapter). Default: the config's.")]
+BackendOpt = Annotated[str | None, typer.Option(
+    "--backend", help="What decodes: openvino (fast, packaged generators), torch, or auto (the fastest that serves "
+    "the model, adapter and answer mode). Default: the config's.")]
 ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapter with a separately trained "
                 "retriever adapter.")
 
@@ -93,12 +96,14 @@ def ask(
     adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     answer_mode: AnswerModeOpt = None,
+    backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Answer a question from the index, citing the passages used."""
     from ragtune.pipeline import Pipeline
 
-    cfg = Config.load(config, **{"retrieval.top_k": top_k, "generator.answer_mode": answer_mode})
+    cfg = Config.load(config, **{"retrieval.top_k": top_k, "generator.answer_mode": answer_mode,
+                                 "generator.backend": backend})
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
     if as_json:
@@ -138,6 +143,7 @@ def eval_(
                                                     "CMRC or SQuAD scoring), zh or en for every question.")
                            ] = None,
     answer_mode: AnswerModeOpt = None,
+    backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score retrieval, answers and grounding on a SQuAD or BEIR dataset."""
@@ -147,7 +153,7 @@ def eval_(
     from ragtune.read.questions import load_questions
 
     cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang,
-                                 "generator.answer_mode": answer_mode})
+                                 "generator.answer_mode": answer_mode, "generator.backend": backend})
     questions = load_questions(data, split)[:limit]
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:
