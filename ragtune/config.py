@@ -158,6 +158,13 @@ class _ScheduleConfig(_Section):
     epochs: float = Field(1.0, gt=0)
     #: optimizer steps; overrides epochs when set
     max_steps: int | None = Field(None, gt=0)
+    #: dtype the frozen base weights are held in while the LoRA (always float32) trains: "bfloat16" halves
+    #: their memory and spares bf16 autocast casting them at every step; "auto": bfloat16 when bf16 autocast is
+    #: on (bf16 is set or the hardware computes it natively), else float32
+    frozen_dtype: str = Field("float32", pattern="^(auto|float32|bfloat16)$")
+    #: recompute each layer's activations in the backward pass instead of keeping them: far less memory for
+    #: long RAFT prompts, one more forward pass of time
+    gradient_checkpointing: bool = False
 
 
 class TrainConfig(_ScheduleConfig):

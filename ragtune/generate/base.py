@@ -20,6 +20,8 @@ class SpanSources:
 
 class Generator(ABC):
     name: str
+    #: the LoRA folder it generates with (None: the base model)
+    adapter = None
     #: its `model` and `tokenizer` are a transformers model another part may score with (a reranker)
     holds_torch_model: bool = False
 

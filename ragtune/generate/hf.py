@@ -54,7 +54,9 @@ class HFGenerator(Generator):
             model = with_adapter(model, Path(adapter))
         model.to(device).eval()
         tokenizer.padding_side = "left"
-        return cls(model, tokenizer, config)
+        generator = cls(model, tokenizer, config)
+        generator.adapter = adapter
+        return generator
 
     def _decoding(self) -> contextlib.ExitStack:
         """No gradients (not inference_mode: a model being trained must stay trainable), bf16 if asked."""

@@ -139,7 +139,9 @@ class OpenVINOGenerator(Generator):
         except RuntimeError as exc:
             raise RagtuneError(f"generator {config.name!r}: OpenVINO cannot load {folder}: {first_line(exc)}"
                                ) from exc
-        return cls(pipeline, tokenizer, model_config, config, adapters)
+        generator = cls(pipeline, tokenizer, model_config, config, adapters)
+        generator.adapter = adapter
+        return generator
 
     # ---- decoding ------------------------------------------------------------------------
     def _generation_config(self):

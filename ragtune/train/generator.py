@@ -202,7 +202,7 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     questions, skipped_long = load_short_questions(data, tc.max_answer_units)
     data_sha256 = file_sha256(data)
     train_examples, held = prepare_examples(pipeline, questions)
-    tokenizer, base, stops = training_base(config, tc.seed)
+    tokenizer, base, stops = training_base(config, tc.seed, tc)
     encoded = [encode_example(tokenizer, e, tc.max_length, stops) for e in train_examples]
     model = add_lora(base, tc)
     out.mkdir(parents=True, exist_ok=True)

@@ -280,7 +280,7 @@ def train_joint(pipeline: Pipeline, data: str | Path, out: str | Path, *, resume
     questions, skipped_long = load_short_questions(data, config.train.max_answer_units)
     if len(pipeline.store) < 2:
         raise RagtuneError(f"{pipeline.index_dir}: joint training needs at least 2 indexed passages")
-    tokenizer, base, stops = training_base(config, config.train_joint.seed)
+    tokenizer, base, stops = training_base(config, config.train_joint.seed, config.train_joint)
     items, query_vectors = prepare_items(pipeline, questions, tokenizer, stops, config.train_joint, progress)
     if not items:
         raise RagtuneError(f"{data}: no question retrieved 2 or more passages from {pipeline.index_dir}")

@@ -6,7 +6,7 @@ import warnings
 
 import torch
 
-from ragtune.config import Config, ReaderTrainConfig, TrainConfig
+from ragtune.config import Config, JointTrainConfig, ReaderTrainConfig, TrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
 from ragtune.generate.citations import strip_citations
@@ -19,17 +19,31 @@ from ragtune.train.loop import start_run
 from ragtune.train.tokenize import IGNORE, Encoded, stop_token_ids
 
 
-def load_base(config: Config):
-    """(tokenizer, float32 model on generator.device) of the configured generator; LoRA weights train in float32."""
-    tokenizer, model = load_causal_lm(config.generator.name, config.resolved_cache_dir, torch.float32)
+def load_base(config: Config, dtype: torch.dtype = torch.float32):
+    """(tokenizer, model on generator.device) of the configured generator, its weights in `dtype`."""
+    tokenizer, model = load_causal_lm(config.generator.name, config.resolved_cache_dir, dtype)
     return tokenizer, model.to(resolve_device(config.generator.device))
 
 
-def training_base(config: Config, seed: int) -> tuple[object, object, set[int]]:
-    """The preamble of every run that tunes the generator: threads, seeds, the float32 base, right padding
-    (training batches are right-padded), and the token ids an answer ends with."""
+def frozen_dtype(name: str, bf16: bool | None, device) -> torch.dtype:
+    """The dtype of the frozen base weights (`train.frozen_dtype`): bfloat16 under bf16 autocast for `auto`."""
+    if name == "auto":
+        return torch.bfloat16 if resolve_bf16(bf16, device) else torch.float32
+    return getattr(torch, name)
+
+
+def training_base(config: Config, seed: int, memory: TrainConfig | JointTrainConfig | None = None
+                  ) -> tuple[object, object, set[int]]:
+    """The preamble of every run that tunes the generator: threads, seeds, the frozen base in the dtype and with
+    the gradient checkpointing of `memory` (a train section; None: float32, none), right padding (training
+    batches are right-padded), and the token ids an answer ends with. LoRA weights train in float32."""
     start_run(seed, config.generator.threads)
-    tokenizer, base = load_base(config)
+    device = resolve_device(config.generator.device)
+    bf16 = getattr(memory, "bf16", config.train.bf16)  # joint training autocasts as `train:` says
+    dtype = frozen_dtype(memory.frozen_dtype, bf16, device) if memory else torch.float32
+    tokenizer, base = load_base(config, dtype)
+    if memory is not None and memory.gradient_checkpointing:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     tokenizer.padding_side = "right"
     eos = getattr(getattr(base, "generation_config", None), "eos_token_id", None)
     return tokenizer, base, stop_token_ids(tokenizer, eos)

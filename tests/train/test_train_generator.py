@@ -14,9 +14,10 @@ from ragtune.adapters import META, PEFT_FILES
 from ragtune.errors import RagtuneError
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
+from ragtune.train.batches import collate
 from ragtune.train.checkpoint import CHECKPOINT
 from ragtune.train.generator import prepare_examples, train_generator
-from ragtune.train.model import add_lora, load_base, loss_sum, mean_loss
+from ragtune.train.model import add_lora, autocast, load_base, loss_sum, mean_loss, training_base
 from ragtune.train.tokenize import encode_example, stop_token_ids
 
 
@@ -111,12 +112,33 @@ def test_wrong_target_modules_is_a_config_error(train_config):
         add_lora(base, bad)
 
 
-def test_trained_adapter_answers_through_pipeline(trained, train_pipeline):
+@pytest.mark.parametrize("backend", ["torch", "openvino"])
+def test_trained_adapter_answers_through_pipeline(trained, train_pipeline, backend):
     from peft import PeftModel
 
     _, out = trained
-    pipeline = Pipeline(train_pipeline.index_dir, train_pipeline.config, adapter=out, embedder=train_pipeline.embedder,
+    config = train_pipeline.config.model_copy(
+        update={"generator": train_pipeline.config.generator.model_copy(update={"backend": backend})})
+    pipeline = Pipeline(train_pipeline.index_dir, config, adapter=out, embedder=train_pipeline.embedder,
                         progress=False)
     answer = pipeline.ask("Who was Kublai Khan's grandfather?")
-    assert isinstance(pipeline.generator.model, PeftModel)
+    assert pipeline.generator.adapter == out
+    assert backend == "openvino" or isinstance(pipeline.generator.model, PeftModel)
     assert answer.answer.strip() and answer.sources
+
+
+def test_frozen_base_in_bf16_with_checkpointing_still_trains_a_float32_lora(train_config, squad_slice,
+                                                                          train_pipeline):
+    tc = train_config.train.model_copy(update={"frozen_dtype": "bfloat16", "gradient_checkpointing": True})
+    tokenizer, base, stops = training_base(train_config, 0, tc)
+    assert base.dtype == torch.bfloat16 and base.is_gradient_checkpointing
+    model = add_lora(base, tc)
+    lora = [p for p in model.parameters() if p.requires_grad]
+    assert lora and all(p.dtype == torch.float32 for p in lora)
+    example = prepare_examples(train_pipeline, load_questions(squad_slice)[:1])[0][0]
+    row = encode_example(tokenizer, example, tc.max_length, stops)
+    model.train()
+    with autocast(model, True):
+        loss_sum(model, *collate([row], tokenizer.pad_token_id)).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in lora)
+    assert any(p.grad.abs().sum() > 0 for p in lora)

@@ -1,0 +1,109 @@
+"""Training memory: a LoRA step's peak RSS and time with the frozen base in float32 or bfloat16, with and without
+gradient checkpointing, one run.
+
+Usage: python -m bench.train_memory [--steps 2] [--variants float32 bfloat16 bfloat16+ckpt float32+ckpt]
+
+The 8 real RAFT sequences of bench/train_step_speed.py (CMRC 2018 training questions over their own index, the
+settings of bench/generator_tuning.yaml: micro-batches of 4 × accumulation 2, up to 1,024 tokens, bf16
+autocast where the CPU has it) are encoded once; each variant then runs in its own process (so its peak RSS is
+its own) through the trainers' own preamble (`training_base` with `train.frozen_dtype` and
+`train.gradient_checkpointing`), a fresh LoRA and AdamW: one warm-up step, then --steps timed ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import resource
+import subprocess
+import sys
+import time
+
+from ragtune.config import Config
+
+from .common import ROOT, record
+from .stages import CONFIG
+from .train_step_speed import batch_rows
+
+WORK = ROOT / ".ragtune" / "bench" / "train-memory"
+VARIANTS = ["float32", "bfloat16", "bfloat16+ckpt", "float32+ckpt"]
+
+
+def variant_config(variant: str) -> Config:
+    dtype, _, ckpt = variant.partition("+")
+    return Config.load(CONFIG, **{"train.frozen_dtype": dtype, "train.gradient_checkpointing": bool(ckpt)})
+
+
+def steps_of(variant: str, steps: int) -> dict:
+    """Runs in a child process: the trainer's preamble and `steps` + 1 optimizer steps on the saved rows."""
+    import torch
+
+    from ragtune.train.batches import collate, target_tokens
+    from ragtune.train.model import add_lora, autocast, loss_sum, training_base
+
+    config = variant_config(variant)
+    tc = config.train
+    tokenizer, rows = pickle.loads((WORK / "rows.pkl").read_bytes())
+    _, base, _ = training_base(config, 0, tc)
+    model = add_lora(base, tc)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=tc.lr)
+    micro = [rows[i : i + tc.batch_size] for i in range(0, len(rows), tc.batch_size)]
+    tokens = sum(target_tokens(r) for r in rows)
+    times, losses = [], []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        total = 0.0
+        for chunk in micro:
+            with autocast(model, tc.bf16):
+                loss = loss_sum(model, *collate(chunk, tokenizer.pad_token_id))
+            (loss / tokens).backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - start)
+        losses.append(round(total / tokens, 4))
+    return {"step_s": round(sum(times[1:]) / steps, 2), "steps_s": [round(t, 2) for t in times[1:]],
+            "losses": losses, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--variants", nargs="+", default=VARIANTS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(steps_of(args.child, args.steps)))
+        return
+    WORK.mkdir(parents=True, exist_ok=True)
+    config = Config.load(CONFIG)
+    tokenizer, rows = batch_rows(config, args.questions)
+    (WORK / "rows.pkl").write_bytes(pickle.dumps((tokenizer, rows)))
+    table = {}
+    for variant in args.variants:
+        done = subprocess.run([sys.executable, "-m", "bench.train_memory", "--child", variant,
+                               "--steps", str(args.steps)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"variant {variant} failed ({done.returncode})")
+        table[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(json.dumps({variant: table[variant]}), file=sys.stderr, flush=True)
+    before = table.get("float32")
+    if before:
+        for row in table.values():
+            row["rss_vs_float32"] = round(row["peak_rss_gb"] / before["peak_rss_gb"], 2)
+            row["time_vs_float32"] = round(row["step_s"] / before["step_s"], 2)
+    record("training memory: frozen base dtype and gradient checkpointing",
+           {"bench": "train_memory", "sequences": len(rows), "tokens_per_step": sum(len(r) for r in rows),
+            "table": table},
+           notes="peak_rss_gb is the child process's peak resident memory (model load, LoRA, steps); float32 is "
+           "the frozen base before train.frozen_dtype existed; each variant's first step (warm-up) is excluded "
+           "from step_s; losses include it (the same rows every step).")
+
+
+if __name__ == "__main__":
+    main()
