@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import warnings
+from collections.abc import Iterator
 
 import torch
 
 from ragtune.config import Config, JointTrainConfig, ReaderTrainConfig, TrainConfig
 from ragtune.errors import RagtuneError
 from ragtune.eval.answer_metrics import em_f1, metric_language
+from ragtune.generate import Generator, backend_class, resolve_backend
 from ragtune.generate.citations import strip_citations
 from ragtune.generate.hf import HFGenerator, load_causal_lm
 from ragtune.hardware import resolve_bf16, resolve_device
@@ -115,20 +119,42 @@ def mean_loss(model, rows: list[Encoded], pad_id: int, batch_size: int = 4, bf16
     return total / max(tokens, 1)
 
 
-def held_out_generator(model, tokenizer, config: Config) -> HFGenerator:
-    """The model being trained as a generator for its held-out questions: ask's greedy batched decoding, with
-    `train.eval_batch_size` and `train.eval_max_new_tokens`, under the training steps' bf16 autocast."""
+@contextlib.contextmanager
+def held_out_generator(model, tokenizer, config: Config) -> Iterator[Generator]:
+    """The model being trained as a generator for its held-out questions, with `train.eval_batch_size` and
+    `train.eval_max_new_tokens`: on the backend `ask` would use (the LoRA as it is now saved to a temporary
+    folder and applied there), else the torch model itself in eval mode (no dropout) under the training steps'
+    bf16 autocast. Either way no training randomness is consumed."""
     tc = config.train
     settings = config.generator.model_copy(update={"batch_size": tc.eval_batch_size,
                                                    "max_new_tokens": tc.eval_max_new_tokens})
-    return HFGenerator(model, tokenizer, settings, bf16=resolve_bf16(tc.bf16, model.device))
+    with tempfile.TemporaryDirectory(prefix="ragtune-heldout-") as folder:
+        adapter = None
+        if hasattr(model, "peft_config"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.save_pretrained(folder)
+            adapter = folder
+        backend = resolve_backend(config.model_copy(update={"generator": settings}), adapter)
+        if not backend_class(backend).holds_torch_model:
+            yield backend_class(backend).load(settings, config.resolved_cache_dir, adapter=adapter)
+            return
+    was_training = model.training
+    model.eval()
+    try:
+        yield HFGenerator(model, tokenizer, settings, bf16=resolve_bf16(tc.bf16, model.device))
+    finally:
+        model.train(was_training)
 
 
 def score(model, tokenizer, examples: list[EvalExample], config: Config) -> dict[str, float]:
     """EM/F1 (0–100) of the model's answers to ask's prompts, scored like `ragtune eval` (eval.metric_language);
     questions without relevant passages get IDK."""
     prompted = [e for e in examples if e.messages is not None]
-    raws = held_out_generator(model, tokenizer, config).generate([e.messages for e in prompted]) if prompted else []
+    raws: list[str] = []
+    if prompted:
+        with held_out_generator(model, tokenizer, config) as generator:
+            raws = generator.generate([e.messages for e in prompted])
     answers = dict(zip((id(e) for e in prompted), raws))
     em_sum = f1_sum = 0.0
     for example in examples:

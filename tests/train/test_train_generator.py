@@ -131,7 +131,7 @@ def test_frozen_base_in_bf16_with_checkpointing_still_trains_a_float32_lora(trai
                                                                           train_pipeline):
     tc = train_config.train.model_copy(update={"frozen_dtype": "bfloat16", "gradient_checkpointing": True})
     tokenizer, base, stops = training_base(train_config, 0, tc)
-    assert base.dtype == torch.bfloat16 and base.is_gradient_checkpointing
+    assert base.dtype == torch.bfloat16 and base.is_activation_checkpointing
     model = add_lora(base, tc)
     lora = [p for p in model.parameters() if p.requires_grad]
     assert lora and all(p.dtype == torch.float32 for p in lora)
