@@ -114,3 +114,21 @@ def test_adapters_runtime_lora_cannot_apply_exactly_are_named(tmp_path, lora_fol
         (folder / "adapter_config.json").write_text(json.dumps({**peft, **change}))
         assert reason in adapter_problem(folder)
         assert resolve_backend(Config(), folder) == "torch"
+
+
+def test_conversion_names_each_linear_layer_once():
+    import openvino as ov
+    from transformers import AutoConfig
+
+    from ragtune.generate.openvino_export import openvino_model_dir
+
+    config = Config()
+    folder = openvino_model_dir(config.generator.name, "int8", config.resolved_cache_dir)
+    names = [op.get_friendly_name() for op in ov.Core().read_model(folder / "openvino_model.xml").get_ops()
+             if op.get_type_name() == "MatMul"]
+    modules = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
+               "mlp.up_proj", "mlp.down_proj"]
+    for layer in range(AutoConfig.from_pretrained(folder).num_hidden_layers):
+        for module in modules:
+            assert names.count(f"model.layers.{layer}.{module}") == 1, (layer, module)
+    assert names.count("lm_head") == 1
