@@ -8,7 +8,8 @@ Usage: python -m bench.generation_backends [--sets cmrc squad] [--limit 100] [--
   bound (weight bytes read per token / measured copy bandwidth); with --adapter, the same with the LoRA applied.
 - eval: `ragtune eval --limit N --backend B --json` on the reader-quality test files and open-corpus indexes
   (bench/reader_quality.py), each run with an empty answer cache (a private RAGTUNE_CACHE whose converted models
-  are links to the real ones), so its wall time is generation, not cache hits; with --adapter also on cmrc.
+  are links to the real ones), so its wall time is generation, not cache hits, and Chinese questions in fused
+  order (`retrieval.reranker_zh: none`: every backend reads the same passages); with --adapter also on cmrc.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ def private_cache(root: Path) -> Path:
     from ragtune.config import Config
 
     real = Config().resolved_cache_dir
+    root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="cache-", dir=root))
     for entry in real.iterdir():
         if not entry.name.startswith("generations.sqlite"):
@@ -161,11 +163,12 @@ def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | N
     if adapter:
         args += ["--adapter", adapter]
     env = dict(os.environ, RAGTUNE_CACHE=str(private_cache(WORK)))
-    config_file = None
-    if precision:
-        config_file = WORK / f"precision-{precision}.yaml"
-        config_file.write_text(f"generator:\n  precision: {precision}\n")
-        args += ["--config", str(config_file)]
+    # retrieval is not what is compared: Chinese questions keep the fused order (the generator-ql reranker would
+    # load a torch copy of the generator beside an OpenVINO one, and spend minutes on it per run)
+    config_file = WORK / f"eval-{precision or name}.yaml"
+    config_file.write_text("retrieval:\n  reranker_zh: none\n" +
+                           (f"generator:\n  precision: {precision}\n" if precision else ""))
+    args += ["--config", str(config_file)]
     shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
     print(f"$ {shown}", file=sys.stderr, flush=True)
     log.append(shown)
