@@ -10,6 +10,36 @@ Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...
 OnBatch = Callable[[dict[int, str]], None]  # a finished batch: {position in the prompts: answer}
 
 
+def encode_prompts(tokenizer, budget, batch: list[list[Message]], tensors: str):
+    """Chat prompts templated and left-padded by the generator's own tokenizer (`tensors`: "pt" or "np"); one
+    longer than the prompt budget is refused before anything is generated, never run past the window."""
+    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
+    encoded = tokenizer(texts, return_tensors=tensors, padding=True, padding_side="left", add_special_tokens=False)
+    longest = int(encoded["attention_mask"].sum(-1).max()) if texts else 0
+    if budget is not None and longest > budget.limit:
+        raise budget.too_long(longest)
+    return encoded
+
+
+def in_batches(batch: list[list[Message]], size: int, answer: Callable[[list[int]], list[str]], progress: bool,
+               on_batch: OnBatch | None) -> list[str]:
+    """Answers to `batch` in input order, generated `size` prompts at a time by `answer(rows)` (positions in
+    `batch`); similar lengths go together (less padding), and each finished batch reaches `on_batch`."""
+    from ragtune.progress import progress_bar
+
+    order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
+    results: dict[int, str] = {}
+    with progress_bar(total=len(batch), desc="generating", unit="answer", enabled=progress, leave=False) as bar:
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
+            for i, text in zip(rows, answer(rows)):
+                results[i] = text.strip()
+            if on_batch is not None:
+                on_batch({i: results[i] for i in rows})
+            bar.update(len(rows))
+    return [results[i] for i in range(len(batch))]
+
+
 @dataclass(frozen=True)
 class SpanSources:
     """What a span-constrained answer may be: a verbatim span of one of `passages`, or exactly `idk`."""

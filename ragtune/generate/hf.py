@@ -14,12 +14,11 @@ import torch
 from ragtune.adapters import PEFT_CONFIG, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
-from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
+from ragtune.generate.base import Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.generate.span_constraint import SpanLogitsProcessor, SpanTable, TokenBytes
 from ragtune.hardware import generation_precision, resolve_device, resolve_dtype
-from ragtune.progress import progress_bar
 
 
 class HFGenerator(Generator):
@@ -67,13 +66,7 @@ class HFGenerator(Generator):
         return stack
 
     def _encode(self, batch: list[list[Message]]) -> dict:
-        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
-        inputs = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left",
-                                add_special_tokens=False)
-        longest = int(inputs["attention_mask"].sum(dim=1).max()) if texts else 0
-        if self.budget is not None and longest > self.budget.limit:
-            raise self.budget.too_long(longest)  # checked before generating, never past the window
-        return inputs.to(self.device)
+        return encode_prompts(self.tokenizer, self.budget, batch, "pt").to(self.device)
 
     def _generate_kwargs(self, spans: list[SpanSources] | None = None) -> dict:
         kwargs = dict(max_new_tokens=self.config.max_new_tokens, do_sample=False, temperature=None, top_p=None,
@@ -116,26 +109,14 @@ class HFGenerator(Generator):
 
     def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None,
                  spans: list[SpanSources] | None = None) -> list[str]:
-        answers: list[str] = []
-        size = self.config.batch_size
-        # Similar lengths together waste less compute on padding; results go back in input order.
-        order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
-        results: dict[int, str] = {}
-        with progress_bar(total=len(batch), desc="generating", unit="answer", enabled=progress, leave=False) as bar:
-            for start in range(0, len(order), size):
-                rows = order[start : start + size]
-                inputs = self._encode([batch[i] for i in rows])
-                kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
-                with self._decoding():
-                    out = self.model.generate(**inputs, **kwargs)
-                new_tokens = out[:, inputs["input_ids"].shape[1] :]
-                for i, text in zip(rows, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
-                    results[i] = text.strip()
-                if on_batch is not None:
-                    on_batch({i: results[i] for i in rows})
-                bar.update(len(rows))
-        answers = [results[i] for i in range(len(batch))]
-        return answers
+        def answer(rows: list[int]) -> list[str]:
+            inputs = self._encode([batch[i] for i in rows])
+            kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
+            with self._decoding():
+                out = self.model.generate(**inputs, **kwargs)
+            return self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+
+        return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
 
 
 def torch_dtype(name: str, device=None) -> torch.dtype:

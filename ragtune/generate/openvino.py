@@ -21,10 +21,9 @@ from pathlib import Path
 from ragtune.adapters import PEFT_CONFIG, PEFT_WEIGHTS, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
-from ragtune.generate.base import Generator, Message, OnBatch, SpanSources
+from ragtune.generate.base import Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import PACKAGED_GENERATORS
-from ragtune.progress import progress_bar
 
 #: the modules runtime LoRA can reach: the MatMuls openvino_export names
 LORA_MODULES = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
@@ -161,12 +160,7 @@ class OpenVINOGenerator(Generator):
         import openvino as ov
         import openvino_genai as genai
 
-        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
-        encoded = self.tokenizer(texts, return_tensors="np", padding=True, padding_side="left",
-                                 add_special_tokens=False)
-        longest = int(encoded["attention_mask"].sum(axis=1).max()) if texts else 0
-        if self.budget is not None and longest > self.budget.limit:
-            raise self.budget.too_long(longest)  # checked before generating, never past the window
+        encoded = encode_prompts(self.tokenizer, self.budget, batch, "np")
         return genai.TokenizedInputs(ov.Tensor(encoded["input_ids"].astype(np.int64)),
                                      ov.Tensor(encoded["attention_mask"].astype(np.int64)))
 
@@ -202,20 +196,13 @@ class OpenVINOGenerator(Generator):
                  spans: list[SpanSources] | None = None) -> list[str]:
         if spans is not None:
             raise RagtuneError("generator.backend openvino: constrained decoding runs on torch")
-        size = self.config.batch_size
-        order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
-        results: dict[int, str] = {}
         settings = self._generation_config()
-        with progress_bar(total=len(batch), desc="generating", unit="answer", enabled=progress, leave=False) as bar:
-            for start in range(0, len(order), size):
-                rows = order[start : start + size]
-                out = self.pipeline.generate(self._encode([batch[i] for i in rows]), settings)
-                for i, tokens in zip(rows, out.tokens):
-                    results[i] = self._decode(tokens).strip()
-                if on_batch is not None:
-                    on_batch({i: results[i] for i in rows})
-                bar.update(len(rows))
-        return [results[i] for i in range(len(batch))]
+
+        def answer(rows: list[int]) -> list[str]:
+            out = self.pipeline.generate(self._encode([batch[i] for i in rows]), settings)
+            return [self._decode(tokens) for tokens in out.tokens]
+
+        return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
 
 
 def _text_streamer(generator: OpenVINOGenerator, emit):
