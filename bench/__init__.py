@@ -6,6 +6,8 @@ What each script measures:
 - answer_quality: EM/F1 of closed-book vs RAG (vs RAG + an adapter) on the same questions and index.
 - demo_timings: wall time of `ragtune demo`, cold cache (GGUF conversion included) or `--warm`.
 - embed_speed: `ragtune read` with the int8 ONNX embedder vs a plain SentenceTransformer.encode, same texts.
+- generation_backends: torch vs OpenVINO (int8, int4): time to first token, decode tokens/s against the
+  memory-bandwidth bound, peak RSS, and `ragtune eval` wall time and F1 with no cached answers (with an adapter too).
 - generator_tuning: closed-book vs RAG vs RAG + LoRA tuned on human pairs vs on synthetic pairs (CMRC, SQuAD).
 - joint_tuning: base vs separately tuned (retriever + generator) vs jointly tuned, EM/F1 and recall@k.
 - precision_speed: float32 vs bfloat16 on this CPU for batched generation and one LoRA step.
@@ -21,6 +23,7 @@ What each script measures:
 - synth_yield: generations `ragtune synth` spends per kept pair, answer-first vs question+answer prompt.
 - training_curves: every trainer's short seeded run (step losses, history, weight digests), `--compare` to an
   earlier run: a refactor must leave training bit-identical.
+- train_memory: a LoRA step's peak RSS and time, frozen base in float32 or bfloat16, with/without checkpointing.
 - train_step_speed: one LoRA optimizer step, ragtune's loop vs a Hugging Face Trainer + peft, same batch.
 
 Shared modules, not scripts: common (machine, CPU meter, `record`, `run_cli`), splits (the train/test splits
