@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=["generative", "extractive"])
     parser.add_argument("--latency", type=int, default=10, help="questions timed through `ask` per run (0: none)")
     parser.add_argument("--backend", default="auto", help="generator.backend of every run (torch: as before 21)")
+    parser.add_argument("--config", help="a YAML config for every eval run (e.g. retrieval.reranker_zh: none)")
     args = parser.parse_args()
     log: list[str] = []
     table = []
@@ -73,6 +74,7 @@ def main() -> None:
         for run_name in args.runs:
             mode, _, adapter = run_name.partition("=")
             extra = (["--adapter", adapter] if adapter else []) + ["--backend", args.backend]
+            extra += ["--config", args.config] if args.config else []
             start = time.perf_counter()
             out = run(["eval", str(test), "--index", str(index), "--limit", str(args.limit), "--answer-mode", mode,
                        *extra, "--json", "--report", str(WORK / name / "report"), "--name",
