@@ -133,9 +133,15 @@ def test_generator_reranker_leaves_a_clear_fused_leader_alone(mixed_index, ql_re
 
 
 def test_the_pipelines_chinese_reranker_scores_with_its_generators_model(demo_pipeline):
-    """ask and eval hold one copy of the generator: without a LoRA adapter the reranker borrows it."""
-    reranker = demo_pipeline.retriever.rerankers["zh"]
-    assert isinstance(reranker, QueryLikelihoodReranker)
-    reranker.load()
-    assert reranker.model is demo_pipeline.generator.model
-    assert reranker.scores("生命数耗完即算为什么？", ["生命数耗完即算为踢爆。", "长城位于中国北方。"]).argmax() == 0
+    """ask and eval hold one copy of the generator: on torch without a LoRA adapter the reranker borrows it; on
+    OpenVINO (no logits to score with) it loads a torch copy of the base weights."""
+    torch_config = demo_pipeline.config.model_copy(
+        update={"generator": demo_pipeline.config.generator.model_copy(update={"backend": "torch"})})
+    on_torch = Pipeline(demo_pipeline.index_dir, torch_config, embedder=demo_pipeline.embedder, progress=False)
+    for pipeline in (on_torch, demo_pipeline):
+        reranker = pipeline.retriever.rerankers["zh"]
+        assert isinstance(reranker, QueryLikelihoodReranker)
+        reranker.load()
+        borrowed = pipeline.loaded("generator") and reranker.model is getattr(pipeline.generator, "model", None)
+        assert borrowed == (pipeline.generator_backend == "torch")
+        assert reranker.scores("生命数耗完即算为什么？", ["生命数耗完即算为踢爆。", "长城位于中国北方。"]).argmax() == 0

@@ -34,9 +34,10 @@ def test_auto_is_the_reader_only_when_one_is_given(tmp_path):
 
 @pytest.fixture(scope="module")
 def extractive(demo_pipeline) -> Pipeline:
-    config = Config(generator={"answer_mode": "extractive"})
-    return Pipeline(demo_pipeline.index_dir, config, embedder=demo_pipeline.embedder,
-                    generator=demo_pipeline.generator, progress=False)
+    config = Config(generator={"answer_mode": "extractive"})  # constrained decoding: the torch backend
+    pipeline = Pipeline(demo_pipeline.index_dir, config, embedder=demo_pipeline.embedder, progress=False)
+    assert pipeline.generator_backend == "torch"
+    return pipeline
 
 
 @pytest.mark.parametrize("question", ["海梅·雷耶斯哪家漫画公司的虚拟人物？",

@@ -164,7 +164,7 @@ def test_joint_folder_applies_both_halves_through_pipeline(joint, train_pipeline
     from safetensors.torch import load_file as load_torch
 
     config = train_pipeline.config.model_copy(update={"generator": train_pipeline.config.generator.model_copy(
-        update={"max_new_tokens": 8})})
+        update={"max_new_tokens": 8, "backend": "torch"})})  # the PEFT weights are checked in the torch model
     pipeline = Pipeline(train_pipeline.index_dir, config, adapter=joint.out, embedder=train_pipeline.embedder,
                         progress=False)
     assert pipeline.generator_adapter == joint.out and pipeline.retriever_adapter.kind == JOINT
