@@ -16,8 +16,6 @@ from ragtune.generate import create_generator, resolve_backend
 from ragtune.generate.hf import HFGenerator
 from ragtune.generate.openvino import OpenVINOGenerator, adapter_problem, lora_scale
 
-pytest.importorskip("openvino_genai")
-
 PROMPT = [
     {"role": "system", "content": "Answer from the passages, briefly, citing [n]."},
     {"role": "user", "content": "[1] 《战国无双3》是由光荣和ω-force开发的战国无双系列的正统第三续作。"
