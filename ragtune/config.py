@@ -161,10 +161,10 @@ class _ScheduleConfig(_Section):
     #: dtype the frozen base weights are held in while the LoRA (always float32) trains: "bfloat16" halves
     #: their memory and spares bf16 autocast casting them at every step; "auto": bfloat16 when bf16 autocast is
     #: on (bf16 is set or the hardware computes it natively), else float32
-    frozen_dtype: str = Field("float32", pattern="^(auto|float32|bfloat16)$")
-    #: recompute each layer's activations in the backward pass instead of keeping them: far less memory for
-    #: long RAFT prompts, one more forward pass of time
-    gradient_checkpointing: bool = False
+    frozen_dtype: str = Field("auto", pattern="^(auto|float32|bfloat16)$")
+    #: recompute each layer's activations in the backward pass instead of keeping them: a LoRA step of 8 RAFT
+    #: prompts peaked at 4.3 GB instead of 11.4 (BENCHMARKS.md, training memory)
+    gradient_checkpointing: bool = True
 
 
 class TrainConfig(_ScheduleConfig):

@@ -47,7 +47,7 @@ def training_base(config: Config, seed: int, memory: TrainConfig | JointTrainCon
     dtype = frozen_dtype(memory.frozen_dtype, bf16, device) if memory else torch.float32
     tokenizer, base = load_base(config, dtype)
     if memory is not None and memory.gradient_checkpointing:
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     tokenizer.padding_side = "right"
     eos = getattr(getattr(base, "generation_config", None), "eos_token_id", None)
     return tokenizer, base, stop_token_ids(tokenizer, eos)
