@@ -18,13 +18,12 @@ import pickle
 import resource
 import subprocess
 import sys
-import time
 
 from ragtune.config import Config
 
 from .common import ROOT, record
 from .stages import CONFIG
-from .train_step_speed import batch_rows
+from .train_step_speed import batch_rows, lora_steps
 
 WORK = ROOT / ".ragtune" / "bench" / "train-memory"
 VARIANTS = ["float32", "bfloat16", "bfloat16+ckpt", "float32+ckpt"]
@@ -37,37 +36,15 @@ def variant_config(variant: str) -> Config:
 
 def steps_of(variant: str, steps: int) -> dict:
     """Runs in a child process: the trainer's preamble and `steps` + 1 optimizer steps on the saved rows."""
-    import torch
-
-    from ragtune.train.batches import collate, target_tokens
-    from ragtune.train.model import add_lora, autocast, loss_sum, training_base
+    from ragtune.train.model import add_lora, training_base
 
     config = variant_config(variant)
     tc = config.train
     tokenizer, rows = pickle.loads((WORK / "rows.pkl").read_bytes())
     _, base, _ = training_base(config, 0, tc)
-    model = add_lora(base, tc)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=tc.lr)
-    micro = [rows[i : i + tc.batch_size] for i in range(0, len(rows), tc.batch_size)]
-    tokens = sum(target_tokens(r) for r in rows)
-    times, losses = [], []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        total = 0.0
-        for chunk in micro:
-            with autocast(model, tc.bf16):
-                loss = loss_sum(model, *collate(chunk, tokenizer.pad_token_id))
-            (loss / tokens).backward()
-            total += loss.item()
-        torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - start)
-        losses.append(round(total / tokens, 4))
-    return {"step_s": round(sum(times[1:]) / steps, 2), "steps_s": [round(t, 2) for t in times[1:]],
-            "losses": losses, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+    times, losses = lora_steps(add_lora(base, tc), tokenizer, rows, tc, steps)
+    return {"step_s": round(sum(times) / steps, 2), "steps_s": [round(t, 2) for t in times], "losses": losses,
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
 
 
 def main() -> None:

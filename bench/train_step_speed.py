@@ -56,28 +56,35 @@ def batch_rows(config: Config, questions: int):
 
 
 def ragtune_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
-    """The body of ragtune.train.generator._Run.train_step, on the same rows every step."""
-    tc = config.train
+    """The body of ragtune's generator training step, on the same rows every step."""
     seed_everything(0)
     _, base = load_base(config)
-    model = add_lora(base, tc)
+    return lora_steps(add_lora(base, config.train), tokenizer, rows, config.train, steps)[0]
+
+
+def lora_steps(model, tokenizer, rows, tc, steps: int) -> tuple[list[float], list[float]]:
+    """`steps` + 1 AdamW steps of `model`'s LoRA on `rows` (micro-batches, accumulation, clipping as the trainer
+    does); (seconds of each step after the first, per-token loss of every step)."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.lr)
     micro = [rows[i : i + tc.batch_size] for i in range(0, len(rows), tc.batch_size)]
     tokens = sum(target_tokens(r) for r in rows)
-    times = []
+    times, losses = [], []
     for _ in range(steps + 1):
         start = time.perf_counter()
+        total = 0.0
         for chunk in micro:
             with autocast(model, tc.bf16):
                 loss = loss_sum(model, *collate(chunk, tokenizer.pad_token_id))
             (loss / tokens).backward()
+            total += loss.item()
         torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - start)
-    return times[1:]
+        losses.append(round(total / tokens, 4))
+    return times[1:], losses
 
 
 def trainer_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
