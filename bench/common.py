@@ -28,6 +28,14 @@ def run_cli(args: list[str], log: list[str]) -> str:
     return done.stdout
 
 
+def run_child(module: str, args: list[str]) -> dict:
+    """`python -m module ARGS` in its own process (so its peak RSS is its own); the JSON of its last stdout line."""
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{module} {' '.join(args)} failed ({done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def machine() -> str:
     """CPU model, cores, memory, Python, and whether the CPU computes bf16 natively (it decides the precision)."""
     from ragtune.hardware import native_bf16

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import RAGTUNE, ROOT, SHARED, record
+from .common import RAGTUNE, ROOT, SHARED, record, run_child
 from .reader_quality import prepare
 
 WORK = ROOT / ".ragtune" / "bench" / "generation-backends"
@@ -135,13 +135,7 @@ def _openvino_matmul_weight_bytes(xml: Path) -> float:
 
 
 def run_probe(backend: str, adapter: str | None) -> dict:
-    args = [sys.executable, "-m", "bench.generation_backends", "--probe", backend]
-    if adapter:
-        args += ["--adapter", adapter]
-    done = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"probe {backend} failed ({done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("bench.generation_backends", ["--probe", backend, *(["--adapter", adapter] if adapter else [])])
 
 
 def private_cache(root: Path) -> Path:

@@ -16,12 +16,11 @@ import argparse
 import json
 import pickle
 import resource
-import subprocess
 import sys
 
 from ragtune.config import Config
 
-from .common import ROOT, record
+from .common import ROOT, record, run_child
 from .stages import CONFIG
 from .train_step_speed import batch_rows, lora_steps
 
@@ -63,11 +62,7 @@ def main() -> None:
     (WORK / "rows.pkl").write_bytes(pickle.dumps((tokenizer, rows)))
     table = {}
     for variant in args.variants:
-        done = subprocess.run([sys.executable, "-m", "bench.train_memory", "--child", variant,
-                               "--steps", str(args.steps)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"variant {variant} failed ({done.returncode})")
-        table[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+        table[variant] = run_child("bench.train_memory", ["--child", variant, "--steps", str(args.steps)])
         print(json.dumps({variant: table[variant]}), file=sys.stderr, flush=True)
     before = table.get("float32")
     if before:
