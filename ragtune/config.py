@@ -83,6 +83,9 @@ class RetrievalConfig(_Section):
     candidates: int = Field(50, gt=0)
     #: longest question ask and retrieve accept, in characters (a longer one is an error, not a slow search)
     max_question_chars: int = Field(2000, gt=0)
+    #: a follow-up question (one asked after earlier turns) is searched as: "rewrite" (the generator rewrites it
+    #: into a standalone question, ask/followup.py), "concat" (after the previous user turn) or "none" (as asked)
+    followups: str = Field("rewrite", pattern="^(rewrite|concat|none)$")
     #: "linear" (min-max normalised weighted sum) beat weighted RRF on CMRC and SQuAD: see BENCHMARKS.md
     fusion: str = "linear"
     rrf_k: int = 60
@@ -342,6 +345,28 @@ class JointTrainConfig(_ScheduleConfig):
     log_every: int = Field(10, gt=0)
 
 
+class ServeConfig(_Section):
+    """`ragtune serve`: where it listens and what one request may cost."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    #: a file holding the API key (else the RAGTUNE_API_KEY environment variable; neither: no key)
+    api_key_file: Path | None = None
+    #: origins allowed to call the API from a browser page of their own (CORS); empty: none
+    cors_origins: list[str] = []
+    #: largest JSON request body
+    max_body_kb: int = Field(256, gt=0)
+    #: largest uploaded file, and files per upload request
+    max_upload_mb: float = Field(50.0, gt=0)
+    max_upload_files: int = Field(20, gt=0)
+    #: earlier turns a request may carry (the prompt keeps the last ones that fit)
+    max_history_messages: int = Field(40, gt=0)
+    #: largest top_k a request may ask for
+    max_top_k: int = Field(50, gt=0)
+    #: seconds between checks for a new index snapshot (written by an upload or by `ragtune read` elsewhere)
+    reload_check_s: float = Field(1.0, ge=0)
+
+
 class Config(_Section):
     """Everything ragtune can be told; `Config()` is the embedded default."""
 
@@ -357,6 +382,7 @@ class Config(_Section):
     train_reader: ReaderTrainConfig = ReaderTrainConfig()
     synth: SynthConfig = SynthConfig()
     eval: EvalConfig = EvalConfig()
+    serve: ServeConfig = ServeConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 
     @classmethod

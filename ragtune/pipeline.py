@@ -19,6 +19,7 @@ from ragtune.adapters import (
     inspect_adapter,
     split_adapters,
 )
+from ragtune.ask import followup
 from ragtune.ask.question import check_question
 from ragtune.ask.rerankers import Reranker, create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
@@ -51,10 +52,13 @@ class Answer:
     sources: list[RetrievedPassage]
     cited: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: what was searched: the question, or a follow-up made standalone (retrieval.followups)
+    query: str = ""
 
     def to_json(self) -> dict:
         return {
             "answer": self.answer,
+            "standalone_question": self.query or self.question,
             "sources": [
                 {"id": s.id, "title": s.passage.title, "text": s.passage.text, "score": round(s.score, 6),
                  "chunk": s.passage.chunk, "cited": i in self.cited}
@@ -166,8 +170,8 @@ class Pipeline:
                                                                      self.embedder.dim))
 
     @_part
-    def retriever(self) -> HybridRetriever:
-        """What `ask` retrieves with: the adapted query embedder, fitted fusion weight, and rerankers."""
+    def rerankers(self) -> dict[str, Reranker]:
+        """Question language -> reranker (models load on first use); kept when the index changes."""
         rerankers = self._given_rerankers
         if rerankers is None:
             rerankers = create_rerankers(self.config)
@@ -175,7 +179,17 @@ class Pipeline:
             if self.generator_adapter is None and backend_class(self.generator_backend).holds_torch_model:
                 for reranker in rerankers.values():
                     reranker.use_generator(lambda: self.generator)
-        return HybridRetriever(self.store, self.query_embedder, self.retrieval_config, rerankers)
+        return rerankers
+
+    @_part
+    def retriever(self) -> HybridRetriever:
+        """What `ask` retrieves with: the adapted query embedder, fitted fusion weight, and rerankers."""
+        _ = self.rerankers  # first: they check the adapters, which must fail before an index is loaded
+        return self.retriever_over(self.store)
+
+    def retriever_over(self, store: IndexStore) -> HybridRetriever:
+        """The retriever `ask` uses, over `store` (another snapshot of this index): the same models."""
+        return HybridRetriever(store, self.query_embedder, self.retrieval_config, self.rerankers)
 
     @_part
     def base_retriever(self) -> HybridRetriever:
@@ -251,8 +265,21 @@ class Pipeline:
     # ---- ask ------------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None
                  ) -> list[RetrievedPassage]:
+        """The top `k` passages for `question`; a follow-up is searched as `search_query` makes it."""
+        return self.retriever.retrieve(self.search_query(question, history), k)
+
+    def search_query(self, question: str, history: list[Message] | None = None) -> str:
+        """What is searched for `question` after the turns in `history` (`retrieval.followups`): the question
+        itself, the question after the previous user turn, or the question with the conversation's subject (as the
+        generator names it) in its pronoun's place (ask/followup.py)."""
         check_question(question, self.config.retrieval.max_question_chars)
-        return self.retriever.retrieve(_retrieval_query(question, history), k)
+        mode = self.config.retrieval.followups
+        if mode == "none" or not followup.needs_rewrite(history):
+            return question
+        if mode == "concat":
+            return followup.concatenated(question, history)
+        generated = self.generator.decoder().submit(followup.subject_messages(question, history)).result()
+        return followup.standalone(question, history, generated)
 
     def retrieve_many(self, questions: Sequence[str], k: int | None = None, *, base: bool = False,
                       progress: bool | None = None) -> list[list[RetrievedPassage]]:
@@ -285,14 +312,16 @@ class Pipeline:
             on_token: Callable[[str], None] | None = None) -> Answer:
         """Retrieve, then generate; `on_token` receives the answer as it streams."""
         start = time.perf_counter()
-        retrieved = self.retrieve(question, k, history)
+        query = self.search_query(question, history)
+        timings = {"rewrite_s": time.perf_counter() - start} if query != question else {}
+        retrieved = self.retriever.retrieve(query, k)
         sources = answer_sources(retrieved)
-        timings = {"retrieve_s": time.perf_counter() - start}
+        timings["retrieve_s"] = time.perf_counter() - start - timings.get("rewrite_s", 0.0)
         if not sources:
             text = idk_answer(question)
             if on_token:
                 on_token(text)
-            return Answer(question, text, retrieved, [], timings)
+            return Answer(question, text, retrieved, [], timings, query)
         gen_start = time.perf_counter()
         pieces: list[str] = []
         for piece in self.answerer.stream(self.request(question, sources, history)):
@@ -303,7 +332,7 @@ class Pipeline:
                 on_token(piece)
         timings["generate_s"] = time.perf_counter() - gen_start
         text = "".join(pieces).strip()
-        return Answer(question, text, sources, cited_numbers(text, len(sources)), timings)
+        return Answer(question, text, sources, cited_numbers(text, len(sources)), timings, query)
 
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, *,
@@ -363,8 +392,3 @@ def answer_sources(retrieved: list[RetrievedPassage]) -> list[RetrievedPassage]:
     """The retrieved passages a generator may answer from (ask and eval share this rule)."""
     return [s for s in retrieved if s.relevant]
 
-
-def _retrieval_query(question: str, history: list[Message] | None) -> str:
-    """A follow-up question is retrieved together with the user's previous turn, for its context."""
-    previous = [m["content"] for m in (history or []) if m.get("role") == "user"]
-    return f"{previous[-1]}\n{question}" if previous else question

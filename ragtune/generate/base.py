@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ragtune.generate.batching import BatchDecoder
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}
 OnBatch = Callable[[dict[int, str]], None]  # a finished batch: {position in the prompts: answer}
@@ -54,6 +59,8 @@ class Generator(ABC):
     adapter = None
     #: its `model` and `tokenizer` are a transformers model another part may score with (a reranker)
     holds_torch_model: bool = False
+    _decoder: BatchDecoder | None = None
+    _decoder_lock = threading.Lock()
 
     @classmethod
     def cache_key(cls, config) -> str:
@@ -80,3 +87,14 @@ class Generator(ABC):
         """Answer many prompts at once (left-padded batches): what eval and synth use. `on_batch` receives
         each finished batch, so a caller can keep what an interruption of an hour-long run would lose.
         `spans` (one per prompt) holds each answer to a verbatim span of its passages: constrained decoding."""
+
+    def decoder(self) -> BatchDecoder:
+        """The one thread that decodes for every caller at once, batching their prompts (what a server shares
+        among its users; generate/batching.py), built on first use."""
+        with self._decoder_lock:
+            if self._decoder is None:
+                self._decoder = self.make_decoder()
+            return self._decoder
+
+    def make_decoder(self) -> BatchDecoder:
+        raise NotImplementedError(f"{type(self).__name__} does not batch streamed prompts")

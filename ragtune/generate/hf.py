@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from ragtune.adapters import PEFT_CONFIG, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
 from ragtune.generate.base import Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
+from ragtune.generate.batching import BatchDecoder, BoundaryDecoder
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import resolve_generator_path
 from ragtune.generate.span_constraint import SpanLogitsProcessor, SpanTable, TokenBytes
@@ -117,6 +118,51 @@ class HFGenerator(Generator):
             return self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
         return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
+
+    # ---- serving: batches whose rows stream -------------------------------------------------
+    @cached_property
+    def stop_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos) if isinstance(eos, (list, tuple)) else {eos}
+        return {int(i) for i in ids | {self.tokenizer.eos_token_id} if i is not None}
+
+    def make_decoder(self) -> BatchDecoder:
+        def encode(messages: list[Message]) -> list[int]:
+            return self._encode([messages])["input_ids"][0].tolist()
+
+        return BoundaryDecoder(self.tokenizer, self.stop_ids, encode, self.decode_together, self.config.batch_size)
+
+    def decode_together(self, batch: list[list[Message]], on_tokens: Callable[[int, list[int]], bool]) -> None:
+        """One left-padded batch, greedy as `generate`, each step's new token reported per row by
+        `on_tokens(row, [token])`; a row it answers False for (ended, or its client left) stops there."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers.generation.streamers import BaseStreamer
+
+        wanted = torch.ones(len(batch), dtype=torch.bool)
+
+        class RowStreamer(BaseStreamer):
+            prompt_seen = False
+
+            def put(self, value):
+                if not self.prompt_seen:  # the first call carries the prompts
+                    self.prompt_seen = True
+                    return
+                for row, token in enumerate(value.reshape(-1).tolist()):
+                    if wanted[row]:
+                        wanted[row] = on_tokens(row, [token])
+
+            def end(self):
+                pass
+
+        class Unwanted(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return ~wanted.to(input_ids.device)
+
+        inputs = self._encode(batch)
+        kwargs = self._generate_kwargs()
+        with self._decoding():
+            self.model.generate(**inputs, streamer=RowStreamer(),
+                                stopping_criteria=StoppingCriteriaList([Unwanted()]), **kwargs)
 
 
 def torch_dtype(name: str, device=None) -> torch.dtype:

@@ -7,14 +7,16 @@ given, so PEFT's lora_alpha / r is passed explicitly. GenAI's prefix cache (a pr
 as the system prompt and a shared passage, is not computed again) is not keyed by adapter: a prefix computed
 with the adapter would be reused with it switched off. So it is on for the base model only; a pipeline that
 holds an adapter computes every prompt afresh, and switching its adapter off and on is exact.
+
+Everything decodes through one `ContinuousDecoder`: a thread stepping a ContinuousBatchingPipeline, where a
+prompt submitted from any thread joins the running batch at the next step. A batch call (`generate`) submits its
+prompts together; a stream (`stream`, or a server's many users) reads its own tokens as they come.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import queue
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from ragtune.adapters import PEFT_CONFIG, PEFT_WEIGHTS, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
 from ragtune.generate.base import Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
+from ragtune.generate.batching import BatchDecoder, DecodeStream
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import PACKAGED_GENERATORS
 
@@ -80,7 +83,7 @@ def lora_scale(adapter: Path) -> float:
 
 
 class OpenVINOGenerator(Generator):
-    """Greedy decoding by an OpenVINO GenAI LLMPipeline over the converted packaged model."""
+    """Greedy decoding by an OpenVINO GenAI ContinuousBatchingPipeline over the converted packaged model."""
 
     def __init__(self, pipeline, tokenizer, model_config, config: GeneratorConfig, adapters=None):
         self.config = config
@@ -134,7 +137,7 @@ class OpenVINOGenerator(Generator):
                 raise RagtuneError(f"{adapter}: OpenVINO cannot read this adapter: {first_line(exc)}") from exc
             properties["adapters"] = adapters
         try:
-            pipeline = genai.LLMPipeline(str(folder), "CPU", scheduler_config=scheduler, **properties)
+            pipeline = genai.ContinuousBatchingPipeline(str(folder), scheduler, "CPU", properties)
         except RuntimeError as exc:
             raise RagtuneError(f"generator {config.name!r}: OpenVINO cannot load {folder}: {first_line(exc)}"
                                ) from exc
@@ -155,76 +158,93 @@ class OpenVINOGenerator(Generator):
             settings.adapters = self._adapters
         return settings
 
-    def _encode(self, batch: list[list[Message]]):
-        import numpy as np
-        import openvino as ov
-        import openvino_genai as genai
+    def _encode(self, messages: list[Message]) -> list[int]:
+        return encode_prompts(self.tokenizer, self.budget, [messages], "np")["input_ids"][0].tolist()
 
-        encoded = encode_prompts(self.tokenizer, self.budget, batch, "np")
-        return genai.TokenizedInputs(ov.Tensor(encoded["input_ids"].astype(np.int64)),
-                                     ov.Tensor(encoded["attention_mask"].astype(np.int64)))
-
-    def _decode(self, tokens) -> str:
-        return self.tokenizer.decode([t for t in tokens if t not in self._stop_ids], skip_special_tokens=True)
+    def make_decoder(self) -> BatchDecoder:
+        return ContinuousDecoder(self)
 
     def stream(self, messages: list[Message], spans: SpanSources | None = None) -> Iterator[str]:
         if spans is not None:
             raise RagtuneError("generator.backend openvino: constrained decoding runs on torch")
-        inputs = self._encode([messages])
-        pieces: queue.Queue = queue.Queue()
-        done = object()
-        errors: list[BaseException] = []
-        streamer = _text_streamer(self, pieces.put)
-
-        def run():
-            try:
-                self.pipeline.generate(inputs, self._generation_config(), streamer)
-            except BaseException as exc:  # re-raised in the caller's thread below
-                errors.append(exc)
-            finally:
-                pieces.put(done)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        while (piece := pieces.get()) is not done:
-            yield piece
-        thread.join()
-        if errors:
-            raise errors[0]
+        stream = self.decoder().submit(messages)
+        try:
+            yield from stream
+        finally:
+            stream.cancel()  # a caller that stops reading frees its place in the batch
 
     def generate(self, batch: list[list[Message]], progress: bool = False, on_batch: OnBatch | None = None,
                  spans: list[SpanSources] | None = None) -> list[str]:
         if spans is not None:
             raise RagtuneError("generator.backend openvino: constrained decoding runs on torch")
-        settings = self._generation_config()
-
-        def answer(rows: list[int]) -> list[str]:
-            out = self.pipeline.generate(self._encode([batch[i] for i in rows]), settings)
-            return [self._decode(tokens) for tokens in out.tokens]
-
-        return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
+        decoder = self.decoder()
+        return in_batches(batch, self.config.batch_size, lambda rows: decoder.generate([batch[i] for i in rows]),
+                          progress, on_batch)
 
 
-def _text_streamer(generator: OpenVINOGenerator, emit):
-    """A GenAI streamer that turns its token callbacks into text pieces decoded by the transformers tokenizer:
-    a piece is emitted once its bytes form whole characters (a CJK character may span tokens)."""
+class ContinuousDecoder(BatchDecoder):
+    """Continuous batching: the inbox is drained into the pipeline before every step, so a prompt joins the
+    running batch at the next step; each request's new tokens are read after each step."""
+
+    def __init__(self, generator: OpenVINOGenerator):
+        super().__init__(generator.tokenizer, generator._stop_ids, generator._encode)
+        self.generator = generator
+        self._live: dict[int, tuple[DecodeStream, object]] = {}
+        self._next_id = 0
+        self._applied = None  # the AdapterConfig the pipeline decodes with now
+
+    def run(self, first: DecodeStream) -> None:
+        import numpy as np
+        import openvino as ov
+
+        pipeline, settings = self.generator.pipeline, self.generator._generation_config()
+        self._apply_adapters(pipeline)
+        joining = [first]
+        while joining or self._live:
+            for stream in joining + self.take_waiting(1 << 30):
+                if stream.cancelled:
+                    stream.finish()
+                    continue
+                ids = ov.Tensor(np.asarray([stream.ids], dtype=np.int64))
+                self._live[self._next_id] = (stream, pipeline.add_request(self._next_id, ids, settings))
+                self._next_id += 1
+            joining = []
+            self.running = len(self._live)
+            pipeline.step()
+            for request_id, (stream, handle) in list(self._live.items()):
+                if handle.can_read():
+                    for output in handle.read().values():
+                        stream.push(list(output.generated_ids))
+                if stream.cancelled and not _finished(handle):
+                    handle.cancel()
+                if _finished(handle):
+                    del self._live[request_id]
+                    stream.finish()
+        self.running = 0
+
+    def _apply_adapters(self, pipeline) -> None:
+        """GenAI's step() decodes with the adapters its last generate() call set (add_request does not set the
+        request's): so whenever the generator's adapters change, a one-token generate() sets them first."""
+        import numpy as np
+        import openvino as ov
+
+        wanted = self.generator._adapters
+        if wanted is self._applied:
+            return
+        prime = self.generator._generation_config()
+        prime.max_new_tokens = 1
+        pipeline.generate([ov.Tensor(np.asarray([[min(self.stop_ids)]], dtype=np.int64))], [prime])
+        self._applied = wanted
+
+    def fail(self, error: BaseException) -> None:
+        for stream, handle in self._live.values():
+            handle.cancel()
+            stream.finish(error)
+        self._live.clear()
+        self.running = 0
+
+
+def _finished(handle) -> bool:
     import openvino_genai as genai
 
-    class TextStreamer(genai.StreamerBase):
-        def __init__(self):
-            super().__init__()
-            self.tokens: list[int] = []
-            self.sent = 0
-
-        def write(self, token):
-            self.tokens.extend(token if isinstance(token, list) else [token])
-            text = generator._decode(self.tokens)
-            if not text.endswith("\ufffd") and len(text) > self.sent:
-                emit(text[self.sent :])
-                self.sent = len(text)
-            return genai.StreamingStatus.RUNNING
-
-        def end(self):
-            return None
-
-    return TextStreamer()
+    return handle.get_status() != genai.GenerationStatus.RUNNING

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,3 +84,11 @@ class Answerer(ABC):
     @abstractmethod
     def stream(self, request: AnswerRequest) -> Iterator[str]:
         """The answer piece by piece, as it is decoded."""
+
+    _serial = threading.Lock()
+
+    def submit(self, request: AnswerRequest) -> Iterator[str]:
+        """The answer piece by piece for one of many concurrent callers (a server's users). Modes that cannot
+        share the generator's batches answer one request at a time."""
+        with self._serial:
+            yield from self.stream(request)

@@ -20,3 +20,11 @@ class GenerativeAnswerer(Answerer):
 
     def stream(self, request: AnswerRequest) -> Iterator[str]:
         yield from self.generator.stream(self.messages(request))
+
+    def submit(self, request: AnswerRequest) -> Iterator[str]:
+        """Through the generator's batch decoder: concurrent requests decode together, each streaming its own."""
+        stream = self.generator.decoder().submit(self.messages(request))
+        try:
+            yield from stream
+        finally:
+            stream.cancel()  # a client that went away frees its place in the batch

@@ -1,0 +1,101 @@
+"""Follow-up questions made standalone before retrieval: "它有多长？" after a question about the Great Wall.
+
+A follow-up's subject is often a pronoun or missing, so it retrieves poorly on its own; concatenating the
+previous question helps a little and drags in its words. Asked to rewrite a follow-up, the 0.5B generator mostly
+echoes it; asked what the conversation is about, it names the subject well ("泡泡战士", "the Sydney Opera
+House"). So `retrieval.followups: rewrite` asks for the subject of the last exchange and puts it in the
+follow-up's place: for its pronoun when it has one ("它有多长？" -> "长城有多长？"), else before it. A reply that
+does not look like a name (empty, several lines, long) falls back to the concatenation. BENCHMARKS.md
+("Follow-up questions") measures the three against the self-contained question.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ragtune.generate.base import Message
+from ragtune.text import language_of
+
+#: characters of the last exchange shown (answers cite passages and can run long)
+TURN_CHARS = 300
+#: a reply longer than this is not a name
+MAX_SUBJECT_CHARS = 60
+
+SYSTEM = {
+    "en": "Name the main thing the user asked about in the conversation (a person, place, work, organisation, "
+          "event...). Reply with the name only.",
+    "zh": "找出对话中用户所问的主要事物（人名、地名、作品名、组织名、事件等）。只输出这个名称。",
+}
+EXAMPLE = {
+    "en": ("Who designed the Eiffel Tower?", "Gustave Eiffel", "the Eiffel Tower"),
+    "zh": ("长城位于哪个国家？", "中国", "长城"),
+}
+LABELS = {"en": ("User", "Assistant"), "zh": ("用户", "助手")}
+#: pronouns a follow-up puts in its subject's place; possessives become "<subject>'s"
+_EN_PRONOUN = re.compile(r"\b(it|he|she|they|him|them|this|that)\b", re.IGNORECASE)
+_EN_POSSESSIVE = re.compile(r"\b(its|his|her|their)\b", re.IGNORECASE)
+_EN_THERE = re.compile(r"\b(?:in |at )?there\b", re.IGNORECASE)
+_ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该|此|这里|那里|其")
+_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def user_turns(history: list[Message] | None) -> list[str]:
+    return [m["content"] for m in (history or []) if m.get("role") == "user"]
+
+
+def concatenated(question: str, history: list[Message] | None) -> str:
+    """The follow-up after the user's previous turn: the cheap form of context (and the fallback)."""
+    previous = user_turns(history)
+    return f"{previous[-1]}\n{question}" if previous else question
+
+
+def subject_messages(question: str, history: list[Message]) -> list[Message]:
+    """The prompt asking the generator what the last exchange in `history` is about (one worked example)."""
+    lang = language_of(question)
+    asked, answered, subject = EXAMPLE[lang]
+    return [{"role": "system", "content": SYSTEM[lang]},
+            {"role": "user", "content": _exchange(asked, answered, lang)},
+            {"role": "assistant", "content": subject},
+            {"role": "user", "content": _exchange(*_last_exchange(history), lang)}]
+
+
+def _last_exchange(history: list[Message]) -> tuple[str, str]:
+    """The last user turn and the assistant's reply to it (empty if none yet)."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].get("role") == "user":
+            reply = next((m["content"] for m in history[i + 1 :] if m.get("role") == "assistant"), "")
+            return history[i]["content"], reply
+    return "", ""
+
+
+def _exchange(asked: str, answered: str, lang: str) -> str:
+    user, assistant = LABELS[lang]
+    return f"{user}: {_clip(asked)}\n{assistant}: {_clip(_CITATION.sub('', answered))}"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= TURN_CHARS else text[:TURN_CHARS] + "…"
+
+
+def standalone(question: str, history: list[Message], generated: str) -> str:
+    """`question` with the generator's named subject in its pronoun's place (or before it); the concatenation
+    when the reply does not look like a name."""
+    lines = [line.strip() for line in generated.strip().splitlines() if line.strip()]
+    subject = lines[0].strip(" \"'“”「」。.") if len(lines) == 1 else ""
+    if not subject or len(subject) > MAX_SUBJECT_CHARS or subject.lower() in question.lower():
+        return question if subject and subject.lower() in question.lower() else concatenated(question, history)
+    if language_of(question) == "zh":
+        replaced, n = _ZH_PRONOUN.subn(subject, question, count=1)
+        return replaced if n else f"{subject}{question}"
+    replaced, n = _EN_POSSESSIVE.subn(f"{subject}'s", question, count=1)
+    if not n:
+        replaced, n = _EN_THERE.subn(f"in {subject}", question, count=1)
+    if not n:
+        replaced, n = _EN_PRONOUN.subn(subject, question, count=1)
+    return replaced if n else f"{subject}: {question}"
+
+
+def needs_rewrite(history: list[Message] | None) -> bool:
+    """Only a question with earlier user turns can depend on them."""
+    return bool(user_turns(history))
