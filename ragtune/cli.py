@@ -114,6 +114,33 @@ def ask(
     print_sources(answer)
 
 
+@app.command()
+def serve(
+    index: IndexOpt,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1: this machine "
+                                                           "only).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).")] = None,
+    adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
+    api_key_file: Annotated[Path | None, typer.Option("--api-key-file", help="A file whose first line is the API "
+                                                      "key (else RAGTUNE_API_KEY; neither: no key).")] = None,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the index over HTTP: the API (/docs), an OpenAI-compatible endpoint and a web page at /."""
+    import uvicorn
+
+    from ragtune.serve import create_app
+
+    cfg = Config.load(config, **{"serve.host": host, "serve.port": port, "generator.backend": backend,
+                                 "serve.api_key_file": str(api_key_file) if api_key_file else None})
+    app_ = create_app(index, cfg, adapter, warm_up=True)
+    if app_.state.ragtune.api_key is None and cfg.serve.host not in ("127.0.0.1", "localhost", "::1"):
+        say(f"warning: serving on {cfg.serve.host} without an API key: anyone who can reach this port can read "
+            "and change the index (set RAGTUNE_API_KEY or --api-key-file)", err)
+    say(f"ragtune serving {index} on http://{cfg.serve.host}:{cfg.serve.port}/ (API docs at /docs)")
+    uvicorn.run(app_, host=cfg.serve.host, port=cfg.serve.port, log_level="warning")
+
+
 def print_sources(answer) -> None:
     out.print("[bold]Sources[/bold]")
     for n, source in enumerate(answer.sources, start=1):

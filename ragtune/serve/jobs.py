@@ -1,0 +1,158 @@
+"""Uploads read into the index by one background worker, while questions go on being answered.
+
+An upload is saved under `<index>/uploads/<job id>/` with a name the server makes (a number and a cleaned form
+of the original name, never the name itself), then read file by file through the same code as `ragtune read`
+(the index's write lock: a `read` in another process waits its turn, nothing is lost). Each file's save is a
+new snapshot, which the service's view picks up; a job reports per-file progress and one-line errors.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ragtune.errors import RagtuneError, first_line
+from ragtune.index.indexer import delete_paths, read_paths
+from ragtune.read.loaders import LOADERS
+
+UPLOADS = "uploads"
+#: finished jobs kept for `GET /v1/jobs/{id}` (the oldest are forgotten first)
+KEEP_JOBS = 200
+_UNSAFE = re.compile(r"[^\w\-]+", re.UNICODE)
+
+
+def safe_name(number: int, original: str) -> str:
+    """`<number>-<cleaned stem><ext>`: letters, digits, `_` and `-` of the original's last component only, so
+    no upload can name a path; the extension (what picks the loader) is kept when `read` knows it."""
+    base = original.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ext = f".{ext.lower()}" if f".{ext.lower()}" in LOADERS else ""
+    cleaned = _UNSAFE.sub("_", stem).strip("_.")[:80] or "upload"
+    return f"{number}-{cleaned}{ext}"
+
+
+def accepted(original: str) -> bool:
+    """Whether `read` has a loader for this file name's extension (the content is checked when it is read)."""
+    return Path(original.replace("\\", "/")).suffix.lower() in LOADERS
+
+
+@dataclass
+class FileStatus:
+    name: str
+    status: str = "pending"  # pending | ok | error
+    error: str | None = None
+    passages: int = 0
+
+
+@dataclass
+class Job:
+    id: str
+    files: list[FileStatus]
+    folder: Path
+    status: str = "queued"  # queued | running | done | failed
+    message: str | None = None
+    passages_added: int = 0
+    created: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict:
+        done = sum(f.status != "pending" for f in self.files)
+        return {"id": self.id, "status": self.status, "total": len(self.files), "done": done,
+                "passages_added": self.passages_added, "message": self.message,
+                "files": [{"name": f.name, "status": f.status, "error": f.error, "passages": f.passages}
+                          for f in self.files]}
+
+
+class Ingestion:
+    """The upload queue and its one worker thread (reads run one at a time: the index has one writer)."""
+
+    def __init__(self, service):
+        self.service = service
+        self.index_dir: Path = service.index_dir
+        self.jobs: dict[str, Job] = {}
+        self.inbox: queue.Queue[tuple[Job, list[Path]]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="ingestion", daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        return self.inbox.qsize()
+
+    def submit(self, uploads: list[tuple[str, bytes]]) -> Job:
+        """Save `(original name, content)` pairs under a new job's folder and queue them for reading."""
+        job_id = uuid.uuid4().hex[:16]
+        folder = self.index_dir / UPLOADS / job_id
+        folder.mkdir(parents=True)
+        files, paths = [], []
+        for number, (original, content) in enumerate(uploads, start=1):
+            path = folder / safe_name(number, original)
+            path.write_bytes(content)
+            files.append(FileStatus(original))
+            paths.append(path)
+        job = Job(job_id, files, folder)
+        with self._lock:
+            self.jobs[job_id] = job
+            for old in sorted(self.jobs.values(), key=lambda j: j.created)[: max(0, len(self.jobs) - KEEP_JOBS)]:
+                if old.status in ("done", "failed"):
+                    del self.jobs[old.id]
+        self.inbox.put((job, paths))
+        return job
+
+    def _work(self) -> None:
+        while True:
+            job, paths = self.inbox.get()
+            job.status = "running"
+            try:
+                self._read(job, paths)
+                job.status = "done"
+            except Exception as exc:  # noqa: BLE001 - the job reports it; the worker serves the next one
+                job.status, job.message = "failed", first_line(exc)
+            self.service.refresh()
+
+    def _read(self, job: Job, paths: list[Path]) -> None:
+        pipeline = self.service.pipeline
+        for status, path in zip(job.files, paths):
+            report = read_paths(self.index_dir, [path], pipeline.config, pipeline.embedder, progress=False)
+            if report.errors:
+                error = report.errors[0]
+                status.status, status.error = "error", _without_path(getattr(error, "problem", str(error)), path,
+                                                                     status.name)
+                path.unlink(missing_ok=True)
+            else:
+                status.status, status.passages = "ok", report.passages_added
+                job.passages_added += report.passages_added
+            self.service.refresh()
+
+    def delete(self, source: str) -> int:
+        """Remove one source (an uploaded file, or any file `read` added); returns the passages removed."""
+        report = delete_paths(self.index_dir, [source])
+        if report.errors:
+            raise RagtuneError(str(report.errors[0]))
+        path = Path(source)
+        if _inside(path, self.index_dir / UPLOADS):
+            path.unlink(missing_ok=True)
+            if path.parent.exists() and not any(path.parent.iterdir()):
+                shutil.rmtree(path.parent, ignore_errors=True)
+        self.service.refresh()
+        return report.passages_removed
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _without_path(message: str, path: Path, name: str) -> str:
+    """A read error names the saved file; the user knows it by the name they uploaded."""
+    return message.replace(str(path), name).replace(path.name, name)

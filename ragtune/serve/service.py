@@ -1,0 +1,131 @@
+"""What the server does, without HTTP: one Pipeline's models shared by every request, over the live snapshot.
+
+The models (embedder, rerankers, generator) load once. The index is a `View` of one snapshot: a request takes
+the current view when it starts and keeps it to its end, while a newer snapshot (an upload, or `ragtune read`
+in another process) is noticed within `serve.reload_check_s` and becomes the view of later requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
+from ragtune.config import Config
+from ragtune.generate.base import Message
+from ragtune.generate.citations import cited_numbers
+from ragtune.generate.prompt import idk_answer
+from ragtune.index.store import IndexStore
+from ragtune.pipeline import Answer, Pipeline, answer_sources
+
+
+@dataclass(frozen=True)
+class View:
+    """One snapshot and the retriever over it (None: no index yet, so nothing is retrieved)."""
+
+    snapshot: str | None
+    store: IndexStore | None
+    retriever: HybridRetriever | None
+
+    def retrieve(self, query: str, k: int | None) -> list[RetrievedPassage]:
+        return self.retriever.retrieve(query, k) if self.retriever is not None else []
+
+
+@dataclass
+class Asked:
+    """A question on its way: what was searched, the passages, and the answer's pieces still to come."""
+
+    question: str
+    query: str
+    sources: list[RetrievedPassage]
+    pieces: Iterator[str]
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def answer(self, text: str) -> Answer:
+        text = text.strip()
+        self.timings["total_s"] = time.perf_counter() - self.started
+        return Answer(self.question, text, self.sources, cited_numbers(text, len(self.sources)), self.timings,
+                      self.query)
+
+
+class Service:
+    def __init__(self, index_dir: str | Path, config: Config | None = None, adapter=None, *,
+                 pipeline: Pipeline | None = None):
+        """`pipeline`: one over `index_dir` whose models are already loaded (else the config's load once)."""
+        self.index_dir = Path(index_dir)
+        self.config = config or Config()
+        self.pipeline = pipeline or Pipeline(self.index_dir, self.config, adapter, progress=False)
+        self._view: View | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    # ---- the index --------------------------------------------------------------------------
+    def view(self) -> View:
+        """The view of the live snapshot (checked at most every `serve.reload_check_s`)."""
+        now = time.monotonic()
+        view = self._view
+        if view is not None and now - self._checked < self.config.serve.reload_check_s:
+            return view
+        with self._lock:
+            self._checked = now
+            live = IndexStore.current_snapshot(self.index_dir)
+            name = live.name if live is not None else None
+            if self._view is None or self._view.snapshot != name:
+                self._view = self._load(name)
+            return self._view
+
+    def _load(self, snapshot: str | None) -> View:
+        if snapshot is None:
+            return View(None, None, None)
+        store = IndexStore.load(self.index_dir)
+        return View(snapshot, store, self.pipeline.retriever_over(store))
+
+    def refresh(self) -> View:
+        """Look for a new snapshot now (after an upload)."""
+        self._checked = 0.0
+        return self.view()
+
+    def warm_up(self) -> None:
+        """Load the models before the first request (the first answer should not wait for them)."""
+        self.view()
+        self.pipeline.embedder.encode_queries(["warm up"])
+        self.pipeline.generator.decoder()
+
+    # ---- questions --------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None
+                 ) -> tuple[str, list[RetrievedPassage]]:
+        query = self.pipeline.search_query(question, history)
+        return query, self.view().retrieve(query, k)
+
+    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Asked:
+        """Retrieve now; the answer's pieces come from the generator's shared batches as they decode."""
+        start = time.perf_counter()
+        view = self.view()
+        query = self.pipeline.search_query(question, history)
+        timings = {"rewrite_s": time.perf_counter() - start} if query != question else {}
+        retrieved = view.retrieve(query, k)
+        timings["retrieve_s"] = time.perf_counter() - start - timings.get("rewrite_s", 0.0)
+        sources = answer_sources(retrieved)
+        if not sources:
+            return Asked(question, query, retrieved, iter([idk_answer(question)]), timings, start)
+        request = self.pipeline.request(question, sources, history)
+        return Asked(question, query, sources, self.pipeline.answerer.submit(request), timings, start)
+
+    # ---- health -----------------------------------------------------------------------------
+    def health(self) -> dict:
+        view = self.view()
+        store = view.store
+        return {"status": "ok", "passages": len(store) if store is not None else 0,
+                "documents": len(store.sources) if store is not None else 0, "snapshot": view.snapshot,
+                "generator": self.config.generator.name, "backend": self.pipeline.generator_backend}
+
+    def queue_depth(self) -> int:
+        """Prompts waiting for or in the generator's batch."""
+        if not self.pipeline.loaded("generator"):
+            return 0
+        decoder = self.pipeline.generator.decoder()
+        return decoder.waiting + decoder.running
