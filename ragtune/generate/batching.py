@@ -86,6 +86,8 @@ class BatchDecoder(ABC):
         self.tokenizer, self.stop_ids, self.encode = tokenizer, stop_ids, encode
         self.inbox: queue.Queue[DecodeStream] = queue.Queue()
         self.running = 0
+        #: the most prompts decoded together so far (tests and benchmarks check that batching happened)
+        self.peak = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -163,6 +165,7 @@ class BoundaryDecoder(BatchDecoder):
 
     def _decode(self, batch: list[DecodeStream]) -> None:
         self._batch, self.running = batch, len(batch)
+        self.peak = max(self.peak, len(batch))
         done = [False] * len(batch)
 
         def on_tokens(row: int, tokens: list[int]) -> bool:

@@ -210,6 +210,7 @@ class ContinuousDecoder(BatchDecoder):
                 self._next_id += 1
             joining = []
             self.running = len(self._live)
+            self.peak = max(self.peak, self.running)
             pipeline.step()
             for request_id, (stream, handle) in list(self._live.items()):
                 if handle.can_read():
