@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean browser
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ragtune demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check ragtune tests bench
 	$(BIN)/pytest -q
+
+# the web page's test drives Debian's chromium (Playwright with the system browser): installed when missing and
+# apt-get can (root, or sudo without a password); otherwise that one test is skipped and says why
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo -n apt-get install -y -q chromium >/dev/null 2>&1 || { sudo -n apt-get update -q >/dev/null && sudo -n apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "chromium is missing and cannot be installed here: the browser test will be skipped"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check ragtune tests bench

@@ -137,6 +137,8 @@ class GeneratorConfig(_Section):
     #: (on other CPUs bf16 generates ~5x slower); or any torch dtype name
     dtype: str = "auto"
     batch_size: int = Field(8, gt=0)
+    #: prompts a server decodes together, each streaming its own answer (1: one request at a time)
+    decode_batch: int = Field(16, gt=0)
     max_passage_tokens: int = Field(320, gt=16)
     threads: int | None = None
 

@@ -272,14 +272,23 @@ class Pipeline:
         """What is searched for `question` after the turns in `history` (`retrieval.followups`): the question
         itself, the question after the previous user turn, or the question with the conversation's subject (as the
         generator names it) in its pronoun's place (ask/followup.py)."""
-        check_question(question, self.config.retrieval.max_question_chars)
+        return self.search_queries([question], [history or []])[0]
+
+    def search_queries(self, questions: Sequence[str], histories: Sequence[list[Message]]) -> list[str]:
+        """`search_query` for many questions at once, the subjects named in the generator's batches."""
+        for question in questions:
+            check_question(question, self.config.retrieval.max_question_chars)
         mode = self.config.retrieval.followups
-        if mode == "none" or not followup.needs_rewrite(history):
-            return question
+        queries = list(questions)
+        todo = [i for i, history in enumerate(histories) if mode != "none" and followup.needs_rewrite(history)]
         if mode == "concat":
-            return followup.concatenated(question, history)
-        generated = self.generator.decoder().submit(followup.subject_messages(question, history)).result()
-        return followup.standalone(question, history, generated)
+            for i in todo:
+                queries[i] = followup.concatenated(questions[i], histories[i])
+        elif todo:
+            prompts = [followup.subject_messages(questions[i], histories[i]) for i in todo]
+            for i, generated in zip(todo, self.generator.generate(prompts), strict=True):
+                queries[i] = followup.standalone(questions[i], histories[i], generated)
+        return queries
 
     def retrieve_many(self, questions: Sequence[str], k: int | None = None, *, base: bool = False,
                       progress: bool | None = None) -> list[list[RetrievedPassage]]:

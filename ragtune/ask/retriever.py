@@ -46,19 +46,22 @@ class HybridRetriever:
         self.fusion = create_fusion(config)
         self.rerankers = create_rerankers(Config(retrieval=config)) if rerankers is None else rerankers
 
-    def retrieve(self, query: str, k: int | None = None) -> list[RetrievedPassage]:
-        return self.retrieve_many([query], k)[0]
+    def retrieve(self, query: str, k: int | None = None, rerank: bool = True) -> list[RetrievedPassage]:
+        return self.retrieve_many([query], k, rerank)[0]
 
-    def retrieve_many(self, queries: list[str], k: int | None = None) -> list[list[RetrievedPassage]]:
-        """Batch form: queries are embedded together (what eval uses)."""
+    def retrieve_many(self, queries: list[str], k: int | None = None, rerank: bool = True
+                      ) -> list[list[RetrievedPassage]]:
+        """Batch form: queries are embedded together (what eval uses). `rerank=False`: the fused order alone
+        (a server's fast path)."""
         k = k or self.config.top_k
-        pool = max(k, self.config.rerank_candidates) if self.rerankers else k
+        rerank = rerank and bool(self.rerankers)
+        pool = max(k, self.config.rerank_candidates) if rerank else k
         if len(self.store) == 0:
             return [[] for _ in queries]
         views = [self.store.search_text(q) for q in queries]
         vectors = self.embedder.encode_queries(views)
-        return [self._rerank(q, self._rank(vector, tokenize(view), pool))[:k]
-                for q, view, vector in zip(queries, views, vectors)]
+        ranked = [self._rank(vector, tokenize(view), pool) for view, vector in zip(views, vectors)]
+        return [(self._rerank(q, r) if rerank else r)[:k] for q, r in zip(queries, ranked)]
 
     def _rerank(self, query: str, ranked: list[RetrievedPassage]) -> list[RetrievedPassage]:
         """The reranker's order over the fused top `rerank_candidates`, when one covers the query's language;

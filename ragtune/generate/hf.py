@@ -130,7 +130,8 @@ class HFGenerator(Generator):
         def encode(messages: list[Message]) -> list[int]:
             return self._encode([messages])["input_ids"][0].tolist()
 
-        return BoundaryDecoder(self.tokenizer, self.stop_ids, encode, self.decode_together, self.config.batch_size)
+        return BoundaryDecoder(self.tokenizer, self.stop_ids, encode, self.decode_together,
+                               self.config.decode_batch)
 
     def decode_together(self, batch: list[list[Message]], on_tokens: Callable[[int, list[int]], bool]) -> None:
         """One left-padded batch, greedy as `generate`, each step's new token reported per row by

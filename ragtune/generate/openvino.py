@@ -201,7 +201,8 @@ class ContinuousDecoder(BatchDecoder):
         self._apply_adapters(pipeline)
         joining = [first]
         while joining or self._live:
-            for stream in joining + self.take_waiting(1 << 30):
+            room = self.generator.config.decode_batch - len(self._live) - len(joining)
+            for stream in joining + self.take_waiting(max(0, room)):
                 if stream.cancelled:
                     stream.finish()
                     continue

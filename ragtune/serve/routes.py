@@ -112,7 +112,7 @@ def router(app_state) -> APIRouter:
     async def retrieve(body: RetrieveRequest):
         history = history_of(body.history, limits.max_history_messages)
         query, passages = await anyio.to_thread.run_sync(service.retrieve, body.question,
-                                                         checked_top_k(body.top_k), history)
+                                                         checked_top_k(body.top_k), history, body.rerank)
         return {"standalone_question": query,
                 "passages": [{"id": p.id, "title": p.passage.title, "text": p.passage.text,
                               "score": round(p.score, 6), "chunk": p.passage.chunk} for p in passages]}

@@ -27,6 +27,7 @@ class RetrieveRequest(BaseModel):
     question: str = Field(min_length=1)
     top_k: int | None = Field(None, ge=1)
     history: list[ChatMessage] = Field(default_factory=list)
+    rerank: bool = Field(False, description="Rerank as /v1/ask does (slower); default: the fused order.")
 
 
 class Source(BaseModel):

@@ -7,9 +7,11 @@ in another process) is noticed within `serve.reload_check_s` and becomes the vie
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +32,46 @@ class View:
     store: IndexStore | None
     retriever: HybridRetriever | None
 
-    def retrieve(self, query: str, k: int | None) -> list[RetrievedPassage]:
-        return self.retriever.retrieve(query, k) if self.retriever is not None else []
+
+class RetrievalBatcher:
+    """Concurrent requests' searches run together: one thread takes every query waiting (up to `size`) and
+    embeds them in one batch (a lone query costs ~5 ms to embed, one of 64 under 1 ms), so retrieval keeps up
+    with many clients; a lone request waits for nobody."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self.inbox: queue.Queue[tuple[View, str, int | None, bool, Future]] = queue.Queue()
+        threading.Thread(target=self._work, name="retrieval", daemon=True).start()
+
+    def retrieve(self, view: View, query: str, k: int | None, rerank: bool) -> list[RetrievedPassage]:
+        if view.retriever is None:
+            return []
+        done: Future = Future()
+        self.inbox.put((view, query, k, rerank, done))
+        return done.result()
+
+    def _work(self) -> None:
+        while True:
+            batch = [self.inbox.get()]
+            while len(batch) < self.size:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            groups: dict[tuple[int, bool], list] = {}
+            for item in batch:  # one call per snapshot and rerank choice
+                groups.setdefault((id(item[0]), item[3]), []).append(item)
+            for items in groups.values():
+                view, rerank = items[0][0], items[0][3]
+                deepest = max((k or view.retriever.config.top_k) for _, _, k, _, _ in items)
+                try:
+                    ranked = view.retriever.retrieve_many([q for _, q, _, _, _ in items], deepest, rerank)
+                except BaseException as exc:  # noqa: BLE001 - each waiting request gets the error
+                    for *_, done in items:
+                        done.set_exception(exc)
+                    continue
+                for (_, _, k, _, done), passages in zip(items, ranked):
+                    done.set_result(passages[: k or view.retriever.config.top_k])
 
 
 @dataclass
@@ -62,6 +102,7 @@ class Service:
         self._view: View | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self.batcher = RetrievalBatcher()
 
     # ---- the index --------------------------------------------------------------------------
     def view(self) -> View:
@@ -96,10 +137,11 @@ class Service:
         self.pipeline.generator.decoder()
 
     # ---- questions --------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None
-                 ) -> tuple[str, list[RetrievedPassage]]:
+    def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None,
+                 rerank: bool = False) -> tuple[str, list[RetrievedPassage]]:
+        """The passages alone (the fast path: fused order unless `rerank`)."""
         query = self.pipeline.search_query(question, history)
-        return query, self.view().retrieve(query, k)
+        return query, self.batcher.retrieve(self.view(), query, k, rerank)
 
     def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Asked:
         """Retrieve now; the answer's pieces come from the generator's shared batches as they decode."""
@@ -107,7 +149,7 @@ class Service:
         view = self.view()
         query = self.pipeline.search_query(question, history)
         timings = {"rewrite_s": time.perf_counter() - start} if query != question else {}
-        retrieved = view.retrieve(query, k)
+        retrieved = self.batcher.retrieve(view, query, k, True)
         timings["retrieve_s"] = time.perf_counter() - start - timings.get("rewrite_s", 0.0)
         sources = answer_sources(retrieved)
         if not sources:

@@ -51,6 +51,18 @@ def test_retrieve_is_passages_without_generation(client):
     assert set(body["passages"][0]) == {"id", "title", "text", "score", "chunk", "cited"}
 
 
+def test_concurrent_retrievals_are_batched_and_rank_as_one_alone(client, service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [QUESTION, "生命数耗完即算为什么？", "Who developed 泡泡战士?", "Who was Genghis Khan?"] * 5
+    alone = {q: [p["id"] for p in client.post("/v1/retrieve", json={"question": q}).json()["passages"]]
+             for q in set(questions)}
+    with ThreadPoolExecutor(20) as pool:
+        together = list(pool.map(lambda q: client.post("/v1/retrieve", json={"question": q, "top_k": 3}).json(),
+                                 questions))
+    assert all([p["id"] for p in got["passages"]] == alone[q][:3] for q, got in zip(questions, together))
+
+
 def test_a_follow_up_is_searched_as_a_standalone_question(client):
     history = [{"role": "user", "content": "泡泡战士是哪家公司开发的？"}, {"role": "assistant", "content": "Nexon [1]"}]
     body = client.post("/v1/retrieve", json={"question": "它在中国大陆由谁运营？", "history": history}).json()

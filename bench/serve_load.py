@@ -1,0 +1,200 @@
+"""`ragtune serve` under concurrent clients, on loopback: rows measured in one run, bounded in time and count.
+
+Usage: python -m bench.serve_load [--set squad] [--retrieve-s 60] [--retrieve-clients 50] [--ask-s 60]
+           [--ask-clients 1 4 16] [--max-answers 64]
+
+The server is the real CLI (`ragtune serve`, uvicorn, default config) over the reader-quality index of a set
+(bench/reader_quality.py), started once with dynamic batching (generator.decode_batch 16) and once decoding one
+request at a time (decode_batch 1); the clients are asyncio + httpx in this process, each sending its next
+request when the last one ends (closed loop), questions taken in turn from the set's test questions.
+- retrieve: POST /v1/retrieve (fused order, the fast path) from `--retrieve-clients` clients for
+  `--retrieve-s` seconds: requests/s, p50/p99 latency, errors.
+- ask: POST /v1/ask with stream true from 1, 4, 16 clients, for `--ask-s` seconds or `--max-answers` answers:
+  answers/minute, p50/p95 latency, p50 time to the first token, errors; batched against one-at-a-time.
+Goals (issue 22): 0 errors; retrieval >= 300 requests/s; with 16 clients batched >= 4x one-at-a-time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .common import RAGTUNE, record
+from .reader_quality import prepare
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`ragtune serve` in a child process, up when /v1/health answers."""
+
+    def __init__(self, index: Path, decode_batch: int, log: list[str]):
+        self.port = free_port()
+        self.config = Path(tempfile.mkstemp(suffix=".yaml")[1])
+        self.config.write_text(f"generator:\n  decode_batch: {decode_batch}\n")
+        args = ["serve", "--index", str(index), "--port", str(self.port), "--config", str(self.config)]
+        log.append(" ".join(["ragtune", *args]) + f"  # config: generator.decode_batch {decode_batch}")
+        env = dict(os.environ)
+        env.pop("RAGTUNE_API_KEY", None)
+        self.process = subprocess.Popen([*RAGTUNE, *args], stdout=subprocess.DEVNULL, stderr=sys.stderr, env=env)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def wait(self, client, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"ragtune serve exited with {self.process.returncode}")
+            try:
+                if (await client.get(f"{self.url}/v1/health")).status_code == 200:
+                    return
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            await asyncio.sleep(0.5)
+        raise SystemExit("ragtune serve did not come up")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.config.unlink(missing_ok=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+async def closed_loop(clients: int, seconds: float, limit: int | None, one_request) -> tuple[list[dict], float]:
+    """`clients` workers each sending `one_request(i)` back to back until `seconds` pass or `limit` requests
+    have started; returns each request's record and the wall time."""
+    started, records = 0, []
+    deadline = time.monotonic() + seconds
+
+    async def worker():
+        nonlocal started
+        while time.monotonic() < deadline and (limit is None or started < limit):
+            started += 1
+            records.append(await one_request(started))
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return records, time.perf_counter() - begin
+
+
+async def retrieve_load(client, url: str, questions: list[str], clients: int, seconds: float) -> dict:
+    async def one(i: int) -> dict:
+        start = time.perf_counter()
+        try:
+            response = await client.post(f"{url}/v1/retrieve", json={"question": questions[i % len(questions)]})
+            ok = response.status_code == 200 and bool(response.json()["passages"])
+        except Exception:  # noqa: BLE001 - counted as an error
+            ok = False
+        return {"ok": ok, "s": time.perf_counter() - start}
+
+    await one(0)  # warm
+    records, wall = await closed_loop(clients, seconds, None, one)
+    latencies = [r["s"] for r in records if r["ok"]]
+    return {"clients": clients, "requests": len(records), "errors": sum(not r["ok"] for r in records),
+            "requests_per_s": round(len(latencies) / wall, 1), "p50_s": percentile(latencies, 0.5),
+            "p99_s": percentile(latencies, 0.99), "seconds": round(wall, 1)}
+
+
+async def ask_load(client, url: str, questions: list[str], clients: int, seconds: float, limit: int) -> dict:
+    async def one(i: int) -> dict:
+        start, first, ok = time.perf_counter(), None, False
+        try:
+            body = {"question": questions[i % len(questions)], "stream": True}
+            async with client.stream("POST", f"{url}/v1/ask", json=body) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("event: token") and first is None:
+                        first = time.perf_counter() - start
+                    if line.startswith("event: sources"):
+                        ok = True
+                    if line.startswith("event: error"):
+                        ok = False
+                        break
+        except Exception:  # noqa: BLE001 - counted as an error
+            ok = False
+        return {"ok": ok, "s": time.perf_counter() - start, "first_s": first}
+
+    records, wall = await closed_loop(clients, seconds, limit, one)
+    done = [r for r in records if r["ok"]]
+    return {"clients": clients, "answers": len(done), "errors": len(records) - len(done),
+            "answers_per_min": round(60 * len(done) / wall, 1), "p50_s": percentile([r["s"] for r in done], 0.5),
+            "p95_s": percentile([r["s"] for r in done], 0.95),
+            "ttft_p50_s": percentile([r["first_s"] for r in done if r["first_s"] is not None], 0.5),
+            "seconds": round(wall, 1)}
+
+
+async def run(args, index: Path, questions: list[str], log: list[str]) -> dict:
+    import httpx
+
+    result: dict = {"ask": {}}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+        for mode, decode_batch in (("batched", 16), ("one_at_a_time", 1)):
+            server = Server(index, decode_batch, log)
+            try:
+                await server.wait(client)
+                if mode == "batched":
+                    result["retrieve"] = await retrieve_load(client, server.url, questions, args.retrieve_clients,
+                                                             args.retrieve_s)
+                    print(json.dumps({"retrieve": result["retrieve"]}), file=sys.stderr, flush=True)
+                await ask_load(client, server.url, questions, 1, 0, 1)  # warm: first answer loads nothing more
+                rows = {}
+                for clients in args.ask_clients:
+                    rows[clients] = await ask_load(client, server.url, questions, clients, args.ask_s,
+                                                   args.max_answers)
+                    print(json.dumps({mode: rows[clients]}), file=sys.stderr, flush=True)
+                result["ask"][mode] = rows
+            finally:
+                server.stop()
+    for clients, row in result["ask"].get("batched", {}).items():
+        alone = result["ask"].get("one_at_a_time", {}).get(clients)
+        if alone and alone["answers_per_min"]:
+            row["vs_one_at_a_time"] = round(row["answers_per_min"] / alone["answers_per_min"], 2)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--set", default="squad")
+    parser.add_argument("--retrieve-s", type=float, default=60)
+    parser.add_argument("--retrieve-clients", type=int, default=50)
+    parser.add_argument("--ask-s", type=float, default=60)
+    parser.add_argument("--ask-clients", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--max-answers", type=int, default=64)
+    args = parser.parse_args()
+    from ragtune.read.questions import load_questions
+
+    log: list[str] = []
+    test, index = prepare(args.set, log)
+    questions = [q.text for q in load_questions(test)]
+    result = {"bench": "serve_load", "set": args.set, **asyncio.run(run(args, index, questions, log))}
+    batched16 = result["ask"].get("batched", {}).get(16, {})
+    errors = result["retrieve"]["errors"] + sum(r["errors"] for rows in result["ask"].values() for r in rows.values())
+    result["goals"] = {"errors": errors, "retrieve_rps_ge_300": result["retrieve"]["requests_per_s"] >= 300,
+                       "batched16_ge_4x": (batched16.get("vs_one_at_a_time") or 0) >= 4}
+    record("serve load (`ragtune serve` on loopback)", result,
+           notes="closed-loop clients (asyncio + httpx) in the benchmark's own process, on the same 2 cores as the "
+           "server; retrieve = POST /v1/retrieve (fused order); ask = POST /v1/ask streamed, latency to the last "
+           "event, ttft to the first token event; batched = generator.decode_batch 16 (continuous batching on "
+           "OpenVINO), one_at_a_time = decode_batch 1, same server otherwise. Commands: "
+           + "; ".join(f"`{c}`" for c in log))
+
+
+if __name__ == "__main__":
+    main()
