@@ -78,6 +78,11 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in [".venv/bin/python", *head, *sys.argv[1:]])
 
 
+def commands(log: list[str]) -> str:
+    """The commands a benchmark ran, as BENCHMARKS.md notes quote them."""
+    return "; ".join(f"`{c}`" for c in log)
+
+
 def record(title: str, result: dict, notes: str = "") -> None:
     """Print the JSON line and append a section to BENCHMARKS.md with the command that made it."""
     line = json.dumps(result, ensure_ascii=False)

@@ -23,7 +23,7 @@ import re
 import time
 from pathlib import Path
 
-from .common import SHARED, record
+from .common import SHARED, commands, record
 from .reader_quality import prepare
 
 MODES = ("alone", "concat", "rewrite", "original")
@@ -170,11 +170,13 @@ def main() -> None:
         result["recall@5"][name] = measure(index, pairs)
         print(json.dumps({name: result["recall@5"][name]}, ensure_ascii=False), flush=True)
     record("follow-up questions (recall@5: alone / concat / rewrite / original)", result,
-           notes="pairs made by rule from the reader-quality test questions (two questions on one paragraph naming "
-           "the article title; the second's title replaced by 它/it, or dropped from the front of a Chinese "
-           "question); the first question and its gold answer are the conversation; default config and "
+           notes="pairs made by rule from all questions of CMRC dev and the English SQuAD subset (two questions on "
+           "one paragraph that name the same subject, the article title or a shared name; the second's subject "
+           "replaced by 它/it, or dropped from the front of a Chinese question; same_paragraph counts them, the "
+           "English rest pair a question with one on an earlier paragraph of the article); the first question "
+           "and its gold answer are the conversation; default config and "
            "retriever (rerankers on); query_s: seconds per question to build the search query (rewrite: the "
-           "generator naming the subject, batched). Indexes: " + "; ".join(f"`{c}`" for c in log))
+           "generator naming the subject, batched). Indexes: " + commands(log))
 
 
 if __name__ == "__main__":

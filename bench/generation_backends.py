@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import RAGTUNE, ROOT, SHARED, record, run_child
+from .common import RAGTUNE, ROOT, SHARED, commands, record, run_child
 from .reader_quality import prepare
 
 WORK = ROOT / ".ragtune" / "bench" / "generation-backends"
@@ -224,7 +224,7 @@ def main() -> None:
            "backend in its own process (peak_rss_gb is that process's); of_bound = decode tok/s / (copy bandwidth "
            "/ weight bytes read per token). eval: wall time of the whole `ragtune eval` command (model load and "
            "retrieval included) with no cached answers; speedup and f1_vs_torch against the torch row of the same "
-           "set and adapter. Commands: " + "; ".join(f"`{c}`" for c in log))
+           "set and adapter. Commands: " + commands(log))
 
 
 if __name__ == "__main__":

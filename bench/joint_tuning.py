@@ -27,7 +27,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import record, run_cli
+from .common import commands, record, run_cli
 from .splits import qa_split
 from .stages import WORK, eval_stage, read_indexes, train_stage
 
@@ -111,7 +111,7 @@ def main() -> None:
             "training": {name: training(work) for name, work in works.items()}},
            notes="same `ragtune eval --json` command and eval index for every condition; EM/F1 0-100, recall@k "
            "0-1; separate = `--adapter GEN --adapter RETRIEVER`, joint = one `ragtune train joint` folder. "
-           "Commands: " + "; ".join(f"`{c}`" for c in log))
+           "Commands: " + commands(log))
 
 
 if __name__ == "__main__":

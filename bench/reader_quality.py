@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import ROOT, record
+from .common import ROOT, commands, record
 from .common import run_cli as run
 from .splits import duie_qa, qa_split
 
@@ -93,7 +93,7 @@ def main() -> None:
            "in %; eval_s_per_question is the eval command's wall time per question (model load included; answers "
            "cached by an earlier run make it short); answer_s_median is the median time `ask` spent answering "
            "(retrieval excluded, models loaded) over --latency questions. Commands: "
-           + "; ".join(f"`{c}`" for c in log))
+           + commands(log))
 
 
 if __name__ == "__main__":

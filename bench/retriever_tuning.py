@@ -28,7 +28,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .common import ROOT, SHARED, record
+from .common import ROOT, SHARED, commands, record
 from .common import run_cli as run
 from .splits import qa_split
 
@@ -140,7 +140,7 @@ def main() -> None:
         record(f"retriever tuning: {name} ({args.embedder})", result,
                notes="base vs `ragtune train retriever` adapter on held-out questions (never test qrels); "
                "rows: dense alone and fused (no reranker) unless --rows says otherwise. Commands: "
-               + "; ".join(f"`{c}`" for c in log))
+               + commands(log))
 
 
 if __name__ == "__main__":

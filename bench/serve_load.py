@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import RAGTUNE, record
+from .common import RAGTUNE, commands, record
 from .reader_quality import prepare
 
 
@@ -193,7 +193,7 @@ def main() -> None:
            "server; retrieve = POST /v1/retrieve (fused order); ask = POST /v1/ask streamed, latency to the last "
            "event, ttft to the first token event; batched = generator.decode_batch 16 (continuous batching on "
            "OpenVINO), one_at_a_time = decode_batch 1, same server otherwise. Commands: "
-           + "; ".join(f"`{c}`" for c in log))
+           + commands(log))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import argparse
 import re
 import time
 
-from .common import record, run_cli
+from .common import commands, record, run_cli
 from .splits import qa_split
 from .stages import WORK, read_indexes
 
@@ -55,7 +55,7 @@ def main() -> None:
     results = [measure(name, args.n, log) for name in args.sets]
     record("synth yield: answer first vs question+answer", {"bench": "synth_yield", "sets": results},
            notes="same seeded passages per mode; yield_ratio = kept per generation, answer-first over "
-                 "question+answer. Commands: " + "; ".join(f"`{c}`" for c in log))
+                 "question+answer. Commands: " + commands(log))
 
 
 if __name__ == "__main__":
