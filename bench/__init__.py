@@ -4,8 +4,11 @@ same-run baseline. Run from the repository root as `python -m bench.<name> [args
 What each script measures:
 
 - answer_quality: EM/F1 of closed-book vs RAG (vs RAG + an adapter) on the same questions and index.
+- context_size: F1 and eval time against top_k and passage trimming (generator.max_passage_tokens), prompt tokens.
 - demo_timings: wall time of `ragtune demo`, cold cache (GGUF conversion included) or `--warm`.
 - embed_speed: `ragtune read` with the int8 ONNX embedder vs a plain SentenceTransformer.encode, same texts.
+- followups: recall@5 of rule-made follow-up questions searched alone, after the previous turn, rewritten with
+  the subject the generator names, and as the self-contained question.
 - generation_backends: torch vs OpenVINO (int8, int4): time to first token, decode tokens/s against the
   memory-bandwidth bound, peak RSS, and `ragtune eval` wall time and F1 with no cached answers (with an adapter too).
 - generator_tuning: closed-book vs RAG vs RAG + LoRA tuned on human pairs vs on synthetic pairs (CMRC, SQuAD).
@@ -20,6 +23,8 @@ What each script measures:
 - retrieval_quality: BM25, dense, hybrid and hybrid+rerank recall/MRR/nDCG on the public sets.
 - retriever_tuning: base vs tuned retriever (query adapter / encoder) on held-out questions.
 - robustness: hostile inputs through the CLI, kill -9 during `read`, concurrent writers into one index.
+- serve_load: `ragtune serve` on loopback: /v1/retrieve under 50 clients, /v1/ask under 1/4/16 clients with
+  dynamic batching against one request at a time (throughput, latency, time to first token, errors).
 - synth_yield: generations `ragtune synth` spends per kept pair, answer-first vs question+answer prompt.
 - training_curves: every trainer's short seeded run (step losses, history, weight digests), `--compare` to an
   earlier run: a refactor must leave training bit-identical.

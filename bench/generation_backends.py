@@ -151,17 +151,24 @@ def private_cache(root: Path) -> Path:
     return folder
 
 
-def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | None, log: list[str]) -> dict:
+def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | None, log: list[str],
+             top_k: int | None = None, generator: dict | None = None) -> dict:
+    """`ragtune eval` with no cached answers; `top_k` and `generator` settings (e.g. max_passage_tokens) vary what
+    the prompts hold."""
     name, _, precision = backend.partition(":")
     args = ["eval", str(test), "--index", str(index), "--limit", str(limit), "--backend", name, "--json"]
     if adapter:
         args += ["--adapter", adapter]
+    if top_k:
+        args += ["--top-k", str(top_k)]
     env = dict(os.environ, RAGTUNE_CACHE=str(private_cache(WORK)))
     # retrieval is not what is compared: Chinese questions keep the fused order (the generator-ql reranker would
     # load a torch copy of the generator beside an OpenVINO one, and spend minutes on it per run)
-    config_file = WORK / f"eval-{precision or name}.yaml"
+    settings = {**({"precision": precision} if precision else {}), **(generator or {})}
+    config_file = WORK / f"eval-{precision or name}{''.join(f'-{k}{v}' for k, v in settings.items())}.yaml"
     config_file.write_text("retrieval:\n  reranker_zh: none\n" +
-                           (f"generator:\n  precision: {precision}\n" if precision else ""))
+                           ("generator:\n" + "".join(f"  {k}: {v}\n" for k, v in settings.items())
+                            if settings else ""))
     args += ["--config", str(config_file)]
     shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
     print(f"$ {shown}", file=sys.stderr, flush=True)
