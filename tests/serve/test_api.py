@@ -46,8 +46,10 @@ def test_streamed_ask_sends_tokens_then_sources_the_same_answer(client):
 
 
 def test_retrieve_is_passages_without_generation(client):
-    body = client.post("/v1/retrieve", json={"question": QUESTION, "top_k": 3}).json()
-    assert len(body["passages"]) == 3 and "1271" in body["passages"][0]["text"]
+    body = client.post("/v1/retrieve", json={"question": QUESTION, "top_k": 3}).json()  # fused order
+    assert len(body["passages"]) == 3 and any("1271" in p["text"] for p in body["passages"])
+    reranked = client.post("/v1/retrieve", json={"question": QUESTION, "top_k": 3, "rerank": True}).json()
+    assert "1271" in reranked["passages"][0]["text"]  # as /v1/ask ranks them
     assert set(body["passages"][0]) == {"id", "title", "text", "score", "chunk", "cited"}
 
 
