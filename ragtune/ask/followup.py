@@ -36,6 +36,9 @@ _EN_PRONOUN = re.compile(r"\b(it|he|she|they|him|them|this|that)\b", re.IGNORECA
 _EN_POSSESSIVE = re.compile(r"\b(its|his|her|their)\b", re.IGNORECASE)
 _EN_THERE = re.compile(r"\b(?:in |at )?there\b", re.IGNORECASE)
 _ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该|此|这里|那里|其")
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+#: characters that end a Chinese subject when widening it: copulas, particles, prepositions, question words
+_PREDICATE = set("是的在有为于位属叫称指被把和与及或由从向对全共一几多哪什谁怎如何何吗呢了将会能可所也都就还又曾已最")
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
@@ -86,6 +89,7 @@ def standalone(question: str, history: list[Message], generated: str) -> str:
     if not subject or len(subject) > MAX_SUBJECT_CHARS or subject.lower() in question.lower():
         return question if subject and subject.lower() in question.lower() else concatenated(question, history)
     if language_of(question) == "zh":
+        subject = _widened(subject, _last_exchange(history)[0])
         replaced, n = _ZH_PRONOUN.subn(subject, question, count=1)
         return replaced if n else f"{subject}{question}"
     replaced, n = _EN_POSSESSIVE.subn(f"{subject}'s", question, count=1)
@@ -94,6 +98,21 @@ def standalone(question: str, history: list[Message], generated: str) -> str:
     if not n:
         replaced, n = _EN_PRONOUN.subn(subject, question, count=1)
     return replaced if n else f"{subject}: {question}"
+
+
+def _widened(subject: str, asked: str) -> str:
+    """The Chinese name around `subject` in the earlier question: the 0.5B model tends to name a part of it
+    ("鼓" for "锣鼓经", "铁路" for "广茂铁路"); the name is widened over the CJK characters next to it, up to
+    punctuation or a character that starts the predicate (是, 的, 在, 有, 全, 一, 多, ...)."""
+    at = asked.find(subject)
+    if at < 0 or not _CJK.fullmatch(subject[:1] + subject[-1:]):
+        return subject
+    start, end = at, at + len(subject)
+    while start > 0 and _CJK.fullmatch(asked[start - 1]) and asked[start - 1] not in _PREDICATE:
+        start -= 1
+    while end < len(asked) and _CJK.fullmatch(asked[end]) and asked[end] not in _PREDICATE:
+        end += 1
+    return asked[start:end]
 
 
 def needs_rewrite(history: list[Message] | None) -> bool:

@@ -35,3 +35,12 @@ def test_the_prompt_shows_the_last_exchange_without_citations():
     assert messages[-1]["content"] == "用户: 泡泡战士是哪家公司开发的？\n助手: Nexon"
     assert messages[0]["role"] == "system" and "名称" in messages[0]["content"]
     assert not followup.needs_rewrite([]) and followup.needs_rewrite(ZH)
+
+
+def test_a_chinese_subject_named_in_part_is_widened_to_the_name_in_the_earlier_question():
+    history = [{"role": "user", "content": "广茂铁路全长多少公里？"}, {"role": "assistant", "content": "约354公里 [1]"}]
+    assert followup.standalone("它由哪家公司管理运营？", history, "铁路") == "广茂铁路由哪家公司管理运营？"
+    history[0]["content"] = "锣鼓经是什么？"
+    assert followup.standalone("它常用的节奏型称为什么？", history, "鼓") == "锣鼓经常用的节奏型称为什么？"
+    history[0]["content"] = "故宫位于哪个城市？"
+    assert followup.standalone("那里有多少人？", history, "故宫") == "故宫有多少人？"
