@@ -96,25 +96,27 @@ async def closed_loop(clients: int, seconds: float, limit: int | None, one_reque
 
 async def retrieve_load(client, url: str, questions: list[str], clients: int, seconds: float) -> dict:
     async def one(i: int) -> dict:
-        start = time.perf_counter()
+        start, why = time.perf_counter(), None
         try:
             response = await client.post(f"{url}/v1/retrieve", json={"question": questions[i % len(questions)]})
             ok = response.status_code == 200 and bool(response.json()["passages"])
-        except Exception:  # noqa: BLE001 - counted as an error
-            ok = False
-        return {"ok": ok, "s": time.perf_counter() - start}
+            why = None if ok else f"{response.status_code}: {response.text[:120]}"
+        except Exception as exc:  # noqa: BLE001 - counted as an error, with its kind
+            ok, why = False, f"{type(exc).__name__}: {str(exc)[:120]}"
+        return {"ok": ok, "s": time.perf_counter() - start, "why": why}
 
     await one(0)  # warm
     records, wall = await closed_loop(clients, seconds, None, one)
     latencies = [r["s"] for r in records if r["ok"]]
     return {"clients": clients, "requests": len(records), "errors": sum(not r["ok"] for r in records),
+            "error_kinds": sorted({r["why"] for r in records if r["why"]})[:5],
             "requests_per_s": round(len(latencies) / wall, 1), "p50_s": percentile(latencies, 0.5),
             "p99_s": percentile(latencies, 0.99), "seconds": round(wall, 1)}
 
 
 async def ask_load(client, url: str, questions: list[str], clients: int, seconds: float, limit: int) -> dict:
     async def one(i: int) -> dict:
-        start, first, ok = time.perf_counter(), None, False
+        start, first, ok, why = time.perf_counter(), None, False, None
         try:
             body = {"question": questions[i % len(questions)], "stream": True}
             async with client.stream("POST", f"{url}/v1/ask", json=body) as response:
@@ -124,15 +126,16 @@ async def ask_load(client, url: str, questions: list[str], clients: int, seconds
                     if line.startswith("event: sources"):
                         ok = True
                     if line.startswith("event: error"):
-                        ok = False
+                        ok, why = False, "error event"
                         break
-        except Exception:  # noqa: BLE001 - counted as an error
-            ok = False
-        return {"ok": ok, "s": time.perf_counter() - start, "first_s": first}
+        except Exception as exc:  # noqa: BLE001 - counted as an error, with its kind
+            ok, why = False, f"{type(exc).__name__}: {str(exc)[:120]}"
+        return {"ok": ok, "s": time.perf_counter() - start, "first_s": first, "why": why}
 
     records, wall = await closed_loop(clients, seconds, limit, one)
     done = [r for r in records if r["ok"]]
     return {"clients": clients, "answers": len(done), "errors": len(records) - len(done),
+            "error_kinds": sorted({r["why"] or "no sources event" for r in records if not r["ok"]})[:5],
             "answers_per_min": round(60 * len(done) / wall, 1), "p50_s": percentile([r["s"] for r in done], 0.5),
             "p95_s": percentile([r["s"] for r in done], 0.95),
             "ttft_p50_s": percentile([r["first_s"] for r in done if r["first_s"] is not None], 0.5),
