@@ -266,7 +266,8 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None, history: list[Message] | None = None
                  ) -> list[RetrievedPassage]:
         """The top `k` passages for `question`; a follow-up is searched as `search_query` makes it."""
-        return self.retriever.retrieve(self.search_query(question, history), k)
+        query = self.search_query(question, history)  # checks the question before an index is loaded
+        return self.retriever.retrieve(query, k)
 
     def search_query(self, question: str, history: list[Message] | None = None) -> str:
         """What is searched for `question` after the turns in `history` (`retrieval.followups`): the question
