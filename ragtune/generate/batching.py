@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from ragtune.generate.base import Message
 
 _END = object()
+#: seconds a decoding thread waits for work before it ends
+IDLE_S = 2.0
 
 
 class TokenText:
@@ -100,10 +102,10 @@ class BatchDecoder(ABC):
         stream = DecodeStream(messages, TokenText(self.tokenizer, self.stop_ids))
         stream.ids = self.encode(messages)
         with self._lock:
+            self.inbox.put(stream)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=type(self).__name__, daemon=True)
                 self._thread.start()
-        self.inbox.put(stream)
         return stream
 
     def generate(self, batch: list[list[Message]]) -> list[str]:
@@ -112,8 +114,17 @@ class BatchDecoder(ABC):
         return [s.result() for s in streams]
 
     def _loop(self) -> None:
+        """Decode while there is work; after IDLE_S with none the thread ends (a live thread would keep the
+        generator it decodes for in memory for good), and the next `submit` starts another."""
         while True:
-            first = self.inbox.get()
+            try:
+                first = self.inbox.get(timeout=IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self.inbox.empty():
+                        self._thread = None
+                        return
+                continue
             try:
                 self.run(first)
             except BaseException as exc:  # noqa: BLE001 - every stream in flight learns why, the loop goes on

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragtune.errors import RagtuneError, first_line
+from ragtune.generate.batching import IDLE_S
 from ragtune.index.indexer import delete_paths, read_paths
 from ragtune.read.loaders import LOADERS
 
@@ -79,8 +80,7 @@ class Ingestion:
         self.jobs: dict[str, Job] = {}
         self.inbox: queue.Queue[tuple[Job, list[Path]]] = queue.Queue()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name="ingestion", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     @property
     def waiting(self) -> int:
@@ -103,12 +103,22 @@ class Ingestion:
             for old in sorted(self.jobs.values(), key=lambda j: j.created)[: max(0, len(self.jobs) - KEEP_JOBS)]:
                 if old.status in ("done", "failed"):
                     del self.jobs[old.id]
-        self.inbox.put((job, paths))
+            self.inbox.put((job, paths))
+            if self._thread is None:  # started on demand, ends when idle
+                self._thread = threading.Thread(target=self._work, name="ingestion", daemon=True)
+                self._thread.start()
         return job
 
     def _work(self) -> None:
         while True:
-            job, paths = self.inbox.get()
+            try:
+                job, paths = self.inbox.get(timeout=IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self.inbox.empty():
+                        self._thread = None
+                        return
+                continue
             job.status = "running"
             try:
                 self._read(job, paths)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config
 from ragtune.generate.base import Message
+from ragtune.generate.batching import IDLE_S
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
 from ragtune.index.store import IndexStore
@@ -41,18 +42,30 @@ class RetrievalBatcher:
     def __init__(self, size: int = 64):
         self.size = size
         self.inbox: queue.Queue[tuple[View, str, int | None, bool, Future]] = queue.Queue()
-        threading.Thread(target=self._work, name="retrieval", daemon=True).start()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def retrieve(self, view: View, query: str, k: int | None, rerank: bool) -> list[RetrievedPassage]:
         if view.retriever is None:
             return []
         done: Future = Future()
-        self.inbox.put((view, query, k, rerank, done))
+        with self._lock:
+            self.inbox.put((view, query, k, rerank, done))
+            if self._thread is None:  # started on demand, ends when idle (it would hold the views otherwise)
+                self._thread = threading.Thread(target=self._work, name="retrieval", daemon=True)
+                self._thread.start()
         return done.result()
 
     def _work(self) -> None:
         while True:
-            batch = [self.inbox.get()]
+            try:
+                batch = [self.inbox.get(timeout=IDLE_S)]
+            except queue.Empty:
+                with self._lock:
+                    if self.inbox.empty():
+                        self._thread = None
+                        return
+                continue
             while len(batch) < self.size:
                 try:
                     batch.append(self.inbox.get_nowait())

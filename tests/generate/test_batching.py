@@ -51,3 +51,19 @@ def test_a_cancelled_stream_ends_and_the_others_finish(generator):
     assert first and leaving.tokens < generator.config.max_new_tokens + 2 and isinstance(rest, list)
     assert "Paris" in staying.result()
     assert "Paris" in decoder.submit(PROMPTS[0]).result()  # the loop serves the next one
+
+
+def test_an_idle_decoder_thread_ends_and_lets_its_generator_go():
+    import gc
+    import time
+    import weakref
+
+    from ragtune.generate import batching
+
+    generator = create_generator(Config(generator={"backend": "openvino", "max_new_tokens": 4}))
+    assert generator.generate(PROMPTS[:1])[0]
+    gone = weakref.ref(generator)
+    del generator
+    time.sleep(batching.IDLE_S + 0.5)
+    gc.collect()
+    assert gone() is None  # a thread that lived on would hold the model (and its KV cache) for good
