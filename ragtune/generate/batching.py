@@ -10,16 +10,14 @@ and starts the next batch when it ends (`BoundaryDecoder`).
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 
 from ragtune.generate.base import Message
+from ragtune.workers import OnDemandQueue
 
 _END = object()
-#: seconds a decoding thread waits for work before it ends
-IDLE_S = 2.0
 
 
 class TokenText:
@@ -82,30 +80,25 @@ class DecodeStream:
 
 class BatchDecoder(ABC):
     """A thread owning the generator's decoding: prompts are submitted from any thread, decoded in shared
-    batches. It starts on the first `submit`; `waiting` and `running` are what a server reports as its queue."""
+    batches. It runs while there is work (ragtune/workers.py); `waiting` and `running` are what a server reports
+    as its queue."""
 
     def __init__(self, tokenizer, stop_ids: set[int], encode: Callable[[list[Message]], list[int]]):
         self.tokenizer, self.stop_ids, self.encode = tokenizer, stop_ids, encode
-        self.inbox: queue.Queue[DecodeStream] = queue.Queue()
+        self.queue: OnDemandQueue[DecodeStream] = OnDemandQueue(type(self).__name__, self._handle)
         self.running = 0
         #: the most prompts decoded together so far (tests and benchmarks check that batching happened)
         self.peak = 0
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     @property
     def waiting(self) -> int:
-        return self.inbox.qsize()
+        return self.queue.waiting
 
     def submit(self, messages: list[Message]) -> DecodeStream:
         """Queue a prompt; its prompt-budget error (too long) is raised here, in the caller's thread."""
         stream = DecodeStream(messages, TokenText(self.tokenizer, self.stop_ids))
         stream.ids = self.encode(messages)
-        with self._lock:
-            self.inbox.put(stream)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=type(self).__name__, daemon=True)
-                self._thread.start()
+        self.queue.put(stream)
         return stream
 
     def generate(self, batch: list[list[Message]]) -> list[str]:
@@ -113,32 +106,14 @@ class BatchDecoder(ABC):
         streams = [self.submit(m) for m in batch]
         return [s.result() for s in streams]
 
-    def _loop(self) -> None:
-        """Decode while there is work; after IDLE_S with none the thread ends (a live thread would keep the
-        generator it decodes for in memory for good), and the next `submit` starts another."""
-        while True:
-            try:
-                first = self.inbox.get(timeout=IDLE_S)
-            except queue.Empty:
-                with self._lock:
-                    if self.inbox.empty():
-                        self._thread = None
-                        return
-                continue
-            try:
-                self.run(first)
-            except BaseException as exc:  # noqa: BLE001 - every stream in flight learns why, the loop goes on
-                self.fail(exc)
+    def _handle(self, first: DecodeStream) -> None:
+        try:
+            self.run(first)
+        except BaseException as exc:  # noqa: BLE001 - every stream in flight learns why, the loop goes on
+            self.fail(exc)
 
     def take_waiting(self, limit: int) -> list[DecodeStream]:
-        """What is in the inbox now, up to `limit` (without blocking)."""
-        taken: list[DecodeStream] = []
-        while len(taken) < limit:
-            try:
-                taken.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        return taken
+        return self.queue.take_waiting(limit)
 
     @abstractmethod
     def run(self, first: DecodeStream) -> None:

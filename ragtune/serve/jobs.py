@@ -8,7 +8,6 @@ new snapshot, which the service's view picks up; a job reports per-file progress
 
 from __future__ import annotations
 
-import queue
 import re
 import shutil
 import threading
@@ -18,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragtune.errors import RagtuneError, first_line
-from ragtune.generate.batching import IDLE_S
 from ragtune.index.indexer import delete_paths, read_paths
 from ragtune.read.loaders import LOADERS
+from ragtune.workers import OnDemandQueue
 
 UPLOADS = "uploads"
 #: finished jobs kept for `GET /v1/jobs/{id}` (the oldest are forgotten first)
@@ -78,13 +77,12 @@ class Ingestion:
         self.service = service
         self.index_dir: Path = service.index_dir
         self.jobs: dict[str, Job] = {}
-        self.inbox: queue.Queue[tuple[Job, list[Path]]] = queue.Queue()
+        self.queue: OnDemandQueue[tuple[Job, list[Path]]] = OnDemandQueue("ingestion", self._handle)
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
 
     @property
     def waiting(self) -> int:
-        return self.inbox.qsize()
+        return self.queue.waiting
 
     def submit(self, uploads: list[tuple[str, bytes]]) -> Job:
         """Save `(original name, content)` pairs under a new job's folder and queue them for reading."""
@@ -103,29 +101,18 @@ class Ingestion:
             for old in sorted(self.jobs.values(), key=lambda j: j.created)[: max(0, len(self.jobs) - KEEP_JOBS)]:
                 if old.status in ("done", "failed"):
                     del self.jobs[old.id]
-            self.inbox.put((job, paths))
-            if self._thread is None:  # started on demand, ends when idle
-                self._thread = threading.Thread(target=self._work, name="ingestion", daemon=True)
-                self._thread.start()
+        self.queue.put((job, paths))
         return job
 
-    def _work(self) -> None:
-        while True:
-            try:
-                job, paths = self.inbox.get(timeout=IDLE_S)
-            except queue.Empty:
-                with self._lock:
-                    if self.inbox.empty():
-                        self._thread = None
-                        return
-                continue
-            job.status = "running"
-            try:
-                self._read(job, paths)
-                job.status = "done"
-            except Exception as exc:  # noqa: BLE001 - the job reports it; the worker serves the next one
-                job.status, job.message = "failed", first_line(exc)
-            self.service.refresh()
+    def _handle(self, work: tuple[Job, list[Path]]) -> None:
+        job, paths = work
+        job.status = "running"
+        try:
+            self._read(job, paths)
+            job.status = "done"
+        except Exception as exc:  # noqa: BLE001 - the job reports it; the worker serves the next one
+            job.status, job.message = "failed", first_line(exc)
+        self.service.refresh()
 
     def _read(self, job: Job, paths: list[Path]) -> None:
         pipeline = self.service.pipeline

@@ -7,7 +7,6 @@ in another process) is noticed within `serve.reload_check_s` and becomes the vie
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -18,11 +17,11 @@ from pathlib import Path
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import Config
 from ragtune.generate.base import Message
-from ragtune.generate.batching import IDLE_S
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
 from ragtune.index.store import IndexStore
 from ragtune.pipeline import Answer, Pipeline, answer_sources
+from ragtune.workers import OnDemandQueue
 
 
 @dataclass(frozen=True)
@@ -41,50 +40,32 @@ class RetrievalBatcher:
 
     def __init__(self, size: int = 64):
         self.size = size
-        self.inbox: queue.Queue[tuple[View, str, int | None, bool, Future]] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self.queue: OnDemandQueue[tuple[View, str, int | None, bool, Future]] = OnDemandQueue("retrieval",
+                                                                                              self._handle)
 
     def retrieve(self, view: View, query: str, k: int | None, rerank: bool) -> list[RetrievedPassage]:
         if view.retriever is None:
             return []
         done: Future = Future()
-        with self._lock:
-            self.inbox.put((view, query, k, rerank, done))
-            if self._thread is None:  # started on demand, ends when idle (it would hold the views otherwise)
-                self._thread = threading.Thread(target=self._work, name="retrieval", daemon=True)
-                self._thread.start()
+        self.queue.put((view, query, k, rerank, done))
         return done.result()
 
-    def _work(self) -> None:
-        while True:
+    def _handle(self, first) -> None:
+        batch = [first, *self.queue.take_waiting(self.size - 1)]
+        groups: dict[tuple[int, bool], list] = {}
+        for item in batch:  # one call per snapshot and rerank choice
+            groups.setdefault((id(item[0]), item[3]), []).append(item)
+        for items in groups.values():
+            view, rerank = items[0][0], items[0][3]
+            deepest = max((k or view.retriever.config.top_k) for _, _, k, _, _ in items)
             try:
-                batch = [self.inbox.get(timeout=IDLE_S)]
-            except queue.Empty:
-                with self._lock:
-                    if self.inbox.empty():
-                        self._thread = None
-                        return
+                ranked = view.retriever.retrieve_many([q for _, q, _, _, _ in items], deepest, rerank)
+            except BaseException as exc:  # noqa: BLE001 - each waiting request gets the error
+                for *_, done in items:
+                    done.set_exception(exc)
                 continue
-            while len(batch) < self.size:
-                try:
-                    batch.append(self.inbox.get_nowait())
-                except queue.Empty:
-                    break
-            groups: dict[tuple[int, bool], list] = {}
-            for item in batch:  # one call per snapshot and rerank choice
-                groups.setdefault((id(item[0]), item[3]), []).append(item)
-            for items in groups.values():
-                view, rerank = items[0][0], items[0][3]
-                deepest = max((k or view.retriever.config.top_k) for _, _, k, _, _ in items)
-                try:
-                    ranked = view.retriever.retrieve_many([q for _, q, _, _, _ in items], deepest, rerank)
-                except BaseException as exc:  # noqa: BLE001 - each waiting request gets the error
-                    for *_, done in items:
-                        done.set_exception(exc)
-                    continue
-                for (_, _, k, _, done), passages in zip(items, ranked):
-                    done.set_result(passages[: k or view.retriever.config.top_k])
+            for (_, _, k, _, done), passages in zip(items, ranked):
+                done.set_result(passages[: k or view.retriever.config.top_k])
 
 
 @dataclass

@@ -58,12 +58,12 @@ def test_an_idle_decoder_thread_ends_and_lets_its_generator_go():
     import time
     import weakref
 
-    from ragtune.generate import batching
+    from ragtune import workers
 
     generator = create_generator(Config(generator={"backend": "openvino", "max_new_tokens": 4}))
     assert generator.generate(PROMPTS[:1])[0]
     gone = weakref.ref(generator)
     del generator
-    time.sleep(batching.IDLE_S + 0.5)
+    time.sleep(workers.IDLE_S + 0.5)
     gc.collect()
     assert gone() is None  # a thread that lived on would hold the model (and its KV cache) for good
