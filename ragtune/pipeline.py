@@ -64,6 +64,7 @@ class Answer:
                  "chunk": s.passage.chunk, "cited": i in self.cited}
                 for i, s in enumerate(self.sources, start=1)
             ],
+            "cited": self.cited,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -52,7 +53,7 @@ async def pieces_of(asked: Asked, metrics) -> AsyncIterator[str]:
     try:
         while (piece := await anyio.to_thread.run_sync(next, pieces, done)) is not done:
             if "first_token_s" not in asked.timings:
-                asked.timings["first_token_s"] = _since(asked)
+                asked.timings["first_token_s"] = time.perf_counter() - asked.started
                 metrics.first_token.observe(asked.timings["first_token_s"])
             metrics.tokens.inc()
             yield piece
@@ -60,12 +61,6 @@ async def pieces_of(asked: Asked, metrics) -> AsyncIterator[str]:
         close = getattr(pieces, "close", None)
         if close is not None:  # a client that left: its prompt leaves the batch
             close()
-
-
-def _since(asked: Asked) -> float:
-    import time
-
-    return time.perf_counter() - asked.started
 
 
 def router(app_state) -> APIRouter:
@@ -91,7 +86,7 @@ def router(app_state) -> APIRouter:
         if not body.stream:
             text = "".join([piece async for piece in pieces_of(asked, metrics)])
             metrics.answers.inc()
-            return asked.answer(text).to_json() | {"cited": asked.answer(text).cited}
+            return asked.answer(text).to_json()
 
         async def events():
             text = ""
@@ -102,9 +97,8 @@ def router(app_state) -> APIRouter:
             except Exception as exc:  # noqa: BLE001 - the stream has begun: the error travels as an event
                 yield sse("error", {"error": {"message": str(exc).splitlines()[0], "type": "generation_error"}})
                 return
-            answer = asked.answer(text)
             metrics.answers.inc()
-            yield sse("sources", answer.to_json() | {"cited": answer.cited})
+            yield sse("sources", asked.answer(text).to_json())
 
         return EventSourceResponse(events(), ping=15)
 
@@ -130,7 +124,7 @@ def router(app_state) -> APIRouter:
         for source in store.sources:
             count, title = counts.get(source, [0, ""])
             name = Path(source).name
-            if (Path(source).parent.parent.name == UPLOADS):
+            if Path(source).parent.parent.name == UPLOADS:
                 name = _UPLOAD_PREFIX.sub("", name)
             listed.append({"id": document_id(source), "name": name, "title": title, "passages": count})
         return {"documents": listed, "passages": len(store)}
