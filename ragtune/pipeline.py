@@ -59,11 +59,7 @@ class Answer:
         return {
             "answer": self.answer,
             "standalone_question": self.query or self.question,
-            "sources": [
-                {"id": s.id, "title": s.passage.title, "text": s.passage.text, "score": round(s.score, 6),
-                 "chunk": s.passage.chunk, "cited": i in self.cited}
-                for i, s in enumerate(self.sources, start=1)
-            ],
+            "sources": [s.to_json(cited=i in self.cited) for i, s in enumerate(self.sources, start=1)],
             "cited": self.cited,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -29,6 +29,11 @@ class RetrievedPassage:
     def id(self) -> str:
         return self.passage.id
 
+    def to_json(self, cited: bool = False) -> dict:
+        """How ask --json and the server show a passage."""
+        return {"id": self.id, "title": self.passage.title, "text": self.passage.text, "score": round(self.score, 6),
+                "chunk": self.passage.chunk, "cited": cited}
+
 
 class HybridRetriever:
     """Scores every passage with both retrievers, fuses the union of their top candidates.

@@ -17,7 +17,7 @@ import anyio
 from fastapi import APIRouter, HTTPException
 from sse_starlette import EventSourceResponse
 
-from ragtune.serve.routes import ERRORS, history_of, pieces_of
+from ragtune.serve.routes import ERRORS, checked_top_k, history_of, pieces_of
 from ragtune.serve.schemas import ChatCompletionRequest
 
 MODEL = "ragtune"
@@ -38,10 +38,8 @@ def router(app_state) -> APIRouter:
         turns = history_of(body.messages, limits.max_history_messages + 1)
         if not turns or turns[-1]["role"] != "user":
             raise HTTPException(400, "the last message must be the user's question")
-        if body.top_k is not None and body.top_k > limits.max_top_k:
-            raise HTTPException(400, f"top_k {body.top_k} is over serve.max_top_k ({limits.max_top_k})")
         question, history = turns[-1]["content"], turns[:-1]
-        asked = await anyio.to_thread.run_sync(service.ask, question, body.top_k, history)
+        asked = await anyio.to_thread.run_sync(service.ask, question, checked_top_k(body.top_k, limits), history)
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         head = {"id": completion_id, "created": created, "model": body.model or MODEL}
         if not body.stream:

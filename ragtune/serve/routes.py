@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ragtune.generate.base import Message
-from ragtune.serve.jobs import UPLOADS, accepted
+from ragtune.serve.jobs import accepted
 from ragtune.serve.schemas import (
     AskRequest,
     AskResponse,
@@ -28,13 +26,19 @@ from ragtune.serve.service import Asked
 
 ERRORS = {400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
           422: {"model": ErrorResponse}}
-_UPLOAD_PREFIX = re.compile(r"^\d+-")
 
 
 def history_of(messages, limit: int) -> list[Message]:
     """The request's earlier turns as chat messages, the last `limit` of them (system turns are not history)."""
     turns = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
     return turns[-limit:]
+
+
+def checked_top_k(top_k: int | None, limits) -> int | None:
+    """`top_k` as asked, unless it is over `serve.max_top_k` (a 400)."""
+    if top_k is not None and top_k > limits.max_top_k:
+        raise HTTPException(400, f"top_k {top_k} is over serve.max_top_k ({limits.max_top_k})")
+    return top_k
 
 
 def document_id(source: str) -> str:
@@ -68,13 +72,8 @@ def router(app_state) -> APIRouter:
         app_state.config.serve
     api = APIRouter(prefix="/v1", responses=ERRORS)
 
-    def checked_top_k(top_k: int | None) -> int | None:
-        if top_k is not None and top_k > limits.max_top_k:
-            raise HTTPException(400, f"top_k {top_k} is over serve.max_top_k ({limits.max_top_k})")
-        return top_k
-
     async def start(question: str, top_k: int | None, history: list[Message]) -> Asked:
-        return await anyio.to_thread.run_sync(service.ask, question, checked_top_k(top_k), history)
+        return await anyio.to_thread.run_sync(service.ask, question, checked_top_k(top_k, limits), history)
 
     @api.post("/ask", response_model=AskResponse, summary="Answer a question from the index, citing passages",
               responses={200: {"content": {"text/event-stream": {}},
@@ -106,33 +105,19 @@ def router(app_state) -> APIRouter:
     async def retrieve(body: RetrieveRequest):
         history = history_of(body.history, limits.max_history_messages)
         query, passages = await anyio.to_thread.run_sync(service.retrieve, body.question,
-                                                         checked_top_k(body.top_k), history, body.rerank)
+                                                         checked_top_k(body.top_k, limits), history, body.rerank)
         return {"standalone_question": query,
-                "passages": [{"id": p.id, "title": p.passage.title, "text": p.passage.text,
-                              "score": round(p.score, 6), "chunk": p.passage.chunk} for p in passages]}
+                "passages": [p.to_json() for p in passages]}
 
     @api.get("/documents", response_model=DocumentList, summary="The sources in the index")
     async def documents():
-        store = service.view().store
-        if store is None:
-            return {"documents": [], "passages": 0}
-        counts: dict[str, list] = {}
-        for passage in store.passages:
-            entry = counts.setdefault(passage.source, [0, passage.title])
-            entry[0] += 1
-        listed = []
-        for source in store.sources:
-            count, title = counts.get(source, [0, ""])
-            name = Path(source).name
-            if Path(source).parent.parent.name == UPLOADS:
-                name = _UPLOAD_PREFIX.sub("", name)
-            listed.append({"id": document_id(source), "name": name, "title": title, "passages": count})
-        return {"documents": listed, "passages": len(store)}
+        view = service.view()
+        listed = [{"id": document_id(source), **entry} for source, entry in view.documents.items()]
+        return {"documents": listed, "passages": len(view.store) if view.store is not None else 0}
 
     @api.delete("/documents/{doc_id}", summary="Remove one source from the index")
     async def delete_document(doc_id: str):
-        store = service.view().store
-        sources = [s for s in (store.sources if store is not None else {}) if document_id(s) == doc_id]
+        sources = [s for s in service.view().documents if document_id(s) == doc_id]
         if not sources:
             raise HTTPException(404, f"no document {doc_id!r}")
         removed = await anyio.to_thread.run_sync(ingestion.delete, sources[0])

@@ -7,11 +7,13 @@ in another process) is noticed within `serve.reload_check_s` and becomes the vie
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
@@ -21,7 +23,10 @@ from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
 from ragtune.index.store import IndexStore
 from ragtune.pipeline import Answer, Pipeline, answer_sources
+from ragtune.serve.jobs import UPLOADS
 from ragtune.workers import OnDemandQueue
+
+_UPLOAD_PREFIX = re.compile(r"^\d+-")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,23 @@ class View:
     snapshot: str | None
     store: IndexStore | None
     retriever: HybridRetriever | None
+
+    @cached_property
+    def documents(self) -> dict[str, dict]:
+        """Source key -> {name, title, passages}: counted once per snapshot, not per listing."""
+        if self.store is None:
+            return {}
+        counts: dict[str, list] = {}
+        for passage in self.store.passages:
+            counts.setdefault(passage.source, [0, passage.title])[0] += 1
+        listed = {}
+        for source in self.store.sources:
+            count, title = counts.get(source, [0, ""])
+            name = Path(source).name
+            if Path(source).parent.parent.name == UPLOADS:
+                name = _UPLOAD_PREFIX.sub("", name)  # the server's number before the uploaded name
+            listed[source] = {"name": name, "title": title, "passages": count}
+        return listed
 
 
 class RetrievalBatcher:
