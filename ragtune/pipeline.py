@@ -65,6 +65,20 @@ class Answer:
         }
 
 
+@dataclass
+class Prepared:
+    """A question ready for the generator (the first half of `ask`): what was searched, what came back, and the
+    answer mode's request — None when no passage is relevant, so the reply is the IDK answer."""
+
+    question: str
+    query: str
+    retrieved: list[RetrievedPassage]
+    sources: list[RetrievedPassage]
+    request: AnswerRequest | None
+    timings: dict[str, float]
+    started: float
+
+
 class _part(Generic[T]):
     """A pipeline part the decorated method builds on first use (cached_property with a cache of its own, in
     `Pipeline._built`): one can be given to the constructor instead, and an index change drops those it built."""
@@ -315,23 +329,32 @@ class Pipeline:
                  ) -> list[Message]:
         return self.answerer.messages(self.request(question, sources, history))
 
-    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None,
-            on_token: Callable[[str], None] | None = None) -> Answer:
-        """Retrieve, then generate; `on_token` receives the answer as it streams."""
+    def prepare(self, question: str, k: int | None = None, history: list[Message] | None = None,
+                retrieve: Callable[[str, int | None], list[RetrievedPassage]] | None = None) -> Prepared:
+        """Everything `ask` does before generating: the follow-up made standalone, retrieval, the request.
+        `retrieve`: another search over this index (the server's batched one, over the snapshot it serves)."""
         start = time.perf_counter()
         query = self.search_query(question, history)
         timings = {"rewrite_s": time.perf_counter() - start} if query != question else {}
-        retrieved = self.retriever.retrieve(query, k)
-        sources = answer_sources(retrieved)
+        retrieved = (retrieve or self.retriever.retrieve)(query, k)
         timings["retrieve_s"] = time.perf_counter() - start - timings.get("rewrite_s", 0.0)
-        if not sources:
+        sources = answer_sources(retrieved)
+        request = self.request(question, sources, history) if sources else None
+        return Prepared(question, query, retrieved, sources, request, timings, start)
+
+    def ask(self, question: str, k: int | None = None, history: list[Message] | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Retrieve, then generate; `on_token` receives the answer as it streams."""
+        prepared = self.prepare(question, k, history)
+        timings = prepared.timings
+        if prepared.request is None:
             text = idk_answer(question)
             if on_token:
                 on_token(text)
-            return Answer(question, text, retrieved, [], timings, query)
+            return Answer(question, text, prepared.retrieved, [], timings, prepared.query)
         gen_start = time.perf_counter()
         pieces: list[str] = []
-        for piece in self.answerer.stream(self.request(question, sources, history)):
+        for piece in self.answerer.stream(prepared.request):
             if "first_token_s" not in timings and piece:
                 timings["first_token_s"] = time.perf_counter() - gen_start
             pieces.append(piece)
@@ -339,8 +362,8 @@ class Pipeline:
                 on_token(piece)
         timings["generate_s"] = time.perf_counter() - gen_start
         text = "".join(pieces).strip()
-        return Answer(question, text, sources, cited_numbers(text, len(sources)), timings, query)
-
+        return Answer(question, text, prepared.sources, cited_numbers(text, len(prepared.sources)), timings,
+                      prepared.query)
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, *,
                  retrieved: Sequence[list[RetrievedPassage]] | None = None, cache: GenerationCache | None = None,

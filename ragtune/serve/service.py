@@ -22,7 +22,7 @@ from ragtune.generate.base import Message
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
 from ragtune.index.store import IndexStore
-from ragtune.pipeline import Answer, Pipeline, answer_sources
+from ragtune.pipeline import Answer, Pipeline
 from ragtune.serve.jobs import UPLOADS
 from ragtune.workers import OnDemandQueue
 
@@ -161,17 +161,14 @@ class Service:
 
     def ask(self, question: str, k: int | None = None, history: list[Message] | None = None) -> Asked:
         """Retrieve now; the answer's pieces come from the generator's shared batches as they decode."""
-        start = time.perf_counter()
         view = self.view()
-        query = self.pipeline.search_query(question, history)
-        timings = {"rewrite_s": time.perf_counter() - start} if query != question else {}
-        retrieved = self.batcher.retrieve(view, query, k, True)
-        timings["retrieve_s"] = time.perf_counter() - start - timings.get("rewrite_s", 0.0)
-        sources = answer_sources(retrieved)
-        if not sources:
-            return Asked(question, query, retrieved, iter([idk_answer(question)]), timings, start)
-        request = self.pipeline.request(question, sources, history)
-        return Asked(question, query, sources, self.pipeline.answerer.submit(request), timings, start)
+        prepared = self.pipeline.prepare(question, k, history,
+                                         retrieve=lambda query, k: self.batcher.retrieve(view, query, k, True))
+        if prepared.request is None:
+            return Asked(question, prepared.query, prepared.retrieved, iter([idk_answer(question)]),
+                         prepared.timings, prepared.started)
+        return Asked(question, prepared.query, prepared.sources, self.pipeline.answerer.submit(prepared.request),
+                     prepared.timings, prepared.started)
 
     # ---- health -----------------------------------------------------------------------------
     def health(self) -> dict:
