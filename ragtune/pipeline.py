@@ -286,6 +286,10 @@ class Pipeline:
         generator names it) in its pronoun's place (ask/followup.py)."""
         return self.search_queries([question], [history or []])[0]
 
+    def needs_generator(self, history: list[Message] | None) -> bool:
+        """Whether `search_query` asks the generator (a follow-up under `retrieval.followups: rewrite`)."""
+        return self.config.retrieval.followups == "rewrite" and followup.needs_rewrite(history)
+
     def search_queries(self, questions: Sequence[str], histories: Sequence[list[Message]]) -> list[str]:
         """`search_query` for many questions at once, the subjects named in the generator's batches."""
         for question in questions:

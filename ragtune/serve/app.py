@@ -69,7 +69,7 @@ def create_app(index_dir: str | Path, config: Config | None = None, adapter=None
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     _errors_as_json(app)
-    app.middleware("http")(state.metrics.middleware())
+    app.add_middleware(state.metrics.middleware)
     if config.serve.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.serve.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])

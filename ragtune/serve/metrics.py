@@ -28,21 +28,36 @@ class Metrics:
         ingest = Gauge("ragtune_ingestion_queue", "Upload jobs waiting to be read", registry=self.registry)
         ingest.set_function(ingestion_waiting)
 
-    def middleware(self):
-        async def record(request, call_next):
+    def middleware(self, app):
+        """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs a task and a stream per request): counts
+        each request by route and status, and times it to the response's first byte."""
+
+        async def record(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
             start = time.perf_counter()
-            status = 500
+            status, started = 500, False
+
+            async def sent(message):
+                nonlocal status, started
+                if message["type"] == "http.response.start":
+                    status, started = message["status"], True
+                    self.latency.labels(_route(scope)).observe(time.perf_counter() - start)
+                await send(message)
+
             try:
-                response = await call_next(request)
-                status = response.status_code
-                return response
+                await app(scope, receive, sent)
             finally:
-                route = request.scope.get("route")
-                name = getattr(route, "path", "other")
-                self.requests.labels(name, str(status)).inc()
-                self.latency.labels(name).observe(time.perf_counter() - start)
+                if not started:  # an exception: the server's error handler answers after us
+                    self.latency.labels(_route(scope)).observe(time.perf_counter() - start)
+                self.requests.labels(_route(scope), str(status)).inc()
 
         return record
 
     def export(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _route(scope) -> str:
+    """The route's path template (so /v1/jobs/{job_id} is one label), set on the scope by the router."""
+    return getattr(scope.get("route"), "path", "other")

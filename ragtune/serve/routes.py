@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ragtune.generate.base import Message
@@ -104,10 +105,10 @@ def router(app_state) -> APIRouter:
     @api.post("/retrieve", response_model=RetrieveResponse, summary="Passages for a question, no generation")
     async def retrieve(body: RetrieveRequest):
         history = history_of(body.history, limits.max_history_messages)
-        query, passages = await anyio.to_thread.run_sync(service.retrieve, body.question,
-                                                         checked_top_k(body.top_k, limits), history, body.rerank)
-        return {"standalone_question": query,
-                "passages": [p.to_json() for p in passages]}
+        query, passages = await service.retrieve_async(body.question, checked_top_k(body.top_k, limits), history,
+                                                       body.rerank)
+        # a Response as is: the passages are already the schema's shape, so FastAPI need not validate them again
+        return JSONResponse({"standalone_question": query, "passages": [p.to_json() for p in passages]})
 
     @api.get("/documents", response_model=DocumentList, summary="The sources in the index")
     async def documents():
