@@ -129,8 +129,17 @@ end
 """
 
 
-def retrieve_load_wrk(url: str, questions: list[str], clients: int, seconds: float, log: list[str]) -> dict | None:
-    """The retrieve row driven by wrk (None where wrk is not installed): requests/s, p50/p99, errors."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc): its cost per request, which a busy machine
+    inflates far less than it does throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def retrieve_load_wrk(url: str, questions: list[str], clients: int, seconds: float, log: list[str],
+                      server_pid: int) -> dict | None:
+    """The retrieve row driven by wrk (None where wrk is not installed): requests/s, p50/p99, errors, and the
+    server's CPU milliseconds per request."""
     import re
     import shutil
 
@@ -142,8 +151,10 @@ def retrieve_load_wrk(url: str, questions: list[str], clients: int, seconds: flo
     args = ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "10s", "--latency",
             "-s", str(folder / "retrieve.lua"), url]
     log.append(f"QUESTIONS=questions.jsonl {' '.join(args[:-3])} retrieve.lua URL  # retrieve.lua: bench/serve_load.py")
+    cpu = cpu_seconds(server_pid)
     out = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, QUESTIONS=str(folder /
                          "questions.jsonl"))).stdout
+    cpu = cpu_seconds(server_pid) - cpu
 
     def seconds_of(label: str) -> float | None:
         found = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -154,7 +165,8 @@ def retrieve_load_wrk(url: str, questions: list[str], clients: int, seconds: flo
     errors += int(re.search(r"Non-2xx or 3xx responses: (\d+)", out)[1]) if "Non-2xx" in out else 0
     return {"client": "wrk", "clients": clients, "requests": total, "errors": errors,
             "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
-            "p50_s": seconds_of("50%"), "p99_s": seconds_of("99%"), "seconds": seconds}
+            "p50_s": seconds_of("50%"), "p99_s": seconds_of("99%"), "seconds": seconds,
+            "server_cpu_ms_per_request": round(1000 * cpu / max(total, 1), 2)}
 
 
 async def ask_load(client, url: str, questions: list[str], clients: int, seconds: float, limit: int) -> dict:
@@ -200,7 +212,7 @@ async def run(args, index: Path, questions: list[str], log: list[str]) -> dict:
                                                              args.retrieve_s)
                     print(json.dumps({"retrieve": result["retrieve"]}), file=sys.stderr, flush=True)
                     result["retrieve_wrk"] = retrieve_load_wrk(server.url, questions, args.retrieve_clients,
-                                                               args.retrieve_s, log)
+                                                               args.retrieve_s, log, server.process.pid)
                     print(json.dumps({"retrieve_wrk": result["retrieve_wrk"]}), file=sys.stderr, flush=True)
                 await ask_load(client, server.url, questions, 1, 0, 1)  # warm: first answer loads nothing more
                 rows = {}
