@@ -1,7 +1,7 @@
 """`ragtune serve` under concurrent clients, on loopback: rows measured in one run, bounded in time and count.
 
 Usage: python -m bench.serve_load [--set squad] [--retrieve-s 60] [--retrieve-clients 50] [--ask-s 60]
-           [--ask-clients 1 4 16] [--max-answers 64]
+           [--ask-clients 1 4 16 | --ask-clients (none: retrieval only)] [--max-answers 64]
 
 The server is the real CLI (`ragtune serve`, uvicorn, default config) over the reader-quality index of a set
 (bench/reader_quality.py), started once with dynamic batching (generator.decode_batch 16) and once decoding one
@@ -214,6 +214,8 @@ async def run(args, index: Path, questions: list[str], log: list[str]) -> dict:
                     result["retrieve_wrk"] = retrieve_load_wrk(server.url, questions, args.retrieve_clients,
                                                                args.retrieve_s, log, server.process.pid)
                     print(json.dumps({"retrieve_wrk": result["retrieve_wrk"]}), file=sys.stderr, flush=True)
+                if not args.ask_clients:
+                    break  # retrieval only
                 await ask_load(client, server.url, questions, 1, 0, 1)  # warm: first answer loads nothing more
                 rows = {}
                 for clients in args.ask_clients:
@@ -236,7 +238,8 @@ def main() -> None:
     parser.add_argument("--retrieve-s", type=float, default=60)
     parser.add_argument("--retrieve-clients", type=int, default=50)
     parser.add_argument("--ask-s", type=float, default=60)
-    parser.add_argument("--ask-clients", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--ask-clients", type=int, nargs="*", default=[1, 4, 16],
+                        help="client counts of the ask rows; none: retrieval only")
     parser.add_argument("--max-answers", type=int, default=64)
     args = parser.parse_args()
     from ragtune.read.questions import load_questions
