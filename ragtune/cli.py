@@ -58,7 +58,22 @@ def _print_report(report, verb: str = "read") -> None:
     )
 
 
-@app.command()
+class _RayAddressOptional(typer.core.TyperCommand):
+    """`--ray [ADDRESS]`: typer's parser has no option with an optional value, so `--ray` not followed by an
+    address gets "local" (an in-process Ray) inserted before the parser sees it."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        from ragtune.index.distributed import IN_PROCESS, is_address
+
+        given: list[str] = []
+        for i, arg in enumerate(args):
+            given.append(arg)
+            if arg == "--ray" and (i + 1 == len(args) or not is_address(args[i + 1])):
+                given.append(IN_PROCESS)
+        return super().parse_args(ctx, given)
+
+
+@app.command(cls=_RayAddressOptional)
 def read(
     index: IndexOpt,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to add or update.")] = None,
@@ -66,12 +81,18 @@ def read(
     reembed: Annotated[bool, typer.Option("--reembed", help="Re-encode every passage with --embedder.")] = False,
     embedder: Annotated[str | None, typer.Option("--embedder", help="With --reembed: embedder name or folder "
                                                  "(e.g. a retriever adapter's encoder/).")] = None,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="[ADDRESS]",
+        help="Load, chunk and embed on Ray: an in-process instance, or the cluster at ADDRESS (host:port, as "
+             "`ray start --head` prints). Needs the ray extra.")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Add or update documents in an index; prints counts."""
     from ragtune.pipeline import Pipeline
 
     pipeline = Pipeline(index, Config.load(config), progress=PROGRESS)
+    if ray is not None and (delete or reembed):
+        raise RagtuneError("--ray is for reading files, not --delete or --reembed")
     if reembed:
         if not embedder or paths or delete:
             raise RagtuneError("--reembed takes --embedder NAME_OR_DIR and no paths or --delete")
@@ -82,7 +103,7 @@ def read(
         raise RagtuneError("--embedder is only for --reembed (an index keeps the embedder it was built with)")
     if not paths:
         raise RagtuneError("name files or folders to read (or --reembed --embedder NAME_OR_DIR)")
-    report = pipeline.delete(paths) if delete else pipeline.read(paths)
+    report = pipeline.delete(paths) if delete else pipeline.read(paths, ray=ray)
     _print_report(report, "delete" if delete else "read")
     if report.errors and report.files_ok == 0:
         raise typer.Exit(1)
