@@ -256,6 +256,9 @@ def _opened_pipeline(index: Path, cfg: Config):
 MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")]
 EpochsOpt = Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run whose checkpoint is in --out.")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Train data-parallel in this many processes (torchrun; gloo on CPU, NCCL on GPUs): "
+    "each takes its share of every batch, gradients are averaged. Default: the config's (1).")]
 QuestionsArg = Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
                                               '"passage_id"]}.')]
 
@@ -278,12 +281,16 @@ def train_generator_(
     epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
     resume: ResumeOpt = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style)."""
     from ragtune.train.generator import train_generator
 
-    cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr})
+    cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr,
+                                 "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     result = train_generator(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     best = result.best or {}
@@ -292,6 +299,20 @@ def train_generator_(
     _print_skipped_long(result.skipped_long, cfg)
     say(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
+
+
+def _data_parallel(cfg: Config) -> bool:
+    """`--workers N`: True in the command the user ran once its N ranks are done (nothing more to do there);
+    inside a rank, join the others first (rank 0 alone shows progress)."""
+    from ragtune.train import distributed
+
+    if distributed.launch(cfg.distributed):
+        return True
+    distributed.join()
+    if not distributed.is_rank_zero():
+        global PROGRESS
+        PROGRESS = False
+    return False
 
 
 def _print_skipped_long(skipped: int, cfg: Config) -> None:
@@ -311,13 +332,16 @@ def train_retriever_(
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the query adapter.")] = None,
     split: Annotated[str, typer.Option("--split", help="BEIR qrels split to train on.")] = "train",
     resume: ResumeOpt = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Contrastively tune the retriever: in-batch negatives plus hard negatives mined from the index."""
     from ragtune.train.retriever import train_retriever
 
     cfg = Config.load(config, **{"train_retriever.max_steps": max_steps, "train_retriever.epochs": epochs,
-                                 "train_retriever.lr": lr})
+                                 "train_retriever.lr": lr, "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     result = train_retriever(pipeline, data, out_dir, split=split, resume=resume, progress=PROGRESS)
     then = (f"; run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` before using it"
@@ -344,13 +368,17 @@ def train_reader_(
                                                       "loop (default: the config's, 47).")] = None,
     fit_only: Annotated[bool, typer.Option("--fit-only", help="Only fit the retrieval weight of the reader "
                                            "already in --out again, on its held-out questions.")] = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Train an extractive reader: a span head on the generator's hidden states (LoRA), question + gold passage +
     a distractor → the answer span. Use it with `ask/eval --adapter OUT` (answer mode reader)."""
     from ragtune.train.reader import refit_reader, train_reader
 
-    cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes})
+    cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes,
+                                 "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     if fit_only:
         say(_describe_fit(refit_reader(pipeline, data, out_dir, progress=PROGRESS)).removeprefix("; "))
@@ -382,13 +410,16 @@ def train_joint_(
     max_steps: MaxStepsOpt = None,
     epochs: EpochsOpt = None,
     resume: ResumeOpt = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Tune the query encoder and the generator's LoRA together on the RAG marginal likelihood."""
     from ragtune.train.joint import train_joint
 
     cfg = Config.load(config, **{"train_joint.mode": mode, "train_joint.max_steps": max_steps,
-                                 "train_joint.epochs": epochs})
+                                 "train_joint.epochs": epochs, "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     result = train_joint(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     first, last = result.first, result.last
@@ -452,8 +483,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main() -> None:
     warnings.showwarning = _show_warning
+    from ragtune.train.distributed import WorkerFinished, leave
+
     try:
         app()
+    except WorkerFinished:  # a data-parallel rank other than 0 is done: rank 0 writes and reports
+        leave()
     except RagtuneError as exc:
         err.print(f"[red]error:[/red] {shown(exc)}", markup=True, highlight=False)
         sys.exit(exc.exit_code)
