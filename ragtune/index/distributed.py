@@ -35,6 +35,8 @@ from ragtune.read.ingest import discover, load_source, source_key
 IN_PROCESS = "local"
 #: what `--ray` accepts as a cluster address (anything else is taken for a path to read)
 ADDRESS = re.compile(r"(auto|local|ray://\S+|[\w.\-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})")
+#: about what one passage row weighs (a 400-token chunk's text and fields), to size blocks to embedding batches
+BYTES_PER_ROW = 1024
 #: one row per file ("file" or "error") ahead of its passages ("passage"); every row has every column
 _EMPTY_ROW = {"file": 0, "kind": "", "key": "", "path": "", "sha256": "", "documents": 0, "problem": "",
               "id": "", "chunk": 0, "title": "", "text": ""}
@@ -161,6 +163,9 @@ def _pipeline(jobs: list[dict], config: Config, script: str, embedder_name: str)
     context.execution_options.preserve_order = True  # the index's order is the single-process read's
     context.enable_progress_bars = False  # ours counts files; Ray's would interleave with it
     settings = config.ray
+    # blocks of about one embedding batch (passage rows are ~1 KB), so that one large file's passages are
+    # spread over every actor rather than sent whole to one
+    context.target_max_block_size = settings.batch_size * BYTES_PER_ROW
     threads = max(1, round(settings.cpus_per_worker))
     dataset = (
         ray.data.from_items(jobs, override_num_blocks=min(len(jobs), 200))
