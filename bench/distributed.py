@@ -79,6 +79,9 @@ def bench_ingest(data: Path, tmp: Path) -> dict:
                        f"ray{workers}_passages_per_s": round(n / wall, 1),
                        f"ray{workers}_vs_single": round((n / wall) / result["single_passages_per_s"], 3),
                        f"ray{workers}_content": _same_content(tmp / "single", tmp / f"ray{workers}")})
+    # the single-process read once more, last: on a shared machine the load changes during the run
+    wall, stated, _ = _read([str(data), "--index", str(tmp / "single-again")], base, tmp, private_network=False)
+    result.update({"single_again_wall_s": round(wall, 1), "single_again_passages_per_s": round(n / wall, 1)})
     return result
 
 
@@ -131,12 +134,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _train_run(part: str, workers: int, data: Path, index: Path, config: Path, tmp: Path) -> dict:
-    out, result = tmp / f"{part}-{workers}", tmp / f"{part}-{workers}.json"
+def _train_run(part: str, workers: int, data: Path, index: Path, config: Path, tmp: Path,
+               threads: int | None = None) -> dict:
+    """One run; `threads`: torch threads of each process (default: the cores shared out between the workers)."""
+    name = f"{part}-{workers}-{threads}"
+    out, result = tmp / name, tmp / f"{name}.json"
     args = ["-m", "bench.distributed", "--child", part, str(data), str(index), str(config), str(out), str(result)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GLOO_SOCKET_IFNAME": "lo"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GLOO_SOCKET_IFNAME": "lo",
+           "OMP_NUM_THREADS": str(threads or max(1, (os.cpu_count() or 1) // workers))}
     if workers > 1:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
         args = ["-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={workers}",
                 "--master-addr=127.0.0.1", f"--master-port={_free_port()}", *args]
     start = time.perf_counter()
@@ -165,6 +171,7 @@ def bench_training(part: str, steps: int, tmp: Path) -> dict:
     index = tmp / f"{part}-index"
     Pipeline(index, Config.load(config), progress=False).read([data])
     runs = {workers: _train_run(part, workers, data, index, config, tmp) for workers in (1, 2)}
+    runs["1x1"] = _train_run(part, 1, data, index, config, tmp, threads=1)  # control: one worker, one thread
     one, two = runs[1]["losses"], runs[2]["losses"]
     times = {w: runs[w]["step_times"][1:] or runs[w]["step_times"] for w in runs}  # the first step warms up
     return {"trainer": part, "steps": len(one), "global_batch": settings.get("train", settings.get(
@@ -174,6 +181,8 @@ def bench_training(part: str, steps: int, tmp: Path) -> dict:
             "step_s_1_worker": round(float(np.median(times[1])), 4),
             "step_s_2_workers": round(float(np.median(times[2])), 4),
             "speedup_2_vs_1": round(float(np.median(times[1]) / np.median(times[2])), 3),
+            "step_s_1_worker_1_thread": round(float(np.median(times["1x1"])), 4),
+            "max_loss_diff_1_thread": round(max(abs(a - b) for a, b in zip(one, runs["1x1"]["losses"])), 7),
             "wall_s_1_worker": runs[1]["wall_s"], "wall_s_2_workers": runs[2]["wall_s"]}
 
 
@@ -207,7 +216,8 @@ def main() -> None:
                 record(f"Data-parallel training ({part}, 1 vs 2 workers)",
                        {"bench": "distributed.train", **result, "load_before": round(os.getloadavg()[0], 2)},
                        notes="the same seeded run and global batch on 1 worker (2 torch threads) and 2 torchrun "
-                       "ranks (gloo over loopback, 1 thread each); step_s = median step time after the first.")
+                       "ranks (gloo over loopback, 1 thread each), and 1 worker with 1 thread as a control; step_s = "
+                       "median step time after the first.")
 
 
 if __name__ == "__main__":
