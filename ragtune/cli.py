@@ -58,7 +58,22 @@ def _print_report(report, verb: str = "read") -> None:
     )
 
 
-@app.command()
+class _RayAddressOptional(typer.core.TyperCommand):
+    """`--ray [ADDRESS]`: typer's parser has no option with an optional value, so `--ray` not followed by an
+    address gets "local" (an in-process Ray) inserted before the parser sees it."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        from ragtune.index.distributed import IN_PROCESS, is_address
+
+        given: list[str] = []
+        for i, arg in enumerate(args):
+            given.append(arg)
+            if arg == "--ray" and (i + 1 == len(args) or not is_address(args[i + 1])):
+                given.append(IN_PROCESS)
+        return super().parse_args(ctx, given)
+
+
+@app.command(cls=_RayAddressOptional)
 def read(
     index: IndexOpt,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to add or update.")] = None,
@@ -66,12 +81,18 @@ def read(
     reembed: Annotated[bool, typer.Option("--reembed", help="Re-encode every passage with --embedder.")] = False,
     embedder: Annotated[str | None, typer.Option("--embedder", help="With --reembed: embedder name or folder "
                                                  "(e.g. a retriever adapter's encoder/).")] = None,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="[ADDRESS]",
+        help="Load, chunk and embed on Ray: an in-process instance, or the cluster at ADDRESS (host:port, as "
+             "`ray start --head` prints). Needs the ray extra.")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Add or update documents in an index; prints counts."""
     from ragtune.pipeline import Pipeline
 
     pipeline = Pipeline(index, Config.load(config), progress=PROGRESS)
+    if ray is not None and (delete or reembed):
+        raise RagtuneError("--ray is for reading files, not --delete or --reembed")
     if reembed:
         if not embedder or paths or delete:
             raise RagtuneError("--reembed takes --embedder NAME_OR_DIR and no paths or --delete")
@@ -82,7 +103,7 @@ def read(
         raise RagtuneError("--embedder is only for --reembed (an index keeps the embedder it was built with)")
     if not paths:
         raise RagtuneError("name files or folders to read (or --reembed --embedder NAME_OR_DIR)")
-    report = pipeline.delete(paths) if delete else pipeline.read(paths)
+    report = pipeline.delete(paths) if delete else pipeline.read(paths, ray=ray)
     _print_report(report, "delete" if delete else "read")
     if report.errors and report.files_ok == 0:
         raise typer.Exit(1)
@@ -235,6 +256,9 @@ def _opened_pipeline(index: Path, cfg: Config):
 MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", min=1, help="Optimizer steps (overrides epochs).")]
 EpochsOpt = Annotated[float | None, typer.Option("--epochs", help="Passes over the training questions.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run whose checkpoint is in --out.")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Train data-parallel in this many processes (torchrun; gloo on CPU, NCCL on GPUs): "
+    "each takes its share of every batch, gradients are averaged. Default: the config's (1).")]
 QuestionsArg = Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
                                               '"passage_id"]}.')]
 
@@ -257,12 +281,16 @@ def train_generator_(
     epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
     resume: ResumeOpt = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style)."""
     from ragtune.train.generator import train_generator
 
-    cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr})
+    cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr,
+                                 "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     result = train_generator(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     best = result.best or {}
@@ -271,6 +299,20 @@ def train_generator_(
     _print_skipped_long(result.skipped_long, cfg)
     say(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
+
+
+def _data_parallel(cfg: Config) -> bool:
+    """`--workers N`: True in the command the user ran once its N ranks are done (nothing more to do there);
+    inside a rank, join the others first (rank 0 alone shows progress)."""
+    from ragtune.train import distributed
+
+    if distributed.launch(cfg.distributed):
+        return True
+    distributed.join()
+    if not distributed.is_rank_zero():
+        global PROGRESS
+        PROGRESS = False
+    return False
 
 
 def _print_skipped_long(skipped: int, cfg: Config) -> None:
@@ -290,13 +332,16 @@ def train_retriever_(
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate of the query adapter.")] = None,
     split: Annotated[str, typer.Option("--split", help="BEIR qrels split to train on.")] = "train",
     resume: ResumeOpt = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Contrastively tune the retriever: in-batch negatives plus hard negatives mined from the index."""
     from ragtune.train.retriever import train_retriever
 
     cfg = Config.load(config, **{"train_retriever.max_steps": max_steps, "train_retriever.epochs": epochs,
-                                 "train_retriever.lr": lr})
+                                 "train_retriever.lr": lr, "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     result = train_retriever(pipeline, data, out_dir, split=split, resume=resume, progress=PROGRESS)
     then = (f"; run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` before using it"
@@ -323,13 +368,17 @@ def train_reader_(
                                                       "loop (default: the config's, 47).")] = None,
     fit_only: Annotated[bool, typer.Option("--fit-only", help="Only fit the retrieval weight of the reader "
                                            "already in --out again, on its held-out questions.")] = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Train an extractive reader: a span head on the generator's hidden states (LoRA), question + gold passage +
     a distractor → the answer span. Use it with `ask/eval --adapter OUT` (answer mode reader)."""
     from ragtune.train.reader import refit_reader, train_reader
 
-    cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes})
+    cfg = Config.load(config, **{"train_reader.max_steps": max_steps, "train_reader.max_minutes": max_minutes,
+                                 "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     if fit_only:
         say(_describe_fit(refit_reader(pipeline, data, out_dir, progress=PROGRESS)).removeprefix("; "))
@@ -361,13 +410,16 @@ def train_joint_(
     max_steps: MaxStepsOpt = None,
     epochs: EpochsOpt = None,
     resume: ResumeOpt = False,
+    workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Tune the query encoder and the generator's LoRA together on the RAG marginal likelihood."""
     from ragtune.train.joint import train_joint
 
     cfg = Config.load(config, **{"train_joint.mode": mode, "train_joint.max_steps": max_steps,
-                                 "train_joint.epochs": epochs})
+                                 "train_joint.epochs": epochs, "distributed.workers": workers})
+    if _data_parallel(cfg):
+        return
     pipeline = _opened_pipeline(index, cfg)
     result = train_joint(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
     first, last = result.first, result.last
@@ -431,8 +483,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main() -> None:
     warnings.showwarning = _show_warning
+    from ragtune.train.distributed import WorkerFinished, leave
+
     try:
         app()
+    except WorkerFinished:  # a data-parallel rank other than 0 is done: rank 0 writes and reports
+        leave()
     except RagtuneError as exc:
         err.print(f"[red]error:[/red] {shown(exc)}", markup=True, highlight=False)
         sys.exit(exc.exit_code)

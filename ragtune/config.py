@@ -369,6 +369,32 @@ class ServeConfig(_Section):
     reload_check_s: float = Field(1.0, ge=0)
 
 
+class RayConfig(_Section):
+    """`read --ray`: loading and chunking as Ray tasks, embedding in a pool of actors (index/distributed.py)."""
+
+    #: embedder actors; each holds one copy of the embedding model
+    workers: int = Field(2, gt=0)
+    #: CPUs each embedder actor reserves (its model runs on as many threads)
+    cpus_per_worker: float = Field(1.0, gt=0)
+    #: CPUs a file-loading task reserves: a fraction, so loading never waits for the actors to finish
+    cpus_per_loader: float = Field(0.25, gt=0)
+    #: passages per embedding call of an actor
+    batch_size: int = Field(256, gt=0)
+    #: seconds to wait for the cluster named by an address before a one-line error
+    connect_timeout: float = Field(10.0, gt=0)
+
+
+class DistributedConfig(_Section):
+    """`train ... --workers N`: data-parallel training with torch.distributed (train/distributed.py)."""
+
+    #: processes; each takes its share of every global batch and gradients are averaged (1: no distribution)
+    workers: int = Field(1, gt=0)
+    #: torch.distributed backend: "auto" is NCCL when CUDA is available, else gloo
+    backend: str = "auto"
+    #: each process's torch CPU threads (0: the machine's cores shared out between the workers)
+    threads_per_worker: int = Field(0, ge=0)
+
+
 class Config(_Section):
     """Everything ragtune can be told; `Config()` is the embedded default."""
 
@@ -385,6 +411,8 @@ class Config(_Section):
     synth: SynthConfig = SynthConfig()
     eval: EvalConfig = EvalConfig()
     serve: ServeConfig = ServeConfig()
+    ray: RayConfig = RayConfig()
+    distributed: DistributedConfig = DistributedConfig()
     cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("RAGTUNE_CACHE", "~/.cache/ragtune")))
 
     @classmethod

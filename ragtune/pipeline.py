@@ -254,8 +254,14 @@ class Pipeline:
             self._built.pop(name, None)
 
     # ---- read -----------------------------------------------------------------------------
-    def read(self, paths: list[str | Path]) -> ReadReport:
-        report = read_paths(self.index_dir, paths, self.config, self.embedder, progress=self.progress)
+    def read(self, paths: list[str | Path], ray: str | None = None) -> ReadReport:
+        """Add or update files; `ray`: load, chunk and embed on Ray (an address, or "local" for in-process)."""
+        if ray is not None:
+            from ragtune.index.distributed import read_paths_ray
+
+            report = read_paths_ray(self.index_dir, paths, self.config, self.embedder, ray, progress=self.progress)
+        else:
+            report = read_paths(self.index_dir, paths, self.config, self.embedder, progress=self.progress)
         self._reset_index()
         return report
 

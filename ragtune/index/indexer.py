@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 
+import numpy as np
+
 from ragtune.config import Config
 from ragtune.errors import LoadError, RagtuneError
 from ragtune.index.embedders import Embedder
@@ -67,36 +69,54 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
     files, report.errors = discover(paths, is_index=looks_like_index)
     with write_lock(Path(folder)):
         store = open_or_create(Path(folder), config, embedder)
-        batch = _Batch(store, embedder, report, config.index.save_every_passages, progress)
+        batch = PassageBatch(store, embedder, report, config.index.save_every_passages, progress)
         for path, doc_id in progress_bar(files, desc="reading files", unit="file", enabled=progress, leave=False):
             key = source_key(path)  # discover() names each file once, however many arguments reach it
             entry = store.sources.get(key)
-            partial = bool(entry and entry.get("partial"))
             try:
-                source = load_source(path, doc_id, known_sha=entry["sha256"] if entry and not partial else None,
-                                     limits=config.read, chunking=config.chunking)
+                source = load_source(path, doc_id, known_sha=known_sha(entry), limits=config.read,
+                                     chunking=config.chunking)
             except LoadError as exc:
                 report.errors.append(exc)
                 continue
-            if not source.documents:
-                report.files_unchanged += 1
-                continue
-            passages = _passages(source)
-            resumed = False
-            if partial and entry["sha256"] == source.sha256:
-                resumed, passages = _resume(store, key, passages)
-            report.files_new += entry is None or resumed
-            report.files_changed += entry is not None and not resumed
-            report.documents += len(source.documents)
-            meta = {"sha256": source.sha256, "path": str(source.path), "documents": len(source.documents)}
-            batch.add(key, meta, passages, replace_old=entry is not None and not resumed)
+            add_source(batch, key, entry, source.sha256, str(source.path), len(source.documents), _passages(source))
         batch.flush()
     report.passages_total = len(store)
     report.seconds = time.perf_counter() - start
     return report
 
 
-class _Batch:
+def known_sha(entry: dict | None) -> str | None:
+    """The hash under which a stored file counts as unchanged (None: read it; a partly saved file is resumed)."""
+    return entry["sha256"] if entry and not entry.get("partial") else None
+
+
+def add_source(batch: PassageBatch, key: str, entry: dict | None, sha256: str, path: str, documents: int,
+               passages: Iterator[Passage]) -> None:
+    """Queue one loaded file's passages: new, changed, resumed after a kill, or unchanged (no documents)."""
+    report = batch.report
+    if not documents:
+        report.files_unchanged += 1
+        return
+    resumed = False
+    if entry and entry.get("partial") and entry["sha256"] == sha256:
+        resumed, passages = _resume(batch.store, key, passages)
+    report.files_new += entry is None or resumed
+    report.files_changed += entry is not None and not resumed
+    report.documents += documents
+    meta = {"sha256": sha256, "path": path, "documents": documents}
+    batch.add(key, meta, passages, replace_old=entry is not None and not resumed)
+
+
+def write_embedded(store: IndexStore, report: ReadReport, removed: set[str], sources: dict[str, dict],
+                   passages: list[Passage], vectors: np.ndarray, tokens: list[list[str]]) -> None:
+    """Write one already-embedded batch as a new snapshot: the one writer of the local and the Ray read."""
+    report.passages_removed += store.replace(removed, sources, passages, vectors, tokens)
+    report.passages_added += len(passages)
+    store.save()
+
+
+class PassageBatch:
     """New passages waiting to be embedded and saved; `flush` writes them as one snapshot."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, report: ReadReport, size: int, progress: bool):
@@ -120,15 +140,17 @@ class _Batch:
     def flush(self) -> None:
         if not self.sources and not self.removed:
             return
-        texts = [self.store.search_text(p.embedding_text) for p in self.passages]
+        vectors, tokens = self.encode(self.passages)
+        write_embedded(self.store, self.report, self.removed, self.sources, self.passages, vectors, tokens)
+        self.passages, self.sources, self.removed = [], {}, set()
+
+    def encode(self, passages: list[Passage]) -> tuple[np.ndarray, list[list[str]]]:
+        """The passages' vectors and BM25 tokens, computed here (the Ray read brings them computed)."""
+        texts = [self.store.search_text(p.embedding_text) for p in passages]
         vectors = self.embedder.encode_passages(texts, progress=self.progress)
         tokens = [tokenize(t) for t in progress_bar(texts, desc="BM25 tokens", unit="passage",
                                                     enabled=self.progress, leave=False)]
-        self.report.passages_removed += self.store.replace(self.removed, self.sources, self.passages, vectors,
-                                                           tokens)
-        self.report.passages_added += len(self.passages)
-        self.store.save()
-        self.passages, self.sources, self.removed = [], {}, set()
+        return vectors, tokens
 
 
 def _passages(source: SourceFile) -> Iterator[Passage]:

@@ -16,6 +16,7 @@ import torch
 from ragtune.adapters import PEFT_FILES
 from ragtune.errors import RagtuneError, first_line
 from ragtune.files import existing_dir
+from ragtune.train.distributed import is_rank_zero
 
 STATE_FILE = "state.pt"
 #: the folder inside a training run's OUT that `--resume` continues from
@@ -23,7 +24,10 @@ CHECKPOINT = "checkpoint"
 
 
 def check_out(out: Path, resume: bool) -> None:
-    """OUT must hold a checkpoint to resume, or be new or empty: a finished adapter is never trained over."""
+    """OUT must hold a checkpoint to resume, or be new or empty: a finished adapter is never trained over.
+    Rank 0 alone checks in a data-parallel run: it alone writes OUT, and the other ranks may start later."""
+    if not is_rank_zero():
+        return
     if resume:
         if existing_dir(out / CHECKPOINT) is None:
             raise RagtuneError(f"{out}: nothing to resume (no {CHECKPOINT}/ folder)")

@@ -6,6 +6,10 @@ learning-rate schedule (linear warmup then linear decay, refitted to a time budg
 clipping, evaluation every N steps with patience and keep-best, the history, the progress bar (log lines when
 stderr is not a terminal), and an atomic checkpoint from which `--resume` continues exactly: weights, optimizer,
 schedule, RNG, data position and history, so an interrupted run ends with the same weights as a straight one.
+
+Data-parallel (`--workers N`, train/distributed.py): each rank computes its share of every step's pieces, the
+gradients are summed across ranks before clipping and the optimizer step, and rank 0 alone evaluates, shows
+progress and saves; the ranks follow rank 0's decisions (end, early stop, time budget) step by step.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ragtune.errors import RagtuneError
 from ragtune.files import atomic_dir
 from ragtune.progress import progress_bar
 from ragtune.train.checkpoint import capture_rng, load_state, restore_rng, save_state, seed_everything
+from ragtune.train.distributed import DataParallel, WorkerFinished
 
 #: written into every checkpoint's state; a checkpoint without it (an older ragtune's) cannot resume exactly
 CHECKPOINT_FORMAT = 2
@@ -119,6 +124,18 @@ class TrainingTask:
         """The loss of one piece, with gradients (its sum over the piece when `weight` counts its units)."""
         raise NotImplementedError
 
+    def split(self, piece: Any, parts: int) -> list[tuple[Any, float] | None]:
+        """`piece` cut into `parts` shares for data-parallel ranks (None: no share), each with the factor its loss
+        is scaled by so that the shares' gradients add up to the piece's. Default: a list of rows cut into
+        contiguous slices; a loss that is a mean over rows is scaled by the slice's share of rows, one summed
+        over the units `weight` counts (a task that overrides `weight`) by 1. Anything else goes whole to rank 0.
+        """
+        if not isinstance(piece, list) or len(piece) < 2:
+            return [(piece, 1.0)] + [None] * (parts - 1)
+        summed = type(self).weight is not TrainingTask.weight
+        cuts = [piece[i * len(piece) // parts : (i + 1) * len(piece) // parts] for i in range(parts)]
+        return [(cut, 1.0 if summed else len(cut) / len(piece)) if cut else None for cut in cuts]
+
     def after_step(self) -> None:
         """The step's optimizer update is done: statistics gathered during it may count now."""
 
@@ -185,6 +202,11 @@ class TrainingLoop:
         self.train_seconds = self.step_seconds = 0.0
         self.step_times: list[float] = []
         self.updating = False  # inside optimizer.step: weights may be half-updated, not worth a checkpoint
+        self.parallel = DataParallel()
+        #: rank 0 shows progress, evaluates and writes checkpoints for all ranks
+        self.writes = self.parallel.rank == 0
+        self.progress = progress and self.writes
+        self.refitted = False  # the time budget refitted the schedule this step (the other ranks follow)
 
     # ---- data order -----------------------------------------------------------------------
     def _next_batch(self) -> Any:
@@ -201,10 +223,11 @@ class TrainingLoop:
         pieces = [p for _ in range(self.settings.grad_accum) for p in self.task.pieces(self._next_batch())]
         total_weight = max(1, sum(self.task.weight(p) for p in pieces))
         total = 0.0
-        for piece in pieces:
+        for piece, scale in self.parallel.share(self.task, pieces):
             loss = self.task.loss(piece)
-            (loss if total_weight == 1 else loss / total_weight).backward()
-            total += loss.item()
+            (loss if total_weight == 1 and scale == 1 else loss * (scale / total_weight)).backward()
+            total += loss.item() * scale
+        total = self.parallel.reduce(self.params, total)  # every rank's gradients and losses, summed
         if self.settings.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.params, self.settings.max_grad_norm)
         self.updating = True
@@ -219,6 +242,8 @@ class TrainingLoop:
 
     # ---- evaluation -----------------------------------------------------------------------
     def evaluate(self, bar) -> None:
+        if not self.writes:  # rank 0 evaluates; `_follow` brings its decisions here
+            return
         start = time.perf_counter()
         train_loss = sum(self.window) / len(self.window) if self.window else None
         self.window = []
@@ -258,7 +283,7 @@ class TrainingLoop:
 
     def save(self, rng: dict[str, Any] | None = None, order: tuple[int, int] | None = None) -> None:
         """The checkpoint folder, replaced atomically: the task's weights and `state.pt`."""
-        if self.checkpoint is None:
+        if self.checkpoint is None or not self.writes:
             return
         with atomic_dir(self.checkpoint) as tmp:
             self.task.save(tmp)
@@ -290,7 +315,14 @@ class TrainingLoop:
     # ---- the run --------------------------------------------------------------------------
     def run(self, stop_after: int | None = None) -> bool:
         """Step until done, early stop or the time budget; False when `stop_after` steps ended it as an
-        interruption would (checkpoint saved, schedule unchanged). Ctrl-C saves the last step boundary."""
+        interruption would (checkpoint saved, schedule unchanged). Ctrl-C saves the last step boundary.
+        A data-parallel rank other than 0 raises WorkerFinished at the end instead: the results are rank 0's."""
+        finished = self._steps(stop_after)
+        if not self.writes:
+            raise WorkerFinished
+        return finished
+
+    def _steps(self, stop_after: int | None) -> bool:
         settings = self.settings
         bar = progress_bar(total=self.total_steps, initial=self.step, desc=settings.description, unit="step",
                            enabled=self.progress, every=settings.progress_every)
@@ -321,6 +353,7 @@ class TrainingLoop:
                 bar.update(1)
                 if self._due(settings.eval_every):
                     self.evaluate(bar)
+                self._follow()
                 if self._due(settings.save_every) or self.step == self.total_steps or self.stopped_early:
                     self.save()
                 if self.out_of_time:
@@ -329,17 +362,30 @@ class TrainingLoop:
             bar.close()
         return True
 
+    def _follow(self) -> None:
+        """Every rank takes rank 0's end, early stop and time budget (its own clock may differ), and refits its
+        schedule when rank 0 did, to the same end."""
+        if not self.parallel.active:
+            return
+        total, early, late, refitted = self.parallel.agree(self.total_steps, self.stopped_early, self.out_of_time,
+                                                           self.refitted)
+        self.total_steps, self.stopped_early, self.out_of_time = int(total), bool(early), bool(late)
+        if refitted and not self.writes and self.schedule is not None:
+            self.schedule.refit(self.total_steps)
+        self.refitted = False
+
     def _fit_budget(self, bar) -> None:
         """Under a time budget: refit the schedule, every so often, to the steps the rest of it allows at the
         recent pace; past the budget, the run ends after this step."""
         budget = self.settings.max_minutes * 60 if self.settings.max_minutes else None
-        if budget is None:
+        if budget is None or not self.writes:
             return
         step = self.step
         if step >= TIMING_STEPS and step % REFIT_EVERY in (0, TIMING_STEPS):
             recent = self.step_times[-REFIT_EVERY:] if step > REFIT_EVERY else self.step_times[1:]
             fits = step + int((budget - self.train_seconds) / (sum(recent) / len(recent)))
             self.total_steps = max(step + 1, min(self.settings.total_steps, fits))
+            self.refitted = True
             if self.schedule is not None:
                 self.schedule.refit(self.total_steps)
             bar.total = self.total_steps

@@ -285,9 +285,12 @@ class ReaderTask(TrainingTask):
     def batches(self, epoch: int) -> list[list[int]]:
         return length_plan(self.lengths, self.tc.batch_size, self.tc.bucket_batches, self.tc.seed, epoch)
 
+    def pieces(self, batch: list[int]) -> list[list[int]]:
+        self.seen += len(batch)  # the whole batch, also on a data-parallel rank that computes a share of it
+        return [batch]
+
     def loss(self, rows: list[int]) -> torch.Tensor:
         examples = [self.train[i] for i in rows]
-        self.seen += len(examples)
         ids, mask, passage, groups = _batch(examples, self.pad_id)
         with autocast(self.lm, self.tc.bf16):
             start, end = self.model(ids.to(self.lm.device), mask.to(self.lm.device))

@@ -29,7 +29,7 @@ from ragtune.read.questions import load_questions
 from ragtune.train.batches import shuffled_batches
 from ragtune.train.checkpoint import CHECKPOINT, check_out
 from ragtune.train.loop import LoopSettings, TrainingLoop, TrainingTask, start_run
-from ragtune.train.negatives import RetrieverExample, make_batch, mine_examples
+from ragtune.train.negatives import ContrastiveBatch, RetrieverExample, make_batch, mine_examples
 
 #: gradient norm a whole encoder is clipped to
 ENCODER_MAX_GRAD_NORM = 1.0
@@ -200,8 +200,21 @@ class _RetrieverTask(TrainingTask):
     def batches(self, epoch: int) -> list[list[int]]:
         return shuffled_batches(len(self.examples), self.tc.batch_size, self.tc.seed, epoch)
 
-    def contrastive_batch(self, rows: list[int]):
+    def contrastive_batch(self, rows: list[int] | ContrastiveBatch) -> ContrastiveBatch:
+        if isinstance(rows, ContrastiveBatch):  # a data-parallel rank's share, already made (`split`)
+            return rows
         return make_batch([self.examples[i] for i in rows], self.questions, self.passages)
+
+    def split(self, rows: list[int], parts: int) -> list[tuple[ContrastiveBatch, float] | None]:
+        """Each rank's share of the batch's queries, scored against every column of the whole batch: the
+        in-batch negatives of the 1-worker step, so the shares' gradients add up to its gradient exactly."""
+        batch, shares = self.contrastive_batch(rows), []
+        n = len(batch.queries)
+        for i in range(parts):
+            lo, hi = i * n // parts, (i + 1) * n // parts
+            shares.append((ContrastiveBatch(batch.queries[lo:hi], batch.columns, batch.targets[lo:hi],
+                                            batch.allowed[lo:hi]), (hi - lo) / n) if hi > lo else None)
+        return shares
 
     def fingerprint(self) -> dict:
         return self._fingerprint
