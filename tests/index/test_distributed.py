@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CMRC_DEV, SQUAD_DEV, squad_slice
+from datafiles import CMRC_DEV, SQUAD_DEV, squad_slice
 from private_network import require_private_network, run_private
 
 from ragtune.index.store import IndexStore
