@@ -100,10 +100,10 @@ def main() -> None:
     if "tuned" in args.stages:
         eval_stage("tuned", work, length, log, ["--adapter", str(work / "adapter")])
     if "record" in args.stages:
-        record_all(args, work, length, log)
+        record_all(args, work, length)
 
 
-def record_all(args, work: Path, length: str, log: list[str]) -> None:
+def record_all(args, work: Path, length: str) -> None:
     rows = {name: json.loads((work / f"eval-{name}.json").read_text()) for name in ("base", "tuned")
             if (work / f"eval-{name}.json").exists()}
     meta = json.loads((work / "adapter" / "ragtune.json").read_text()) if (work / "adapter").exists() else {}
@@ -112,6 +112,11 @@ def record_all(args, work: Path, length: str, log: list[str]) -> None:
         gain = {k: round(rows["tuned"]["summary"][k] - rows["base"]["summary"][k], 2)
                 for k in rows["base"]["summary"]}
     train_pairs = sum(1 for _ in (work / "train.jsonl").open(encoding="utf-8"))
+    test = work / "test.jsonl"
+    ran = [f"ragtune eval {test} --task summarize --length {length} --json",
+           f"ragtune train generator {work / 'train.jsonl'} --task summarize --length {length} --out "
+           f"{work / 'adapter'} --max-steps {meta.get('step')} --config bench/summarization.yaml",
+           f"ragtune eval {test} --task summarize --length {length} --json --adapter {work / 'adapter'}"]
     record(f"summary tuning: {args.set} ({next(iter(rows.values()))['n']} held-out documents)",
            {"bench": "summarization", "set": args.set, "length": length, "gain_tuned_over_base": gain,
             "rows": {name: {**m["summary"], "seconds": m["wall_seconds"]} for name, m in rows.items()},
@@ -123,7 +128,9 @@ def record_all(args, work: Path, length: str, log: list[str]) -> None:
            notes="ROUGE F-measures and faithfulness 0-100 (character-level ROUGE for Chinese; faithfulness: share "
            "of summary sentences with >= 60% of their unit bigrams in the source, eval/faithfulness.py); "
            "OpenVINO int8 generation (the adapter applied at runtime); seconds = wall time of that eval on the "
-           "shared 2-core machine (busy: other sessions' jobs ran beside it); " + commands(log))
+           "shared 2-core machine (busy: other sessions' jobs ran beside it, load average 5-15); split by "
+           f"`--train {args.train} --test {next(iter(rows.values()))['n']}"
+           + (f" --words {args.words}`" if args.set == "cnndm" else "`") + "; stages: " + commands(ran))
 
 
 if __name__ == "__main__":

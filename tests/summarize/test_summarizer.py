@@ -4,6 +4,7 @@ summaries citing their passages, and the CLI's `summarize --json`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,12 +62,12 @@ def test_map_reduce_summarizes_a_document_longer_than_the_context_window(short_p
     assert result.summary.strip() and language_of(result.summary) == "zh"
     # the pieces cover the document in order, and each one's prompt fits
     pieces = summarizer.split(document, "zh", PART)
-    assert len(pieces) == result.pieces and "".join(pieces).replace("\n", "") == document.replace("\n", "")
+    assert len(pieces) == result.pieces and re.sub(r"\s", "", "".join(pieces)) == re.sub(r"\s", "", document)
 
 
 def test_a_prompt_that_cannot_fit_is_a_one_line_error(short_pipeline):
     real = short_pipeline.prompt_budget
-    summarizer = Summarizer(short_pipeline, budget=PromptBudget(real.tokenizer, 160, real.max_new_tokens),
+    summarizer = Summarizer(short_pipeline, budget=PromptBudget(real.tokenizer, 120, real.max_new_tokens),
                             cache=False)
     with pytest.raises(RagtuneError, match="does not fit summarize.max_input_tokens"):
         summarizer.summarize(long_chinese_document())

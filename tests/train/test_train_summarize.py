@@ -18,6 +18,8 @@ from ragtune.train.model import load_base, mean_loss
 from ragtune.train.summarize import summary_examples, train_summarizer
 from ragtune.train.tokenize import encode_example, stop_token_ids
 
+pytestmark = pytest.mark.slow  # two loads of the generator and four LoRA steps: ~4 minutes on 2 busy cores
+
 CSL = Path(__file__).resolve().parents[3] / "shared" / "data" / "summarization" / "csl-title-dev.tsv"
 
 
