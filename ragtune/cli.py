@@ -34,6 +34,18 @@ BackendOpt = Annotated[str | None, typer.Option(
     "the model, adapter and answer mode). Default: the config's.")]
 ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapter with a separately trained "
                 "retriever adapter.")
+LengthOpt = Annotated[str | None, typer.Option("--length", help="short (1 sentence), medium (3) or long (6); "
+                                                "default: the config's summarize.length.")]
+TaskOpt = Annotated[str, typer.Option("--task", help="qa (questions answered from the index) or summarize "
+                                      '((document, summary) pairs: jsonl {"document", "summary"} or tsv; no index).')]
+_TASKS = ("qa", "summarize")
+
+
+def _check_task(task: str, index: Path | None) -> None:
+    if task not in _TASKS:
+        raise RagtuneError(f"--task {task!r}: use one of {', '.join(_TASKS)}")
+    if task == "qa" and index is None:
+        raise RagtuneError("--index DIR is required (except with --task summarize)")
 
 
 def say(text: str, console: Console = out) -> None:
@@ -174,8 +186,11 @@ def print_sources(answer) -> None:
 
 @app.command("eval")
 def eval_(
-    data: Annotated[Path, typer.Argument(help="SQuAD-format json, or a BEIR folder (corpus/queries/qrels).")],
-    index: IndexOpt,
+    data: Annotated[Path, typer.Argument(help="SQuAD-format json, or a BEIR folder (corpus/queries/qrels); with "
+                                         "--task summarize, (document, summary) pairs (jsonl or tsv).")],
+    index: Annotated[Path | None, typer.Option("--index", help="Index folder (not with --task summarize).")] = None,
+    task: TaskOpt = "qa",
+    length: LengthOpt = None,
     adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only.")] = False,
     closed_book: Annotated[bool, typer.Option("--closed-book", help="Answer without retrieval.")] = False,
@@ -194,7 +209,13 @@ def eval_(
     backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Score retrieval, answers and grounding on a SQuAD or BEIR dataset."""
+    """Score retrieval, answers and grounding on a SQuAD or BEIR dataset; or summaries (ROUGE, faithfulness)."""
+    _check_task(task, index)
+    if task == "summarize":
+        if retrieval_only or closed_book or report is not None or split is not None:
+            raise RagtuneError("--task summarize takes no --retrieval-only, --closed-book, --report or --split")
+        _eval_summaries(data, adapter, limit, length, as_json, backend, config)
+        return
     from ragtune.eval.report import default_run_name, write_report
     from ragtune.eval.runner import evaluate
     from ragtune.pipeline import Pipeline
@@ -219,6 +240,29 @@ def eval_(
         say(f"report: {write_report(result, report, run_name)}", err)
 
 
+def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, length: str | None, as_json: bool,
+                    backend: str | None, config: Path | None) -> None:
+    from ragtune.eval.summaries import evaluate_summaries
+    from ragtune.pipeline import Pipeline
+    from ragtune.read.summaries import load_summaries
+    from ragtune.summarize import summary_config
+
+    cfg = summary_config(Config.load(config, **{"generator.backend": backend}), length)
+    pairs = load_summaries(data)[:limit]
+    metrics, _ = evaluate_summaries(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), pairs, PROGRESS)
+    if as_json:
+        print_json(metrics)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"eval summarize: {metrics['n']} documents in {metrics['seconds']:.1f}s")
+    for column in ("metric", "value"):
+        table.add_column(column)
+    for metric, value in metrics["summary"].items():
+        table.add_row(metric, f"{value:.2f}")
+    out.print(table)
+
+
 def print_metrics(metrics: dict) -> None:
     from rich.table import Table
 
@@ -231,6 +275,46 @@ def print_metrics(metrics: dict) -> None:
     if "gold_in_index" in metrics:
         table.add_row("index", "gold_in_index", f"{metrics['gold_in_index']:.4f}")
     out.print(table)
+
+
+@app.command()
+def summarize(
+    path: Annotated[Path | None, typer.Argument(help="A file to summarize (any format `read` takes).")] = None,
+    index: Annotated[Path | None, typer.Option("--index", help="Index folder (with --doc or --query).")] = None,
+    doc: Annotated[str | None, typer.Option("--doc", help="Summarize this indexed document (its id).")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="Summarize what the index says about this, citing "
+                                              "the passages [n].")] = None,
+    length: LengthOpt = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="With --query: passages to retrieve.")] = None,
+    adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Summarize a file, an indexed document, or what the index says about a query, in the text's language."""
+    from ragtune.pipeline import Pipeline
+    from ragtune.summarize import Summarizer, summary_config
+    from ragtune.summarize.sources import file_text, indexed_text
+
+    if (path is not None) + (doc is not None) + (query is not None) != 1:
+        raise RagtuneError("summarize takes one of: PATH, --index DIR --doc ID, --index DIR --query TEXT")
+    if (doc is not None or query is not None) and index is None:
+        raise RagtuneError("--doc and --query need --index DIR")
+    cfg = summary_config(Config.load(config, **{"generator.backend": backend, "summarize.top_k": top_k}), length)
+    pipeline = Pipeline(index or Path("."), cfg, adapter=adapter, progress=PROGRESS)
+    summarizer = Summarizer(pipeline)
+    if query is not None:
+        _ = pipeline.store  # fail fast on a missing index, before loading models
+        result = summarizer.summarize_query(query)
+    else:
+        text = file_text(path, cfg) if path is not None else indexed_text(pipeline.store, doc)
+        result = summarizer.summarize(text)
+    if as_json:
+        print_json(result.to_json())
+        return
+    say(result.summary)
+    if result.sources:
+        print_sources(result)
 
 
 @app.command()
@@ -274,9 +358,12 @@ app.add_typer(train_app, name="train")
 
 @train_app.command("generator")
 def train_generator_(
-    data: QuestionsArg,
-    index: IndexOpt,
+    data: Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl of {"question", "answer"[, '
+                                         '"passage_id"]}; with --task summarize, (document, summary) pairs.')],
     out_dir: _out_option("the best adapter, checkpoint/"),
+    index: Annotated[Path | None, typer.Option("--index", help="Index folder (not with --task summarize).")] = None,
+    task: TaskOpt = "qa",
+    length: LengthOpt = None,
     max_steps: MaxStepsOpt = None,
     epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
@@ -284,17 +371,26 @@ def train_generator_(
     workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style)."""
+    """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style), or on summaries."""
     from ragtune.train.generator import train_generator
 
+    _check_task(task, index)
     cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr,
                                  "distributed.workers": workers})
     if _data_parallel(cfg):
         return
-    pipeline = _opened_pipeline(index, cfg)
-    result = train_generator(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
+    if task == "summarize":
+        from ragtune.pipeline import Pipeline
+        from ragtune.summarize import summary_config
+        from ragtune.train.summarize import train_summarizer
+
+        pipeline = Pipeline(index or Path("."), summary_config(cfg, length), progress=PROGRESS)
+        result = train_summarizer(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
+    else:
+        result = train_generator(_opened_pipeline(index, cfg), data, out_dir, resume=resume, progress=PROGRESS)
     best = result.best or {}
     scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
+    scores += f"; best ROUGE-L {best['rouge_l']:.1f} at step {best['step']}" if "rouge_l" in best else ""
     early = " (early stop)" if result.stopped_early else ""
     _print_skipped_long(result.skipped_long, cfg)
     say(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "

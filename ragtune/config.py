@@ -150,6 +150,29 @@ class EvalConfig(_Section):
     #: whatever their reference looks like: "308", "DC"; SQuAD v1.1 words for others); "zh"/"en": one metric for
     #: every question of the data
     metric_language: str = Field("auto", pattern="^(auto|zh|en)$")
+    #: summaries: a sentence counts as supported by its source when this share of its unit bigrams occur there
+    #: (eval/faithfulness.py)
+    faithfulness_threshold: float = Field(0.6, gt=0, le=1)
+
+
+class SummarizeConfig(_Section):
+    """`ragtune summarize`, `eval --task summarize` and `train generator --task summarize`: one prompt for all three."""
+
+    #: how long a summary is asked to be: a named length from `lengths`
+    length: str = Field("medium", pattern="^(short|medium|long)$")
+    #: sentences the prompt asks for at each length
+    lengths: dict[str, int] = {"short": 1, "medium": 3, "long": 6}
+    #: generator.max_new_tokens at each length (a summary is cut there)
+    length_tokens: dict[str, int] = {"short": 64, "medium": 160, "long": 320}
+    #: most prompt tokens of one summarizing pass, below the generator's own window (Qwen2.5: 32k) because a CPU
+    #: prefill grows with it; a longer document is summarized map-reduce: its pieces, then their summaries
+    max_input_tokens: int = Field(1536, gt=64)
+    #: units (CJK characters, words) of a map piece to start from; shrunk until each map prompt fits
+    chunk_units: int = Field(900, gt=16)
+    #: reduce rounds before giving up (each round must shorten the text)
+    max_rounds: int = Field(4, gt=0)
+    #: query-focused summaries: passages retrieved (None: retrieval.top_k)
+    top_k: int | None = Field(None, gt=0)
 
 
 class _ScheduleConfig(_Section):
@@ -409,6 +432,7 @@ class Config(_Section):
     train_joint: JointTrainConfig = JointTrainConfig()
     train_reader: ReaderTrainConfig = ReaderTrainConfig()
     synth: SynthConfig = SynthConfig()
+    summarize: SummarizeConfig = SummarizeConfig()
     eval: EvalConfig = EvalConfig()
     serve: ServeConfig = ServeConfig()
     ray: RayConfig = RayConfig()

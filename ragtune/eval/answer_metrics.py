@@ -208,6 +208,23 @@ _ROUGE = {
 }
 
 
+_ROUGE_SUMMARY = {
+    "en": rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"]),
+    "zh": rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=CharTokenizer()),
+}
+ROUGE_NAMES = ("rouge1", "rouge2", "rougeL")
+
+
+def rouge_scores(prediction: str, references: Sequence[str], lang: str | None = None) -> dict[str, float]:
+    """ROUGE-1/2/L F-measures (0–1) of a summary, each the max over references; character-level for Chinese
+    (as for answers), rouge-score's own word tokenizer (no stemming) for English."""
+    if not references:
+        raise ValueError("rouge_scores needs at least one reference summary")
+    scorer = _ROUGE_SUMMARY[lang or _lang_of(references)]
+    scores = [scorer.score(ref, prediction) for ref in references]
+    return {name: max(s[name].fmeasure for s in scores) for name in ROUGE_NAMES}
+
+
 def rouge_l(prediction: str, references: Sequence[str], lang: str | None = None) -> float:
     """ROUGE-L F-measure (0–1), max over references; character-level for Chinese."""
     if not references:

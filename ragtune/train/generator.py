@@ -89,6 +89,8 @@ class GeneratorTask(TrainingTask):
     published into OUT as soon as it is scored best."""
 
     best_metric, best_fields = "f1", ("em", "f1")
+    #: what the run's ragtune.json records besides the common fields (a task of its own says which)
+    record_extra: dict[str, Any] = {}
 
     def __init__(self, config: Config, tokenizer, model, train: list[Encoded], held: list[EvalExample],
                  out: Path, data: Path, data_sha256: str):
@@ -162,7 +164,7 @@ class GeneratorTask(TrainingTask):
             best=loop.best, history=loop.history,
             train_seconds=round(loop.train_seconds, 2),
             mean_step_seconds=round(loop.step_seconds / max(loop.step, 1), 3),
-            config=self.config.model_dump(mode="json")))
+            config=self.config.model_dump(mode="json"), **self.record_extra))
 
     # ---- checkpoint ---------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
@@ -207,16 +209,23 @@ def train_generator(pipeline: Pipeline, data: str | Path, out: str | Path, *, re
     model = add_lora(base, tc)
     out.mkdir(parents=True, exist_ok=True)
     task = GeneratorTask(config, tokenizer, model, encoded, held, out, data, data_sha256)
-    loop = TrainingLoop(task, task.settings(), out / CHECKPOINT, progress)
+    return run_generator_task(task, resume=resume, progress=progress, stop_after=stop_after,
+                              skipped_long=skipped_long)
+
+
+def run_generator_task(task: GeneratorTask, *, resume: bool, progress: bool, stop_after: int | None,
+                       skipped_long: int = 0) -> TrainResult:
+    """Run (or resume) a generator task's loop into its OUT; a finished run keeps its best (else last) adapter."""
+    loop = TrainingLoop(task, task.settings(), task.out / CHECKPOINT, progress)
     if resume:
         loop.restore()
-    model.train()
+    task.model.train()
     finished = loop.run(stop_after)
     if finished:
         if loop.best is None:  # nothing held out: the last adapter is the one to keep
             loop.best = {"step": loop.step}
             task.keep_best()
         task.write_record(loop)
-    return TrainResult(out, loop.step, loop.total_steps, finished, loop.stopped_early, loop.best, loop.history,
-                       loop.train_seconds, loop.step_seconds / max(loop.step, 1), len(encoded), len(held),
+    return TrainResult(task.out, loop.step, loop.total_steps, finished, loop.stopped_early, loop.best, loop.history,
+                       loop.train_seconds, loop.step_seconds / max(loop.step, 1), len(task.train), len(task.held),
                        skipped_long)
