@@ -48,6 +48,18 @@ class EmbedderConfig(_Section):
     passage_prefix: str = ""
 
 
+class PostgresIndexConfig(_Section):
+    """The PostgreSQL backend's vector search (`--index postgresql://...`): pgvector HNSW and when to skip it."""
+
+    #: HNSW graph degree and build beam (pgvector's defaults); fixed when the index is created
+    hnsw_m: int = Field(16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(64, ge=4, le=1000)
+    #: search beam; raised to the candidates asked for when smaller (HNSW returns at most ef_search rows)
+    hnsw_ef_search: int = Field(100, ge=1, le=1000)
+    #: below this many passages the dense search scans every row (exact, as fast as the graph at that size)
+    exact_below: int = Field(20_000, ge=0)
+
+
 class IndexConfig(_Section):
     """Persistent index layout: dense backend and BM25 parameters."""
 
@@ -61,6 +73,7 @@ class IndexConfig(_Section):
     #: embedding on 2 cores) and memory for new passages is bounded by it; each save rewrites the whole index,
     #: so a much larger corpus may want a larger batch
     save_every_passages: int = Field(10_000, gt=0)
+    postgres: PostgresIndexConfig = PostgresIndexConfig()
 
 
 class GeneratorRerankConfig(_Section):
