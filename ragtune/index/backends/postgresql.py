@@ -190,23 +190,20 @@ class PostgresIndex(IndexBackend):
         if not tokens or not len(self) or n <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         pids, scores = _columns(self.conn.execute(
-            _BM25.format(s=self.schema, only="") + " ORDER BY score DESC, pid LIMIT %(n)s",
-            {**self._bm25_parameters(tokens), "n": int(n)}).fetchall())
+            _BM25.format(s=self.schema, only="") + " ORDER BY score DESC, pid LIMIT %(limit)s",
+            {**self._bm25_parameters(tokens), "limit": int(n)}).fetchall())
         return self._rows_of(pids), scores
 
     def lexical_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, np.int64)
-        out = np.zeros(len(rows), np.float32)
         if not tokens or not len(rows):
-            return out
+            return np.zeros(len(rows), np.float32)
         pids = self._pids()[rows]
         found, scores = _columns(self.conn.execute(
             _BM25.format(s=self.schema, only="AND p.pid = ANY(%(pids)s)"),
             {**self._bm25_parameters(tokens), "pids": pids.tolist()}).fetchall())
-        position = {int(p): i for i, p in enumerate(pids)}
-        for pid, score in zip(found.tolist(), scores):
-            out[position[pid]] = score
-        return out
+        score_of = dict(zip(found.tolist(), scores.tolist()))
+        return np.array([score_of.get(pid, 0.0) for pid in pids.tolist()], np.float32)
 
     def dense_top(self, vectors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """HNSW search (ef_search at least `n`); exact below `exact_below` passages, where `+ 0` keeps the
@@ -240,14 +237,15 @@ class PostgresIndex(IndexBackend):
             cur.itersize = 5_000
             cur.execute(f"SELECT embedding FROM {self.schema}.passages ORDER BY pid")
             for i, (vector,) in enumerate(cur):
-                out[i] = vector
+                out[i] = _array(vector)
         return out
 
     # ---- changing ------------------------------------------------------------------------
     def replace(self, removed_sources: set[str], new_sources: dict[str, dict], passages: list[Passage],
                 vectors: np.ndarray, tokens: list[list[str]]) -> int:
         dropped = self._delete_sources(sorted(removed_sources))
-        self._insert(passages, np.asarray(vectors, np.float32).reshape(len(passages), -1), tokens)
+        if passages:
+            self._insert(passages, np.asarray(vectors, np.float32).reshape(len(passages), -1), tokens)
         if new_sources:
             with self.conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO {self.schema}.sources VALUES (%s, %s) "
@@ -274,10 +272,11 @@ class PostgresIndex(IndexBackend):
             self.conn.rollback()
             raise RagtuneError(f"{self.shown}: readers (a running `ragtune serve`?) kept the index busy for "
                                f"{DDL_LOCK_TIMEOUT}; stop them and re-embed again") from exc
+        pids = self._pids().tolist()  # not inside the COPY: the connection runs one statement at a time
         self.conn.execute("CREATE TEMP TABLE new_vectors (pid bigint PRIMARY KEY, embedding vector) ON COMMIT DROP")
         with self.conn.cursor().copy("COPY new_vectors FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "vector"])
-            for pid, vector in zip(self._pids().tolist(), vectors):
+            for pid, vector in zip(pids, vectors):
                 copy.write_row((pid, vector))
         self.conn.execute(f"UPDATE {s}.passages p SET embedding = n.embedding FROM new_vectors n WHERE n.pid = p.pid")
         self.conn.execute(f"ALTER TABLE {s}.passages ALTER COLUMN embedding SET NOT NULL")
@@ -331,7 +330,7 @@ class PostgresIndex(IndexBackend):
         with self.conn.cursor(binary=True) as cur:
             found = dict(cur.execute(f"SELECT pid, embedding FROM {self.schema}.passages WHERE pid = ANY(%s)",
                                      (pids.tolist(),)).fetchall())
-        return np.stack([np.asarray(found[int(p)], np.float32) for p in pids])
+        return np.stack([_array(found[int(p)]) for p in pids])
 
     def _bm25_parameters(self, tokens: list[str]) -> dict:
         len(self)
@@ -377,8 +376,6 @@ class PostgresIndex(IndexBackend):
 
     def _insert(self, passages: list[Passage], vectors: np.ndarray, tokens: list[list[str]]) -> None:
         """Binary COPY of the passages (ids drawn from their sequence) and of their postings."""
-        if not passages:
-            return
         if len(vectors) != len(passages) or len(tokens) != len(passages):
             raise ValueError(f"{len(passages)} passages, {len(vectors)} vectors, {len(tokens)} token lists")
         if vectors.shape[1] != self.dim:
@@ -570,6 +567,11 @@ def _version_name(version: int) -> str:
 
 def _passage(row: tuple) -> Passage:
     return Passage(row[0], row[1], row[2], row[3], sys.intern(row[4]))
+
+
+def _array(vector) -> np.ndarray:
+    """A vector as pgvector's loaders give it (numpy from text, `Vector` from binary) as float32 numpy."""
+    return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, np.float32)
 
 
 def _columns(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
