@@ -37,7 +37,7 @@ def grown_store(folder: Path, size: int, seed: int = 0) -> IndexStore:
         Pipeline(index, config, progress=True).read([corpus])
         store = IndexStore.load(index)
         passages += store.passages
-        vectors.append(np.asarray(store.vectors.vectors()))
+        vectors.append(np.asarray(store.vectors()))
         tokens += store.tokens
     base = np.vstack(vectors)
     rng = np.random.default_rng(seed)

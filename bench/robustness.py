@@ -51,7 +51,7 @@ def index_state(index: Path) -> tuple[int | None, set[str], str]:
 
     try:
         store = IndexStore.load(index)
-        rows = len(np.asarray(store.vectors.vectors()))
+        rows = len(np.asarray(store.vectors()))
     except Exception as exc:  # any failure to load is what this bench counts
         return None, set(), f"{type(exc).__name__}: {exc}"[:300]
     if rows != len(store):

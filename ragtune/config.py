@@ -63,6 +63,9 @@ class PostgresIndexConfig(_Section):
 class IndexConfig(_Section):
     """Persistent index layout: dense backend and BM25 parameters."""
 
+    #: where the index lives: "embedded" (files in the --index folder); an --index URL (postgresql://...) picks
+    #: its own backend by scheme
+    backend: str = "embedded"
     vector_backend: str = "flat"
     #: script normalisation of what BM25 and the embedder see ("t2s": Traditional -> Simplified Chinese with
     #: OpenCC; "none"); stored and shown text is unchanged. Fixed per index when it is created

@@ -21,7 +21,7 @@ from ragtune.config import Config
 from ragtune.generate.base import Message
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import IndexBackend, index_version, open_index
 from ragtune.pipeline import Answer, Pipeline, answer_sources
 from ragtune.serve.jobs import UPLOADS
 from ragtune.workers import OnDemandQueue
@@ -34,7 +34,7 @@ class View:
     """One snapshot and the retriever over it (None: no index yet, so nothing is retrieved)."""
 
     snapshot: str | None
-    store: IndexStore | None
+    store: IndexBackend | None
     retriever: HybridRetriever | None
 
     @cached_property
@@ -129,8 +129,7 @@ class Service:
             return view
         with self._lock:
             self._checked = now
-            live = IndexStore.current_snapshot(self.index_dir)
-            name = live.name if live is not None else None
+            name = index_version(self.index_dir, self.config)
             if self._view is None or self._view.snapshot != name:
                 self._view = self._load(name)
             return self._view
@@ -138,7 +137,7 @@ class Service:
     def _load(self, snapshot: str | None) -> View:
         if snapshot is None:
             return View(None, None, None)
-        store = IndexStore.load(self.index_dir)
+        store = open_index(self.index_dir, self.config)
         return View(snapshot, store, self.pipeline.retriever_over(store))
 
     def refresh(self) -> View:

@@ -36,7 +36,7 @@ def _check_consistent(index, old, full):
     """The state a kill left: loadable, the old file intact, every recorded file complete or a clean prefix."""
     store = IndexStore.load(index)
     got = _by_source(store)
-    assert set(got) <= set(store.sources) and len(store.vectors.vectors()) == len(store)
+    assert set(got) <= set(store.sources) and len(store.vectors()) == len(store)
     for key, passages in old.items():
         assert got[key] == passages and not store.sources[key].get("partial")
     for key, meta in store.sources.items():

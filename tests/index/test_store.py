@@ -208,6 +208,6 @@ def test_vectors_and_bm25_stay_row_aligned_after_updates(indexed, embedder):
     store = IndexStore.load(pipeline.index_dir)
     texts = [p.text for p in store.passages]
     expected = embedder.encode_passages([p.embedding_text for p in store.passages])
-    np.testing.assert_allclose(np.asarray(store.vectors.vectors()), expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(store.vectors()), expected, atol=1e-5)
     scores = store.bm25.scores(["penguin"])
     assert texts[int(np.argmax(scores))] == "Penguins live in Antarctica."

@@ -47,7 +47,7 @@ def _mined(pipeline: Pipeline, data, depth: int = 50, hard_negatives: int = 3, s
 def test_one_query_adapter_step_lowers_the_contrastive_loss_on_its_batch(train_pipeline, squad_slice):
     questions, vectors, examples = _mined(train_pipeline, squad_slice)
     batch = make_batch(examples[:8], questions, train_pipeline.store.passages)
-    tensors = batch_tensors(batch, vectors, np.asarray(train_pipeline.store.vectors.vectors()))
+    tensors = batch_tensors(batch, vectors, np.asarray(train_pipeline.store.vectors()))
     adapter = QueryAdapter(vectors.shape[1])
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=1e-3)
     with torch.no_grad():
