@@ -244,6 +244,19 @@ def _out_option(what: str):
     return Annotated[Path, typer.Option("--out", help=f"Folder to write ({what}).")]
 
 
+index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("optimize")
+def index_optimize(index: IndexOpt, config: ConfigOpt = None) -> None:
+    """Compact an index: drop deleted passages for good, exact BM25 statistics, one vector graph."""
+    from ragtune.pipeline import Pipeline
+
+    done = Pipeline(index, Config.load(config), progress=PROGRESS).optimize()
+    say(f"optimized {done.passages_total} passages in {done.seconds:.1f}s")
+
+
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")
 app.add_typer(train_app, name="train")
 

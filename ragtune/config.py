@@ -64,6 +64,19 @@ class IndexConfig(_Section):
     #: embedding on 2 cores) and memory for new passages is bounded by it; each save rewrites the whole index,
     #: so a much larger corpus may want a larger batch
     save_every_passages: int = Field(10_000, gt=0)
+    #: embedded backend: vectors past the last HNSW graph are searched exactly; when this many have gathered a
+    #: graph is built over them, so an index smaller than this is always searched exactly (STACK.md: exact search
+    #: is fast enough below ~100k passages)
+    exact_below: int = Field(50_000, gt=0)
+    #: HNSW graph shape (faiss IndexHNSWFlat): links per node, build and search beam widths
+    hnsw_m: int = Field(32, gt=1)
+    hnsw_ef_construction: int = Field(64, gt=0)
+    hnsw_ef_search: int = Field(128, gt=0)
+    #: more HNSW graphs than this are merged into one when a write adds another
+    max_vector_segments: int = Field(8, gt=0)
+    #: a write compacts the embedded index (as `ragtune index optimize` does) when deleted passages still held by
+    #: its engines exceed this share of them (they skew BM25 statistics and cost memory until then)
+    compact_dead_share: float = Field(0.25, gt=0, le=1)
 
 
 class GeneratorRerankConfig(_Section):
