@@ -48,18 +48,6 @@ class EmbedderConfig(_Section):
     passage_prefix: str = ""
 
 
-class PostgresIndexConfig(_Section):
-    """The PostgreSQL backend's vector search (`--index postgresql://...`): pgvector HNSW and when to skip it."""
-
-    #: HNSW graph degree and build beam (pgvector's defaults); fixed when the index is created
-    hnsw_m: int = Field(16, ge=2, le=100)
-    hnsw_ef_construction: int = Field(64, ge=4, le=1000)
-    #: search beam; raised to the candidates asked for when smaller (HNSW returns at most ef_search rows)
-    hnsw_ef_search: int = Field(100, ge=1, le=1000)
-    #: below this many passages the dense search scans every row (exact, as fast as the graph at that size)
-    exact_below: int = Field(20_000, ge=0)
-
-
 class IndexConfig(_Section):
     """Persistent index layout: dense backend and BM25 parameters."""
 
@@ -76,7 +64,19 @@ class IndexConfig(_Section):
     #: embedding on 2 cores) and memory for new passages is bounded by it; each save rewrites the whole index,
     #: so a much larger corpus may want a larger batch
     save_every_passages: int = Field(10_000, gt=0)
-    postgres: PostgresIndexConfig = PostgresIndexConfig()
+    #: embedded backend: vectors past the last HNSW graph are searched exactly; when this many have gathered a
+    #: graph is built over them, so an index smaller than this is always searched exactly (STACK.md: exact search
+    #: is fast enough below ~100k passages)
+    exact_below: int = Field(50_000, gt=0)
+    #: HNSW graph shape (faiss IndexHNSWFlat): links per node, build and search beam widths
+    hnsw_m: int = Field(32, gt=1)
+    hnsw_ef_construction: int = Field(64, gt=0)
+    hnsw_ef_search: int = Field(128, gt=0)
+    #: more HNSW graphs than this are merged into one when a write adds another
+    max_vector_segments: int = Field(8, gt=0)
+    #: a write compacts the embedded index (as `ragtune index optimize` does) when deleted passages still held by
+    #: its engines exceed this share of them (they skew BM25 statistics and cost memory until then)
+    compact_dead_share: float = Field(0.25, gt=0, le=1)
 
 
 class GeneratorRerankConfig(_Section):

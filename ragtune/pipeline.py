@@ -33,7 +33,7 @@ from ragtune.generate.context import PromptBudget, load_prompt_budget
 from ragtune.generate.prompt import idk_answer
 from ragtune.index.backends import IndexBackend, as_location, index_exists, index_manifest, open_index
 from ragtune.index.embedders import Embedder, create_embedder
-from ragtune.index.indexer import ReadReport, delete_paths, read_paths, reembed_index
+from ragtune.index.indexer import ReadReport, delete_paths, optimize_index, read_paths, reembed_index
 from ragtune.progress import progress_bar
 
 #: questions embedded and searched at a time by retrieve_many (eval, training and synth retrieve this way)
@@ -247,6 +247,12 @@ class Pipeline:
 
     def delete(self, paths: list[str | Path]) -> ReadReport:
         report = delete_paths(self.index_dir, paths, self.config)
+        self._reset_index()
+        return report
+
+    def optimize(self) -> ReadReport:
+        """Compact the index in place (`ragtune index optimize`)."""
+        report = optimize_index(self.index_dir, self.config)
         self._reset_index()
         return report
 

@@ -21,7 +21,7 @@ from ragtune.config import Config
 from ragtune.generate.base import Message
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
-from ragtune.index.backends import IndexBackend, index_version, open_index
+from ragtune.index.backends import IndexBackend, as_location, index_version, open_index
 from ragtune.pipeline import Answer, Pipeline, answer_sources
 from ragtune.serve.jobs import UPLOADS
 from ragtune.workers import OnDemandQueue
@@ -112,7 +112,7 @@ class Service:
     def __init__(self, index_dir: str | Path, config: Config | None = None, adapter=None, *,
                  pipeline: Pipeline | None = None):
         """`pipeline`: one over `index_dir` whose models are already loaded (else the config's load once)."""
-        self.index_dir = Path(index_dir)
+        self.index_dir = as_location(index_dir)  # a folder, or a database URL (postgresql://...)
         self.config = config or Config()
         self.pipeline = pipeline or Pipeline(self.index_dir, self.config, adapter, progress=False)
         self._view: View | None = None

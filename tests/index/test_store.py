@@ -1,4 +1,5 @@
-"""Index writes are atomic: a crash at any point leaves the previous snapshot live."""
+"""The snapshot backend (format 1, `index.backend: snapshot`): writes are atomic, a crash at any point leaves the
+previous snapshot live. The embedded backend's own guarantees are in test_embedded.py."""
 
 import errno
 import os
@@ -7,11 +8,19 @@ import shutil
 import numpy as np
 import pytest
 
+from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.index.bm25 import BM25Index
 from ragtune.index.store import IndexStore
 from ragtune.index.vectors.flat import FlatIndex
 from ragtune.pipeline import Pipeline
+
+
+@pytest.fixture
+def pipeline_factory(tmp_path, embedder):
+    """Pipelines over one folder in the snapshot format."""
+    config = Config.load(**{"index.backend": "snapshot"})
+    return lambda name="index": Pipeline(tmp_path / name, config, embedder=embedder, progress=False)
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ from pathlib import Path
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.index.backends.base import IndexBackend, Location
+from ragtune.index.backends.embedded import EmbeddedIndex
+from ragtune.index.backends.postgresql import PostgresIndex
 from ragtune.index.backends.snapshot import IndexStore
 
-BACKENDS: dict[str, type[IndexBackend]] = {IndexStore.name: IndexStore}
+BACKENDS: dict[str, type[IndexBackend]] = {cls.name: cls for cls in (EmbeddedIndex, IndexStore, PostgresIndex)}
 
 
 def register(cls: type[IndexBackend]) -> type[IndexBackend]:

@@ -6,8 +6,8 @@ An index is a schema in a database, named by a URL: ``postgresql://user@host:por
 Lexical search is BM25 computed in SQL over a postings table of ragtune's own jieba/stemmed tokens, with the
 formula, k1 and b of the embedded store's bm25s ("lucene": the same scores): PostgreSQL's own ts_rank weighs no
 document frequency, so the tables keep what BM25 needs instead (df per term; tf and length per posting; corpus
-totals), right after every add and delete. Dense search is pgvector's HNSW (inner product), exact below
-`index.postgres.exact_below` passages.
+totals), right after every add and delete. Dense search is pgvector's HNSW (inner product; `index.hnsw_*`),
+exact below `index.exact_below` passages, as in the embedded backend.
 
 An opened index is one REPEATABLE READ transaction: every read sees the state it opened. A writer (holding
 `write_lock`, a session advisory lock) changes the tables inside that same transaction and `commit` publishes all
@@ -53,7 +53,7 @@ class PostgresIndex(IndexBackend):
     def __init__(self, url: str, config: Config | None, conn):
         self.url = url
         self.conninfo, self.schema = split_url(url)
-        self.settings = (config or Config()).index.postgres
+        self.settings = (config or Config()).index
         self.conn = conn
         self._dirty = False
         self._forget()
@@ -85,9 +85,9 @@ class PostgresIndex(IndexBackend):
             if foreign:
                 raise RagtuneError(f"{_shown(url)}: schema {schema!r} holds tables but no ragtune index; "
                                    "name a new one with ?schema=")
-            c, p = config.index, config.index.postgres
+            c = config.index
             conn.execute(_SCHEMA.format(s=schema, dim=int(dim)))
-            _create_hnsw(conn, schema, p.hnsw_m, p.hnsw_ef_construction)
+            _create_hnsw(conn, schema, c.hnsw_m, c.hnsw_ef_construction)
             meta = {"format": FORMAT_VERSION, "embedder": embedder, "dim": int(dim), "script": c.script,
                     "bm25_k1": c.bm25_k1, "bm25_b": c.bm25_b}
             with conn.cursor() as cur:

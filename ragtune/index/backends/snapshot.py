@@ -45,9 +45,10 @@ _TEXT = {"encoding": "utf-8", "errors": "surrogatepass"}
 
 
 class IndexStore(IndexBackend):
-    """In-memory view of one snapshot, plus the means to write the next one."""
+    """In-memory view of one snapshot, plus the means to write the next one (`index.backend: snapshot`; the
+    embedded backend migrates these folders to its own format on first open)."""
 
-    name = "embedded"
+    name = "snapshot"
 
     def __init__(self, folder: Path, embedder: str, dim: int, vector_backend: str, bm25_k1: float, bm25_b: float,
                  script: str = "none"):
@@ -366,7 +367,8 @@ def _live_name(folder: Path) -> str | None:
 def looks_like_index(folder: Path) -> bool:
     """Whether `folder` is (or was meant to be) a ragtune index: `read` never walks into one, and `save`
     only turns an empty folder or one of these into an index."""
-    return IndexStore.exists(folder) or (Path(folder) / ".lock").is_file()
+    folder = Path(folder)
+    return IndexStore.exists(folder) or (folder / ".lock").is_file() or (folder / "catalog.sqlite").is_file()
 
 
 def _pointer(folder: Path) -> str | None:
