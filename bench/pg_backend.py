@@ -87,6 +87,7 @@ def run_set(name: str, server: LocalPostgres, tmp: Path, limit: int, latency_que
                        "--config", str(cfg), *split_args], log)
         found = json.loads(out)["retrieval"]
         metrics[label] = {k: found[k] for k in ("recall@1", "recall@5", "ndcg@10")}
+    lexical = lexical_choice(copied, config, load_questions(data, split)[:limit])
     questions = [q.text for q in load_questions(data, split)[:latency_queries]]
     latency = {label: query_latency(location, Config.load(cfg), questions)
                for label, (location, cfg) in indexes.items() if label != "postgresql-read"}
@@ -96,15 +97,68 @@ def run_set(name: str, server: LocalPostgres, tmp: Path, limit: int, latency_que
         f"PostgreSQL backend vs embedded: {name} ({embedder})",
         {"bench": "pg_backend", "set": name, "split": split, "embedder": embedder, "n": min(limit, len(
             load_questions(data, split))), "passages": len(open_index(embedded)), "metrics": metrics,
-         "max_abs_diff_vs_embedded": diff, "latency_ms": latency, "read_embedded_s": round(read_embedded_s, 1),
+         "max_abs_diff_vs_embedded": diff, "latency_ms": latency, "lexical_choice": lexical,
+         "read_embedded_s": round(read_embedded_s, 1),
          "copy_to_postgresql_s": round(copy_s, 1), **extra},
         notes=f"Ran {commands(log)}. `postgresql`: the embedded index's passages, vectors and tokens copied into "
         "PostgreSQL through the backend interface (binary COPY); `postgresql-hnsw`: the same index searched by "
         "its HNSW graph (index.exact_below 1, ef_search ≥ candidates); `postgresql-read`: read by `ragtune read "
         "--index postgresql://...` itself. latency_ms: `backend` = candidate_scores (dense + lexical top "
         "candidates and their exact scores, query vectors precomputed), `retrieve` = Pipeline.retrieve without "
-        "rerank (embedding included), p50/p95 over one question at a time; a local server on the same 2 cores.",
+        "rerank (embedding included), p50/p95 over one question at a time; a local server on the same 2 cores. "
+        "lexical_choice: lexical search alone (top 5 passages, hit@k = a gold passage among the first k) by BM25 "
+        "in SQL over the postings (what the backend does) against PostgreSQL's own full-text ranking "
+        "(ts_rank over a GIN-indexed tsvector of the same tokens, OR of the query's tokens).",
     )
+
+
+def lexical_choice(url: str, config: Config, questions: list) -> dict:
+    """BM25 in SQL (the backend) against PostgreSQL full-text search (ts_rank) over the same tokens."""
+    index = open_index(url, config)
+    conn, schema = index.conn, index.schema
+    conn.execute(f"CREATE TABLE {schema}.fts_choice (pid bigint PRIMARY KEY, doc_id text, tsv tsvector)")
+    pids, passages = index._pids().tolist(), list(index.passages)  # read before the COPY holds the connection
+    with conn.cursor().copy(f"COPY {schema}.fts_choice FROM STDIN") as copy:
+        for pid, passage in zip(pids, passages):
+            copy.write_row((pid, passage.id, _tsvector(tokenize(index.search_text(passage.embedding_text)))))
+    conn.execute(f"CREATE INDEX ON {schema}.fts_choice USING gin (tsv)")
+    conn.commit()
+    found = {"bm25_sql": [], "ts_rank": []}
+    times = {"bm25_sql": [], "ts_rank": []}
+    for question in questions:
+        tokens = tokenize(index.search_text(question.text))
+        t0 = time.perf_counter()
+        rows, _ = index.lexical_top(tokens, 5)
+        times["bm25_sql"].append((time.perf_counter() - t0) * 1e3)
+        ids = [index.passages[int(r)].id for r in rows]
+        found["bm25_sql"].append(_hits(ids, question.positive_ids))
+        t0 = time.perf_counter()
+        query = " | ".join(_quoted(t) for t in dict.fromkeys(tokens)) or "''"
+        ids = [r[0] for r in conn.execute(
+            f"SELECT doc_id FROM {schema}.fts_choice WHERE tsv @@ %(q)s::tsquery "
+            "ORDER BY ts_rank(tsv, %(q)s::tsquery) DESC, pid LIMIT 5", {"q": query})]
+        times["ts_rank"].append((time.perf_counter() - t0) * 1e3)
+        found["ts_rank"].append(_hits(ids, question.positive_ids))
+    conn.rollback()
+    return {name: {"hit@1": round(float(np.mean([h[0] for h in hits])), 4),
+                   "hit@5": round(float(np.mean([h[1] for h in hits])), 4),
+                   "p50_ms": _pct(times[name], 50)} for name, hits in found.items()}
+
+
+def _tsvector(tokens: list[str]) -> str:
+    """The tsvector literal of `tokens` with their positions (so ts_rank sees term frequencies)."""
+    positions: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens[:16383], start=1):
+        positions.setdefault(token, []).append(i)
+    return " ".join(f"{_quoted(t)}:{','.join(map(str, p[:256]))}" for t, p in positions.items())
+
+
+def _quoted(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _hits(ids: list[str], gold) -> tuple[bool, bool]:
+    return bool(ids[:1] and ids[0] in gold), any(i in gold for i in ids[:5])
 
 
 def copy_index(source: Path, url: str, config: Config) -> None:

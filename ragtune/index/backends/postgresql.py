@@ -17,6 +17,7 @@ order in that state; a passage's id (`pid`) never changes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import threading
@@ -42,6 +43,8 @@ BUILD_AFTER_LOAD_ROWS = 5_000
 #: how long a DDL step (re-embedding changes the vector column) waits for readers' snapshots to end
 DDL_LOCK_TIMEOUT = "10s"
 _held = threading.local()
+#: server-side cursor names (one per iteration, so two may be open at once)
+_cursors = itertools.count()
 
 
 class PostgresIndex(IndexBackend):
@@ -233,7 +236,7 @@ class PostgresIndex(IndexBackend):
 
     def vectors(self) -> np.ndarray:
         out = np.empty((len(self), self.dim), np.float32)
-        with self.conn.cursor(name="ragtune_vectors", binary=True) as cur:
+        with self.conn.cursor(name=f"ragtune_vectors_{next(_cursors)}", binary=True) as cur:
             cur.itersize = 5_000
             cur.execute(f"SELECT embedding FROM {self.schema}.passages ORDER BY pid")
             for i, (vector,) in enumerate(cur):
@@ -448,7 +451,7 @@ class _Passages(Sequence):
         return self.index._fetch([row % n])[0]
 
     def __iter__(self) -> Iterator[Passage]:
-        with self.index.conn.cursor(name="ragtune_passages") as cur:
+        with self.index.conn.cursor(name=f"ragtune_passages_{next(_cursors)}") as cur:  # iterations may nest
             cur.itersize = 5_000
             cur.execute(f"SELECT {_PASSAGE_COLUMNS} FROM {self.index.schema}.passages ORDER BY pid")
             for r in cur:
