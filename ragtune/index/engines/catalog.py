@@ -131,6 +131,10 @@ class Snapshot:
             self.conn.execute("COMMIT")
         self.conn.close()
 
+    def __del__(self):  # whoever holds the passages last (an index, or its passages alone) ends the transaction
+        with contextlib.suppress(Exception):
+            self.close()
+
 
 class Transaction:
     """The writer's side: one IMMEDIATE transaction whose COMMIT publishes everything at once."""

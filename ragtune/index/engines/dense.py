@@ -113,11 +113,12 @@ class DenseReader:
                 found_pos.append(ids[0][keep] + start)
                 found_scores.append(d[0][keep])
             if self.tail < self.rows:
-                exact = np.asarray(self.matrix[self.tail:]) @ query
-                take = min(len(exact), n + min(dead, 4 * n))
-                top = np.argpartition(-exact, take - 1)[:take] if take < len(exact) else np.arange(len(exact))
-                found_pos.append(top + self.tail)
-                found_scores.append(exact[top])
+                # faiss's exact search, not numpy's: a lone query is a BLAS gemv, which multithreads and on busy
+                # cores waits milliseconds for its threads (measured 40 ms against 0.05 ms for 8k x 64)
+                take = min(self.rows - self.tail, n + min(dead, 4 * n))
+                d, top = faiss.knn(query[None, :], self.matrix[self.tail:], take, metric=faiss.METRIC_INNER_PRODUCT)
+                found_pos.append(top[0] + self.tail)
+                found_scores.append(d[0])
             pos = np.concatenate(found_pos)
             sc = np.concatenate(found_scores)
             keep = self.alive[pos]
