@@ -42,16 +42,17 @@ _OPEN_ATTEMPTS = 5
 class EmbeddedIndex(IndexBackend):
     name = "embedded"
 
-    def __init__(self, folder: Path, manifest: dict, gen: int = 0, snapshot: catalog.Snapshot | None = None):
+    def __init__(self, folder: Path, manifest: dict, gen: int = 0, snapshot: catalog.Snapshot | None = None,
+                 ef_search: int | None = None):
         self.folder = Path(folder)
+        self._ef_search = ef_search or manifest["hnsw"]["ef_search"]
         self._manifest, self._gen, self._snapshot = manifest, gen, snapshot
         self.embedder, self.dim, self.script = manifest["embedder"], manifest["dim"], manifest["script"]
         self._normalize = script_normalizer(self.script)
         self._keys = snapshot.keys if snapshot is not None else np.zeros(0, np.int64)
         self._sources: dict[str, dict] = dict(snapshot.sources) if snapshot is not None else {}
         self._lexical = lexical.LexicalReader(self.folder / manifest["lexical"]) if snapshot is not None else None
-        self._dense = dense.DenseReader(self.folder, manifest["vectors"], self.dim, self._keys,
-                                        manifest["hnsw"]["ef_search"])
+        self._dense = dense.DenseReader(self.folder, manifest["vectors"], self.dim, self._keys, self._ef_search)
         self._pending: list[tuple[Passage, np.ndarray, list[str]]] = []
         self._removed: set[str] = set()
         self._reembed: tuple[str, np.ndarray] | None = None
@@ -70,7 +71,7 @@ class EmbeddedIndex(IndexBackend):
             snapshot = None
             try:
                 snapshot = catalog.Snapshot(folder / catalog.CATALOG)
-                return cls(folder, snapshot.manifest, snapshot.gen, snapshot)
+                return cls(folder, snapshot.manifest, snapshot.gen, snapshot, (config or Config()).index.hnsw_ef_search)
             except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
                 if snapshot is not None:
                     snapshot.close()
@@ -264,6 +265,7 @@ class EmbeddedIndex(IndexBackend):
             before = self._snapshot.sources if self._snapshot is not None else {}
             tx.set_sources({k: v for k, v in self._sources.items() if k in self._removed or before.get(k) != v})
             m["passages"] = len(live)
+            m["live"] = catalog.runs_of(live)
             tx.publish(gen, m)
         finally:
             tx.close()
@@ -274,7 +276,7 @@ class EmbeddedIndex(IndexBackend):
         if self._snapshot is not None:
             self._snapshot.close()
         snapshot = catalog.Snapshot(self.folder / catalog.CATALOG, keys=self._next_keys)
-        self.__init__(self.folder, snapshot.manifest, snapshot.gen, snapshot)
+        self.__init__(self.folder, snapshot.manifest, snapshot.gen, snapshot, self._ef_search)
 
     def optimize(self) -> None:
         """Rewrite the vectors without deleted rows (one graph over them when big enough) and rebuild BM25 from the

@@ -74,6 +74,23 @@ def previous_manifest(conn: sqlite3.Connection, gen: int) -> dict | None:
     return None if row is None else json.loads(row[0])
 
 
+def runs_of(keys: np.ndarray) -> list[list[int]]:
+    """Sorted keys as [start, end) runs: keys are handed out in order and a source's passages together, so a
+    manifest lists the live keys in a few runs (one per hole a delete left) and a reader needs no table scan."""
+    if not len(keys):
+        return []
+    breaks = np.flatnonzero(np.diff(keys) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(keys)]])
+    return [[int(keys[a]), int(keys[b - 1]) + 1] for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def keys_of(runs: list[list[int]]) -> np.ndarray:
+    if not runs:
+        return np.zeros(0, np.int64)
+    return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in runs])
+
+
 class Snapshot:
     """One read transaction: the manifest, live keys and sources as of opening, and passages read on demand."""
 
@@ -86,6 +103,8 @@ class Snapshot:
         if found is None:
             raise FileNotFoundError(f"{path.name} holds no manifest")
         self.gen, self.manifest = found
+        if keys is None and "live" in self.manifest:
+            keys = keys_of(self.manifest["live"])
         if keys is None:
             keys = np.fromiter((k for (k,) in self.conn.execute("SELECT key FROM passages ORDER BY key")),
                                dtype=np.int64)
@@ -139,8 +158,7 @@ class Snapshot:
 class Transaction:
     """The writer's side: one IMMEDIATE transaction whose COMMIT publishes everything at once."""
 
-    def __init__(self, path: Path, keys: np.ndarray | None = None):
-        """`keys`: the live keys when the caller knows them (the writer that just committed this state)."""
+    def __init__(self, path: Path):
         self.conn = connect(path)
         self.conn.execute("BEGIN IMMEDIATE")
 

@@ -78,10 +78,14 @@ class DenseReader:
         self.tail = self.segments[-1][1] if self.segments else 0
         self.live_keys = live_keys
         # positions of live rows (row order = key order); everything else in the file is dead
-        self.live_positions = np.searchsorted(self.keys, live_keys) if len(live_keys) else np.zeros(0, np.int64)
-        if len(live_keys) and (self.live_positions.max() >= self.rows
-                               or not np.array_equal(self.keys[self.live_positions], live_keys)):
-            raise ValueError("the vector file lacks keys the catalog holds")
+        if len(live_keys) == self.rows and self.rows and self.keys[0] == live_keys[0] and \
+                self.keys[-1] == live_keys[-1] and live_keys[-1] - live_keys[0] == self.rows - 1:
+            self.live_positions = np.arange(self.rows)  # both are the same run of keys: nothing to look up
+        else:
+            self.live_positions = np.searchsorted(self.keys, live_keys) if len(live_keys) else np.zeros(0, np.int64)
+            if len(live_keys) and (self.live_positions.max() >= self.rows
+                                   or not np.array_equal(self.keys[self.live_positions], live_keys)):
+                raise ValueError("the vector file lacks keys the catalog holds")
         self.alive = np.zeros(self.rows, bool)
         self.alive[self.live_positions] = True
         self.all_alive = len(live_keys) == self.rows
