@@ -162,7 +162,8 @@ class EmbeddedIndex(IndexBackend):
     def lexical_top(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
         if self._lexical is None or not len(self._keys):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        keys, scores = self._lexical.top(tokens, n, self._is_live)
+        docs = self._lexical.documents
+        keys, scores = self._lexical.top(tokens, n, self._is_live, max(0, docs - len(self._keys)) / max(docs, 1))
         return np.searchsorted(self._keys, keys), scores
 
     def lexical_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:

@@ -54,7 +54,11 @@ def build_graph(vectors: np.ndarray, params: HnswParams, path: Path) -> None:
     """An HNSW graph (inner product) over `vectors`, written to `path` (a new name: readers may hold the old)."""
     graph = faiss.IndexHNSWFlat(vectors.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = params.ef_construction
-    graph.add(np.ascontiguousarray(vectors, np.float32))
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # a build uses every core ...
+    try:
+        graph.add(np.ascontiguousarray(vectors, np.float32))
+    finally:
+        faiss.omp_set_num_threads(1)  # ... a lone query none but its own (see DenseReader.search)
     tmp = path.with_suffix(".tmp")
     faiss.write_index(graph, str(tmp))
     with open(tmp, "rb") as fh:
@@ -101,6 +105,9 @@ class DenseReader:
         return self.live_positions[rows]
 
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        # one thread: faiss's OpenMP team waits on threads the busy cores have descheduled (measured on 2 loaded
+        # cores: 48 ms against 0.08 ms for an exact top 60 of 10k x 64)
+        faiss.omp_set_num_threads(1)
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         scores = np.full((len(queries), n), -np.inf, np.float32)
         rows = np.full((len(queries), n), -1, np.int64)

@@ -85,13 +85,13 @@ class LexicalReader:
     def documents(self) -> int:
         return self.searcher.num_docs
 
-    def top(self, tokens: list[str], n: int, live) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, tokens: list[str], n: int, live, dead_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(keys, scores) of the best `n` live documents, best first; `live(keys)` says which keys count.
-        Asks tantivy for more when dead documents fill the first page."""
+        The first page is widened by the share of dead documents; more is asked when they still fill it."""
         query = _query(tokens)
         if query is None or n <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        limit = n
+        limit = n + int(np.ceil(2 * dead_share * n)) + (4 if dead_share else 0)
         while True:
             hits = self.searcher.search(query, limit).hits
             keys = np.asarray(self.searcher.fast_field_values(_KEY, [a for _, a in hits]), np.int64)
