@@ -155,11 +155,14 @@ def probe(folder: Path, dim: int, queries: list[str]) -> dict:
                              for start in range(0, len(matrix), 200_000)])
     truth = np.argpartition(-scores, 9, axis=0)[:10].T  # the exact top 10 of each query, as a set
     recall = float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
+    # how close the found ten are: their exact scores' sum over the exact top ten's (1.0 when only ties swapped)
+    ratio = float(np.mean([scores[f, i].sum() / scores[t, i].sum() for i, (t, f) in enumerate(zip(truth, found))]))
     return {"passages": len(index), "open_s": round(open_s, 3),
             "hybrid_p50_ms": round(1000 * float(np.percentile(times, 50)), 2),
             "hybrid_p95_ms": round(1000 * float(np.percentile(times, 95)), 2),
             "dense_p50_ms": round(1000 * float(np.percentile(approx_times, 50)), 2),
             "rss_mb": status["VmRSS"], "peak_rss_mb": status["VmHWM"], "ann_recall@10": round(recall, 4),
+            "ann_score_ratio@10": round(ratio, 5),
             "graphs": len(index._manifest["vectors"]["segments"])}
 
 
@@ -180,6 +183,8 @@ def main() -> None:
     parser.add_argument("--probe", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="grow the index --folder already holds (no bulk "
+                        "load up to its size): measure a big size again without rebuilding it")
     args = parser.parse_args()
     if args.probe is not None:
         print(json.dumps(probe(args.probe, args.dim, json.loads(args.queries.read_text(encoding="utf-8")))))
@@ -188,7 +193,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="index-scale-"))
     folder = args.folder or work / "index"
-    shutil.rmtree(folder, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(folder, ignore_errors=True)
     with CpuMeter() as prep:
         corpus = Corpus(args.dim)
     rng = np.random.default_rng(11)
@@ -199,6 +205,11 @@ def main() -> None:
     print(f"{len(corpus.texts)} sentences tokenised in {prep.seconds:.1f}s", flush=True)
 
     rows, current = [], 0
+    if args.reuse:
+        from ragtune.index.backends.embedded import EmbeddedIndex
+
+        current = EmbeddedIndex.manifest(folder)["next_key"]  # passage numbers continue past every key used
+        sizes = [max(size, current + 1000) for size in sizes]
     with CpuMeter() as whole:
         for size in sizes:
             with CpuMeter() as bulk:
@@ -215,7 +226,8 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             current = size
-    result = {"bench": "index_scale", "dim": args.dim, "sentences": len(corpus.texts), "rows": rows,
+    result = {"bench": "index_scale", "dim": args.dim, "reused_index": args.reuse, "sentences": len(corpus.texts),
+              "rows": rows,
               "seconds": round(whole.seconds, 1), "load_before": round(whole.load, 2)}
     if args.no_record:
         print(json.dumps(result))

@@ -77,9 +77,11 @@ class DenseReader:
             self.keys = np.memmap(key_file, np.int64, "r", shape=(self.rows,))
         else:
             self.matrix, self.keys = np.zeros((0, dim), np.float32), np.zeros(0, np.int64)
-        self.segments = [(s["start"], s["end"], faiss.read_index(str(folder / s["graph"]), faiss.IO_FLAG_MMAP))
-                         for s in spec["segments"]]
-        self.tail = self.segments[-1][1] if self.segments else 0
+        self.folder, self._specs, self._graphs = folder, spec["segments"], None
+        for graph in self._specs:
+            if not (folder / graph["graph"]).is_file():
+                raise FileNotFoundError(f"{graph['graph']} is missing")
+        self.tail = self._specs[-1]["end"] if self._specs else 0
         self.live_keys = live_keys
         # positions of live rows (row order = key order); everything else in the file is dead
         if len(live_keys) == self.rows and self.rows and self.keys[0] == live_keys[0] and \
@@ -93,6 +95,13 @@ class DenseReader:
         self.alive = np.zeros(self.rows, bool)
         self.alive[self.live_positions] = True
         self.all_alive = len(live_keys) == self.rows
+
+    def segments(self) -> list[tuple[int, int, faiss.Index]]:
+        """The graphs, read on the first search (a writer never needs them: opening stays cheap)."""
+        if self._graphs is None:
+            self._graphs = [(s["start"], s["end"], faiss.read_index(str(self.folder / s["graph"]), faiss.IO_FLAG_MMAP))
+                            for s in self._specs]
+        return self._graphs
 
     def vectors(self) -> np.ndarray:
         """Live vectors by row: the mapped file itself when nothing was deleted, else a copy of the live rows."""
@@ -116,7 +125,7 @@ class DenseReader:
         dead = self.rows - len(self.live_keys)
         for i, query in enumerate(queries):
             found_pos, found_scores = [], []
-            for start, end, graph in self.segments:
+            for start, end, graph in self.segments():
                 want = min(end - start, n + min(dead, 4 * n))
                 graph.hnsw.efSearch = max(self.ef_search, want)
                 d, ids = graph.search(query[None, :], want)
