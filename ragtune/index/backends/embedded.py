@@ -19,7 +19,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +50,10 @@ class EmbeddedIndex(IndexBackend):
         self.embedder, self.dim, self.script = manifest["embedder"], manifest["dim"], manifest["script"]
         self._normalize = script_normalizer(self.script)
         self._keys = snapshot.keys if snapshot is not None else np.zeros(0, np.int64)
-        self._sources: dict[str, dict] = dict(snapshot.sources) if snapshot is not None else {}
+        self._sources = snapshot.sources if snapshot is not None else catalog.Sources(None)
         self._lexical = lexical.LexicalReader(self.folder / manifest["lexical"]) if snapshot is not None else None
-        self._dense = dense.DenseReader(self.folder, manifest["vectors"], self.dim, self._keys, self._ef_search)
+        self._dense = dense.DenseReader(self.folder, manifest["vectors"], self.dim, self._keys, self._ef_search,
+                                        manifest.get("live") if snapshot is not None else None)
         self._pending: list[tuple[Passage, np.ndarray, list[str]]] = []
         self._removed: set[str] = set()
         self._reembed: tuple[str, np.ndarray] | None = None
@@ -147,7 +148,7 @@ class EmbeddedIndex(IndexBackend):
         return _Passages(self._snapshot, self._keys)
 
     @property
-    def sources(self) -> dict[str, dict]:
+    def sources(self) -> Mapping[str, dict]:
         return self._sources
 
     def __len__(self) -> int:
@@ -257,14 +258,14 @@ class EmbeddedIndex(IndexBackend):
                 passages, vectors, tokens = (list(x) for x in zip(*self._pending))
                 keys = np.arange(m["next_key"], m["next_key"] + len(passages), dtype=np.int64)
                 m["vectors"] = dense.append(self.folder, m["vectors"], keys, np.stack(vectors), m["dim"])
-                lexical.add(self.folder / m["lexical"], keys, tokens, drop_from=m["next_key"])
+                lexical.add(self.folder / m["lexical"], keys, tokens, drop_from=m["next_key"],
+                            published=m["lexical_docs"])
                 tx.add_passages(keys, passages, tokens)
                 m["next_key"] += len(passages)
                 m["lexical_docs"] += len(passages)
                 live = np.concatenate([live, keys])
             m["vectors"] = _index_tail(self.folder, m["vectors"], m["dim"], m["hnsw"])
-            before = self._snapshot.sources if self._snapshot is not None else {}
-            tx.set_sources({k: v for k, v in self._sources.items() if k in self._removed or before.get(k) != v})
+            tx.set_sources(self._sources.changed)
             m["passages"] = len(live)
             m["live"] = catalog.runs_of(live)
             tx.publish(gen, m)

@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,7 @@ class Snapshot:
             keys = np.fromiter((k for (k,) in self.conn.execute("SELECT key FROM passages ORDER BY key")),
                                dtype=np.int64)
         self.keys = keys
-        self.sources = {_s(s): json.loads(m) for s, m in self.conn.execute("SELECT source, meta FROM sources")}
+        self.sources = Sources(self)
 
     def passage(self, key: int) -> Passage:
         with self._lock:
@@ -135,6 +135,19 @@ class Snapshot:
                 yield _passage(row[1:])
             last = page[-1][0]
 
+    def source_meta(self, source: str) -> dict | None:
+        with self._lock:
+            row = self.conn.execute("SELECT meta FROM sources WHERE source = ?", (_b(source),)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def source_names(self) -> list[str]:
+        with self._lock:
+            return [_s(s) for (s,) in self.conn.execute("SELECT source FROM sources ORDER BY source")]
+
+    def source_count(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+
     def source_passages(self, source: str) -> list[Passage]:
         with self._lock:
             rows = self.conn.execute(f"SELECT {_COLUMNS} FROM passages WHERE source = ? ORDER BY key",
@@ -154,6 +167,49 @@ class Snapshot:
     def __del__(self):  # whoever holds the passages last (an index, or its passages alone) ends the transaction
         with contextlib.suppress(Exception):
             self.close()
+
+
+class Sources(Mapping):
+    """Source key -> metadata, read from the catalog on access, with a writer's changes laid over it (an index of
+    a million passages has tens of thousands of files: opening it must not decode them all)."""
+
+    def __init__(self, snapshot: Snapshot | None):
+        self._snapshot = snapshot
+        self.changed: dict[str, dict] = {}
+        self.removed: set[str] = set()
+
+    def __getitem__(self, key: str) -> dict:
+        if key in self.changed:
+            return self.changed[key]
+        meta = None if key in self.removed or self._snapshot is None else self._snapshot.source_meta(key)
+        if meta is None:
+            raise KeyError(key)
+        return meta
+
+    def __iter__(self) -> Iterator[str]:
+        stored = [] if self._snapshot is None else self._snapshot.source_names()
+        yield from (k for k in stored if k not in self.removed and k not in self.changed)
+        yield from self.changed
+
+    def __len__(self) -> int:
+        if not self.changed and not self.removed and self._snapshot is not None:
+            return self._snapshot.source_count()
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def pop(self, key: str, default=None):
+        self.changed.pop(key, None)
+        self.removed.add(key)
+        return default
+
+    def update(self, other: dict[str, dict]) -> None:
+        self.changed.update(other)
 
 
 class Transaction:

@@ -69,7 +69,9 @@ def build_graph(vectors: np.ndarray, params: HnswParams, path: Path) -> None:
 class DenseReader:
     """The vectors of one manifest, memory-mapped; graphs mapped too (pages load as searches touch them)."""
 
-    def __init__(self, folder: Path, spec: dict, dim: int, live_keys: np.ndarray, ef_search: int):
+    def __init__(self, folder: Path, spec: dict, dim: int, live_keys: np.ndarray, ef_search: int,
+                 runs: list[list[int]] | None = None):
+        """`runs`: the live keys as the manifest lists them ([start, end) runs), which saves a lookup per key."""
         self.dim, self.rows, self.ef_search = dim, spec["rows"], ef_search
         vec_file, key_file = (folder / f for f in files(spec["file"]))
         if self.rows:
@@ -87,6 +89,14 @@ class DenseReader:
         if len(live_keys) == self.rows and self.rows and self.keys[0] == live_keys[0] and \
                 self.keys[-1] == live_keys[-1] and live_keys[-1] - live_keys[0] == self.rows - 1:
             self.live_positions = np.arange(self.rows)  # both are the same run of keys: nothing to look up
+        elif runs is not None:
+            # each run of live keys is one run of rows in the (sorted) key column: two lookups per run
+            starts = np.searchsorted(self.keys, [a for a, _ in runs])
+            ends = np.searchsorted(self.keys, [b for _, b in runs])
+            self.live_positions = (np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(runs)
+                                   else np.zeros(0, np.int64))
+            if len(self.live_positions) != len(live_keys):
+                raise ValueError("the vector file lacks keys the catalog holds")
         else:
             self.live_positions = np.searchsorted(self.keys, live_keys) if len(live_keys) else np.zeros(0, np.int64)
             if len(live_keys) and (self.live_positions.max() >= self.rows

@@ -38,12 +38,15 @@ def create(folder: Path) -> None:
     tantivy.Index(SCHEMA, path=str(folder))
 
 
-def add(folder: Path, keys: np.ndarray, tokens: list[list[str]], drop_from: int) -> None:
-    """Add documents and commit. Keys at or above `drop_from` are first deleted: an interrupted write may have
-    left some there that no manifest ever published, and their keys are handed out again."""
-    writer = tantivy.Index.open(str(folder)).writer(heap_size=_WRITER_HEAP, num_threads=1)
-    writer.delete_documents_by_query(tantivy.Query.range_query(SCHEMA, _KEY, tantivy.FieldType.Unsigned,
-                                                               int(drop_from), _MAX_KEY))
+def add(folder: Path, keys: np.ndarray, tokens: list[list[str]], drop_from: int, published: int) -> None:
+    """Add documents and commit. When the index holds more than the `published` documents a manifest counts, an
+    interrupted write left some that no manifest ever published, under keys handed out again: those at or above
+    `drop_from` are deleted first (checked, not done always: the delete costs a pass over every segment)."""
+    index = tantivy.Index.open(str(folder))
+    writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+    if index.searcher().num_docs > published:
+        writer.delete_documents_by_query(tantivy.Query.range_query(SCHEMA, _KEY, tantivy.FieldType.Unsigned,
+                                                                   int(drop_from), _MAX_KEY))
     for key, doc_tokens in zip(keys.tolist(), tokens):
         doc = tantivy.Document()
         doc.add_unsigned(_KEY, key)
