@@ -6,6 +6,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +254,54 @@ def test_bm25_parameters_tantivy_cannot_use_are_refused(tmp_path):
     with pytest.raises(RagtuneError, match="k1=1.2"):
         EmbeddedIndex.create(tmp_path / "index", Config.load(**{"index.bm25_k1": 1.5}), "x", 4)
     assert (Config().index.bm25_k1, Config().index.bm25_b) == (lexical.K1, lexical.B)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "ragtune.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+
+
+def _with_dead_rows(folder, corpus):
+    passages, _, _, embedder = corpus
+    index = _embedded(folder, corpus, **{"index.compact_dead_share": 1.0})
+    with index.lock():
+        index.replace({p.source for p in passages[:60]}, {}, [], np.zeros((0, embedder.dim)), [])
+        index.commit()
+    return index
+
+
+def test_index_optimize_command_compacts(tmp_path, corpus):
+    folder = tmp_path / "index"
+    before = _with_dead_rows(folder, corpus)
+    assert before._manifest["lexical_docs"] == 200
+    done = _cli("index", "optimize", "--index", folder)
+    assert done.returncode == 0, done.stderr
+    assert "optimized 140 passages" in done.stdout
+    after = EmbeddedIndex.open(folder)
+    assert after._manifest["lexical_docs"] == 140 and list(after.passages) == list(before.passages)
+    missing = _cli("index", "optimize", "--index", tmp_path / "nothing")
+    assert missing.returncode != 0 and "no index here" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_during_optimize_leaves_a_loadable_index(tmp_path, corpus):
+    """kill -9 at random moments of `ragtune index optimize`: the index opens, with the same passages, and the
+    next optimize finishes the job."""
+    pristine = tmp_path / "pristine"
+    before = list(_with_dead_rows(pristine, corpus).passages)
+    started = time.perf_counter()
+    assert _cli("index", "optimize", "--index", shutil.copytree(pristine, tmp_path / "timed")).returncode == 0
+    lifetime = time.perf_counter() - started
+    rng = random.Random(5)
+    for run in range(4):
+        folder = shutil.copytree(pristine, tmp_path / f"run{run}")
+        writer = subprocess.Popen([sys.executable, "-m", "ragtune.cli", "index", "optimize", "--index", str(folder)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        time.sleep(rng.uniform(0.5, 1.0) * lifetime)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=60)
+        assert list(EmbeddedIndex.open(folder).passages) == before
+        assert _cli("index", "optimize", "--index", folder).returncode == 0
+        after = EmbeddedIndex.open(folder)
+        assert list(after.passages) == before and after._manifest["lexical_docs"] == len(before)

@@ -19,7 +19,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,16 +42,18 @@ _OPEN_ATTEMPTS = 5
 class EmbeddedIndex(IndexBackend):
     name = "embedded"
 
-    def __init__(self, folder: Path, manifest: dict, gen: int = 0, snapshot: catalog.Snapshot | None = None):
+    def __init__(self, folder: Path, manifest: dict, gen: int = 0, snapshot: catalog.Snapshot | None = None,
+                 ef_search: int | None = None):
         self.folder = Path(folder)
+        self._ef_search = ef_search or manifest["hnsw"]["ef_search"]
         self._manifest, self._gen, self._snapshot = manifest, gen, snapshot
         self.embedder, self.dim, self.script = manifest["embedder"], manifest["dim"], manifest["script"]
         self._normalize = script_normalizer(self.script)
         self._keys = snapshot.keys if snapshot is not None else np.zeros(0, np.int64)
-        self._sources: dict[str, dict] = dict(snapshot.sources) if snapshot is not None else {}
+        self._sources = snapshot.sources if snapshot is not None else catalog.Sources(None)
         self._lexical = lexical.LexicalReader(self.folder / manifest["lexical"]) if snapshot is not None else None
-        self._dense = dense.DenseReader(self.folder, manifest["vectors"], self.dim, self._keys,
-                                        manifest["hnsw"]["ef_search"])
+        self._dense = dense.DenseReader(self.folder, manifest["vectors"], self.dim, self._keys, self._ef_search,
+                                        manifest.get("live") if snapshot is not None else None)
         self._pending: list[tuple[Passage, np.ndarray, list[str]]] = []
         self._removed: set[str] = set()
         self._reembed: tuple[str, np.ndarray] | None = None
@@ -70,7 +72,7 @@ class EmbeddedIndex(IndexBackend):
             snapshot = None
             try:
                 snapshot = catalog.Snapshot(folder / catalog.CATALOG)
-                return cls(folder, snapshot.manifest, snapshot.gen, snapshot)
+                return cls(folder, snapshot.manifest, snapshot.gen, snapshot, (config or Config()).index.hnsw_ef_search)
             except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
                 if snapshot is not None:
                     snapshot.close()
@@ -146,7 +148,7 @@ class EmbeddedIndex(IndexBackend):
         return _Passages(self._snapshot, self._keys)
 
     @property
-    def sources(self) -> dict[str, dict]:
+    def sources(self) -> Mapping[str, dict]:
         return self._sources
 
     def __len__(self) -> int:
@@ -161,7 +163,8 @@ class EmbeddedIndex(IndexBackend):
     def lexical_top(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
         if self._lexical is None or not len(self._keys):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        keys, scores = self._lexical.top(tokens, n, self._is_live)
+        docs = self._lexical.documents
+        keys, scores = self._lexical.top(tokens, n, self._is_live, max(0, docs - len(self._keys)) / max(docs, 1))
         return np.searchsorted(self._keys, keys), scores
 
     def lexical_scores(self, tokens: list[str], rows: np.ndarray) -> np.ndarray:
@@ -177,7 +180,8 @@ class EmbeddedIndex(IndexBackend):
         rows = np.asarray(rows, np.int64)
         if not len(rows):
             return np.zeros(0, np.float32)
-        return np.asarray(self._dense.matrix[self._dense.positions_of(rows)]) @ np.asarray(vector, np.float32)
+        # a sum of products rather than a BLAS gemv, which waits on its threads when the cores are busy
+        return (np.asarray(self._dense.matrix[self._dense.positions_of(rows)]) * np.asarray(vector, np.float32)).sum(1)
 
     def vectors(self) -> np.ndarray:
         return self._dense.vectors()
@@ -254,15 +258,16 @@ class EmbeddedIndex(IndexBackend):
                 passages, vectors, tokens = (list(x) for x in zip(*self._pending))
                 keys = np.arange(m["next_key"], m["next_key"] + len(passages), dtype=np.int64)
                 m["vectors"] = dense.append(self.folder, m["vectors"], keys, np.stack(vectors), m["dim"])
-                lexical.add(self.folder / m["lexical"], keys, tokens, drop_from=m["next_key"])
+                lexical.add(self.folder / m["lexical"], keys, tokens, drop_from=m["next_key"],
+                            published=m["lexical_docs"])
                 tx.add_passages(keys, passages, tokens)
                 m["next_key"] += len(passages)
                 m["lexical_docs"] += len(passages)
                 live = np.concatenate([live, keys])
             m["vectors"] = _index_tail(self.folder, m["vectors"], m["dim"], m["hnsw"])
-            before = self._snapshot.sources if self._snapshot is not None else {}
-            tx.set_sources({k: v for k, v in self._sources.items() if k in self._removed or before.get(k) != v})
+            tx.set_sources(self._sources.changed)
             m["passages"] = len(live)
+            m["live"] = catalog.runs_of(live)
             tx.publish(gen, m)
         finally:
             tx.close()
@@ -273,7 +278,7 @@ class EmbeddedIndex(IndexBackend):
         if self._snapshot is not None:
             self._snapshot.close()
         snapshot = catalog.Snapshot(self.folder / catalog.CATALOG, keys=self._next_keys)
-        self.__init__(self.folder, snapshot.manifest, snapshot.gen, snapshot)
+        self.__init__(self.folder, snapshot.manifest, snapshot.gen, snapshot, self._ef_search)
 
     def optimize(self) -> None:
         """Rewrite the vectors without deleted rows (one graph over them when big enough) and rebuild BM25 from the
@@ -316,10 +321,6 @@ class EmbeddedIndex(IndexBackend):
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
                 except OSError:
                     continue
-
-    def __del__(self):
-        if getattr(self, "_snapshot", None) is not None:
-            self._snapshot.close()
 
 
 class _Passages(Sequence):

@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA journal_size_limit=67108864")  # a bulk write's WAL shrinks back once checkpointed
     return conn
 
 
@@ -74,6 +75,23 @@ def previous_manifest(conn: sqlite3.Connection, gen: int) -> dict | None:
     return None if row is None else json.loads(row[0])
 
 
+def runs_of(keys: np.ndarray) -> list[list[int]]:
+    """Sorted keys as [start, end) runs: keys are handed out in order and a source's passages together, so a
+    manifest lists the live keys in a few runs (one per hole a delete left) and a reader needs no table scan."""
+    if not len(keys):
+        return []
+    breaks = np.flatnonzero(np.diff(keys) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(keys)]])
+    return [[int(keys[a]), int(keys[b - 1]) + 1] for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def keys_of(runs: list[list[int]]) -> np.ndarray:
+    if not runs:
+        return np.zeros(0, np.int64)
+    return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in runs])
+
+
 class Snapshot:
     """One read transaction: the manifest, live keys and sources as of opening, and passages read on demand."""
 
@@ -86,11 +104,13 @@ class Snapshot:
         if found is None:
             raise FileNotFoundError(f"{path.name} holds no manifest")
         self.gen, self.manifest = found
+        if keys is None and "live" in self.manifest:
+            keys = keys_of(self.manifest["live"])
         if keys is None:
             keys = np.fromiter((k for (k,) in self.conn.execute("SELECT key FROM passages ORDER BY key")),
                                dtype=np.int64)
         self.keys = keys
-        self.sources = {_s(s): json.loads(m) for s, m in self.conn.execute("SELECT source, meta FROM sources")}
+        self.sources = Sources(self)
 
     def passage(self, key: int) -> Passage:
         with self._lock:
@@ -115,6 +135,19 @@ class Snapshot:
                 yield _passage(row[1:])
             last = page[-1][0]
 
+    def source_meta(self, source: str) -> dict | None:
+        with self._lock:
+            row = self.conn.execute("SELECT meta FROM sources WHERE source = ?", (_b(source),)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def source_names(self) -> list[str]:
+        with self._lock:
+            return [_s(s) for (s,) in self.conn.execute("SELECT source FROM sources ORDER BY source")]
+
+    def source_count(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+
     def source_passages(self, source: str) -> list[Passage]:
         with self._lock:
             rows = self.conn.execute(f"SELECT {_COLUMNS} FROM passages WHERE source = ? ORDER BY key",
@@ -131,12 +164,58 @@ class Snapshot:
             self.conn.execute("COMMIT")
         self.conn.close()
 
+    def __del__(self):  # whoever holds the passages last (an index, or its passages alone) ends the transaction
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class Sources(Mapping):
+    """Source key -> metadata, read from the catalog on access, with a writer's changes laid over it (an index of
+    a million passages has tens of thousands of files: opening it must not decode them all)."""
+
+    def __init__(self, snapshot: Snapshot | None):
+        self._snapshot = snapshot
+        self.changed: dict[str, dict] = {}
+        self.removed: set[str] = set()
+
+    def __getitem__(self, key: str) -> dict:
+        if key in self.changed:
+            return self.changed[key]
+        meta = None if key in self.removed or self._snapshot is None else self._snapshot.source_meta(key)
+        if meta is None:
+            raise KeyError(key)
+        return meta
+
+    def __iter__(self) -> Iterator[str]:
+        stored = [] if self._snapshot is None else self._snapshot.source_names()
+        yield from (k for k in stored if k not in self.removed and k not in self.changed)
+        yield from self.changed
+
+    def __len__(self) -> int:
+        if not self.changed and not self.removed and self._snapshot is not None:
+            return self._snapshot.source_count()
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def pop(self, key: str, default=None):
+        self.changed.pop(key, None)
+        self.removed.add(key)
+        return default
+
+    def update(self, other: dict[str, dict]) -> None:
+        self.changed.update(other)
+
 
 class Transaction:
     """The writer's side: one IMMEDIATE transaction whose COMMIT publishes everything at once."""
 
-    def __init__(self, path: Path, keys: np.ndarray | None = None):
-        """`keys`: the live keys when the caller knows them (the writer that just committed this state)."""
+    def __init__(self, path: Path):
         self.conn = connect(path)
         self.conn.execute("BEGIN IMMEDIATE")
 

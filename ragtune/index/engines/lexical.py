@@ -38,12 +38,15 @@ def create(folder: Path) -> None:
     tantivy.Index(SCHEMA, path=str(folder))
 
 
-def add(folder: Path, keys: np.ndarray, tokens: list[list[str]], drop_from: int) -> None:
-    """Add documents and commit. Keys at or above `drop_from` are first deleted: an interrupted write may have
-    left some there that no manifest ever published, and their keys are handed out again."""
-    writer = tantivy.Index.open(str(folder)).writer(heap_size=_WRITER_HEAP, num_threads=1)
-    writer.delete_documents_by_query(tantivy.Query.range_query(SCHEMA, _KEY, tantivy.FieldType.Unsigned,
-                                                               int(drop_from), _MAX_KEY))
+def add(folder: Path, keys: np.ndarray, tokens: list[list[str]], drop_from: int, published: int) -> None:
+    """Add documents and commit. When the index holds more than the `published` documents a manifest counts, an
+    interrupted write left some that no manifest ever published, under keys handed out again: those at or above
+    `drop_from` are deleted first (checked, not done always: the delete costs a pass over every segment)."""
+    index = tantivy.Index.open(str(folder))
+    writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+    if index.searcher().num_docs > published:
+        writer.delete_documents_by_query(tantivy.Query.range_query(SCHEMA, _KEY, tantivy.FieldType.Unsigned,
+                                                                   int(drop_from), _MAX_KEY))
     for key, doc_tokens in zip(keys.tolist(), tokens):
         doc = tantivy.Document()
         doc.add_unsigned(_KEY, key)
@@ -85,13 +88,13 @@ class LexicalReader:
     def documents(self) -> int:
         return self.searcher.num_docs
 
-    def top(self, tokens: list[str], n: int, live) -> tuple[np.ndarray, np.ndarray]:
+    def top(self, tokens: list[str], n: int, live, dead_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(keys, scores) of the best `n` live documents, best first; `live(keys)` says which keys count.
-        Asks tantivy for more when dead documents fill the first page."""
+        The first page is widened by the share of dead documents; more is asked when they still fill it."""
         query = _query(tokens)
         if query is None or n <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        limit = n
+        limit = n + int(np.ceil(2 * dead_share * n)) + (4 if dead_share else 0)
         while True:
             hits = self.searcher.search(query, limit).hits
             keys = np.asarray(self.searcher.fast_field_values(_KEY, [a for _, a in hits]), np.int64)
