@@ -230,7 +230,7 @@ class PostgresIndex(IndexBackend):
         return scores, rows
 
     def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Exact inner products, in float32 numpy like the embedded backend (the same scores to the last bit)."""
+        """Exact inner products, in float32 numpy as the embedded backend computes them."""
         rows = np.asarray(rows, np.int64)
         if not len(rows):
             return np.zeros(0, np.float32)
