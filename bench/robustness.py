@@ -8,7 +8,7 @@ Usage: python -m bench.robustness [--kills 20] [--writers 8] [--timeout 60] [--q
   Goal: only clean reads and one-line errors. --quick leaves out the slow cases (the 10 MB lines).
 - kill9: `ragtune read` of a small corpus (the bundled SQuAD sample) into a copy of an existing one-file index,
   SIGKILLed at a uniformly random time between 0.5 s and the uncontended read's duration, --kills times; the
-  index must then load (IndexStore.load, vectors row-aligned) with the old or the new passage count.
+  index must then load (open_index, vectors row-aligned) with the old or the new passage count.
   Goal: all survive.
 - concurrent: --writers `ragtune read` processes, each of a different small file, started together into one
   fresh index, then again into that (now existing) index; a file is lost when its read exited 0 but its source
@@ -47,11 +47,11 @@ def index_state(index: Path) -> tuple[int | None, set[str], str]:
     """(passages, source keys, problem) of the index as the library loads it; passages None when it does not."""
     import numpy as np
 
-    from ragtune.index.store import IndexStore
+    from ragtune.index.backends import open_index
 
     try:
-        store = IndexStore.load(index)
-        rows = len(np.asarray(store.vectors.vectors()))
+        store = open_index(index)
+        rows = len(np.asarray(store.vectors()))
     except Exception as exc:  # any failure to load is what this bench counts
         return None, set(), f"{type(exc).__name__}: {exc}"[:300]
     if rows != len(store):

@@ -24,7 +24,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 #: (ragtune.progress)
 PROGRESS = True
 
-IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
+IndexOpt = Annotated[str, typer.Option(
+    "--index", help="Index folder, or a postgresql://user@host:port/db[?schema=NAME] URL (an index in PostgreSQL).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]
 AnswerModeOpt = Annotated[str | None, typer.Option(
     "--answer-mode", help="generative (free, cited), extractive (a verbatim span of a passage, cited), or reader "
@@ -328,7 +329,7 @@ def demo(
     run_demo(Config.load(config), index)
 
 
-def _opened_pipeline(index: Path, cfg: Config):
+def _opened_pipeline(index: str, cfg: Config):
     """The index's pipeline with its store opened: a missing index fails fast, before any model loads."""
     from ragtune.pipeline import Pipeline
 
@@ -350,6 +351,19 @@ QuestionsArg = Annotated[Path, typer.Argument(help='SQuAD-format json, or jsonl 
 def _out_option(what: str):
     """The --out option of a train command: the folder it writes, and what goes in it."""
     return Annotated[Path, typer.Option("--out", help=f"Folder to write ({what}).")]
+
+
+index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("optimize")
+def index_optimize(index: IndexOpt, config: ConfigOpt = None) -> None:
+    """Compact an index: drop deleted passages for good, exact BM25 statistics, one vector graph."""
+    from ragtune.pipeline import Pipeline
+
+    done = Pipeline(index, Config.load(config), progress=PROGRESS).optimize()
+    say(f"optimized {done.passages_total} passages in {done.seconds:.1f}s")
 
 
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")

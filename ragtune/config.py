@@ -51,6 +51,9 @@ class EmbedderConfig(_Section):
 class IndexConfig(_Section):
     """Persistent index layout: dense backend and BM25 parameters."""
 
+    #: where the index lives: "embedded" (files in the --index folder); an --index URL (postgresql://...) picks
+    #: its own backend by scheme
+    backend: str = "embedded"
     vector_backend: str = "flat"
     #: script normalisation of what BM25 and the embedder see ("t2s": Traditional -> Simplified Chinese with
     #: OpenCC; "none"); stored and shown text is unchanged. Fixed per index when it is created
@@ -61,6 +64,21 @@ class IndexConfig(_Section):
     #: embedding on 2 cores) and memory for new passages is bounded by it; each save rewrites the whole index,
     #: so a much larger corpus may want a larger batch
     save_every_passages: int = Field(10_000, gt=0)
+    #: embedded backend: vectors past the last HNSW graph are searched exactly; when this many have gathered a
+    #: graph is built over them, so an index smaller than this is always searched exactly (STACK.md: exact search
+    #: is fast enough below ~100k passages)
+    exact_below: int = Field(50_000, gt=0)
+    #: HNSW graph shape (faiss IndexHNSWFlat): links per node and build beam width
+    hnsw_m: int = Field(32, gt=1)
+    hnsw_ef_construction: int = Field(64, gt=0)
+    #: search beam (read at open, so it can change without a rebuild): 512 found 99% of the exact top 10 on a
+    #: synthetic 10^5 set whose 10th and 11th scores differ by 0.003 (256: 97%, 128: 92%; BENCHMARKS.md)
+    hnsw_ef_search: int = Field(512, gt=0)
+    #: more HNSW graphs than this are merged into one when a write adds another
+    max_vector_segments: int = Field(8, gt=0)
+    #: a write compacts the embedded index (as `ragtune index optimize` does) when deleted passages still held by
+    #: its engines exceed this share of them (they skew BM25 statistics and cost memory until then)
+    compact_dead_share: float = Field(0.25, gt=0, le=1)
 
 
 class GeneratorRerankConfig(_Section):

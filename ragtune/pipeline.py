@@ -31,9 +31,9 @@ from ragtune.generate.cache import GenerationCache
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.context import PromptBudget, load_prompt_budget
 from ragtune.generate.prompt import idk_answer
+from ragtune.index.backends import IndexBackend, as_location, index_exists, index_manifest, open_index
 from ragtune.index.embedders import Embedder, create_embedder
-from ragtune.index.indexer import ReadReport, delete_paths, read_paths, reembed_index
-from ragtune.index.store import IndexStore
+from ragtune.index.indexer import ReadReport, delete_paths, optimize_index, read_paths, reembed_index
 from ragtune.progress import progress_bar
 
 #: questions embedded and searched at a time by retrieve_many (eval, training and synth retrieve this way)
@@ -115,7 +115,7 @@ class Pipeline:
                  adapter: str | Path | Sequence[str | Path] | None = None, *, embedder: Embedder | None = None,
                  generator: Generator | None = None, rerankers: dict[str, Reranker] | None = None,
                  progress: bool = True):
-        self.index_dir = Path(index_dir)
+        self.index_dir = as_location(index_dir)
         self.config = config or Config()
         self.adapter = adapter
         self.adapters = [] if adapter is None else [Path(adapter)] if isinstance(adapter, (str, Path)) else [
@@ -131,15 +131,15 @@ class Pipeline:
 
     # ---- lazily built parts ---------------------------------------------------------------
     @_part
-    def store(self) -> IndexStore:
-        return IndexStore.load(self.index_dir)
+    def store(self) -> IndexBackend:
+        return open_index(self.index_dir, self.config)
 
     @_part
     def embedder(self) -> Embedder:
         """The index's own embedder when it exists: queries must land in the passages' vector space."""
         cfg = self.config.embedder
-        if IndexStore.exists(self.index_dir):
-            cfg = cfg.model_copy(update={"name": IndexStore.manifest(self.index_dir)["embedder"]})
+        if index_exists(self.index_dir, self.config):
+            cfg = cfg.model_copy(update={"name": index_manifest(self.index_dir, self.config)["embedder"]})
         return create_embedder(cfg, self.config.resolved_cache_dir)
 
     @_part
@@ -198,7 +198,7 @@ class Pipeline:
         _ = self.rerankers  # first: they check the adapters, which must fail before an index is loaded
         return self.retriever_over(self.store)
 
-    def retriever_over(self, store: IndexStore) -> HybridRetriever:
+    def retriever_over(self, store: IndexBackend) -> HybridRetriever:
         """The retriever `ask` uses, over `store` (another snapshot of this index): the same models."""
         return HybridRetriever(store, self.query_embedder, self.retrieval_config, self.rerankers)
 
@@ -266,7 +266,13 @@ class Pipeline:
         return report
 
     def delete(self, paths: list[str | Path]) -> ReadReport:
-        report = delete_paths(self.index_dir, paths)
+        report = delete_paths(self.index_dir, paths, self.config)
+        self._reset_index()
+        return report
+
+    def optimize(self) -> ReadReport:
+        """Compact the index in place (`ragtune index optimize`)."""
+        report = optimize_index(self.index_dir, self.config)
         self._reset_index()
         return report
 
@@ -274,7 +280,7 @@ class Pipeline:
         """Re-encode every stored passage with another embedder (e.g. a re-trained encoder), atomically."""
         cfg = self.config.embedder.model_copy(update={"name": embedder_name(str(embedder))})
         new = create_embedder(cfg, self.config.resolved_cache_dir)
-        report = reembed_index(self.index_dir, new, progress=self.progress)
+        report = reembed_index(self.index_dir, new, progress=self.progress, config=self.config)
         self._built["embedder"] = new
         self._reset_index()
         return report

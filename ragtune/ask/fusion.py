@@ -18,7 +18,7 @@ class Fusion(ABC):
 
     @abstractmethod
     def fuse(self, dense: np.ndarray, bm25: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Fused scores for `candidates` (row numbers), given full dense and BM25 score arrays."""
+        """Fused scores for `candidates` (positions in the dense and BM25 score arrays)."""
 
 
 def _ranks(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:

@@ -9,8 +9,9 @@ import numpy as np
 from ragtune.ask.fusion import create_fusion
 from ragtune.ask.rerankers import Reranker, create_rerankers
 from ragtune.config import Config, RetrievalConfig
+from ragtune.index.backends import IndexBackend
 from ragtune.index.embedders import Embedder
-from ragtune.index.store import IndexStore, Passage
+from ragtune.index.passage import Passage
 from ragtune.index.tokenize import tokenize
 from ragtune.text import language_of
 
@@ -36,14 +37,14 @@ class RetrievedPassage:
 
 
 class HybridRetriever:
-    """Scores every passage with both retrievers, fuses the union of their top candidates.
+    """Takes each retriever's top candidates from the index, scores their union exactly with both, fuses it.
 
     `rerankers` (question language -> reranker) are built from the whole config by the pipeline, as some need
     more than retrieval settings (generator-ql: the generator and the cache); None builds them from `config` and
     the default other sections.
     """
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: RetrievalConfig,
+    def __init__(self, store: IndexBackend, embedder: Embedder, config: RetrievalConfig,
                  rerankers: dict[str, Reranker] | None = None):
         if config.dense_weight is None:
             config = config.model_copy(update={"dense_weight": embedder.dense_weight})
@@ -83,31 +84,34 @@ class HybridRetriever:
 
     def candidate_scores(self, query_vector: np.ndarray, query_tokens: list[str]
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pool rows, dense scores, BM25 scores): the pool fusion ranks is the union of the dense and BM25 top
-        `candidates`; BM25 scores every passage, dense only the pool (exactly, so both rank the same rows)."""
-        n = len(self.store)
-        pool = min(self.config.candidates, n)
-        _, dense_rows = self.store.vectors.search(query_vector[None, :], pool)
-        bm25_all = self.store.bm25.scores(query_tokens)
-        bm25_rows = _top(bm25_all, pool) if bm25_all.any() else np.zeros(0, np.int64)
-        candidates = np.union1d(dense_rows[0][dense_rows[0] >= 0], bm25_rows)
-        dense = np.zeros(n, dtype=np.float32)
-        dense[candidates] = np.asarray(self.store.vectors.vectors()[candidates]) @ query_vector
-        return candidates, dense, bm25_all
+        """(pool rows, their dense scores, their BM25 scores): the pool fusion ranks is the union of the dense and
+        BM25 top `candidates` (rows in order), each scored exactly by both retrievers."""
+        store = self.store
+        pool = min(self.config.candidates, len(store))
+        _, dense_rows = store.dense_top(query_vector[None, :], pool)
+        lexical_rows, lexical_scores = store.lexical_top(query_tokens, pool)
+        rows = np.union1d(dense_rows[0][dense_rows[0] >= 0], lexical_rows)
+        bm25 = np.zeros(len(rows), np.float32)
+        found = np.isin(rows, lexical_rows)
+        bm25[np.searchsorted(rows, lexical_rows)] = lexical_scores
+        if not found.all() and len(lexical_rows) == pool:  # else every matching row is in already
+            bm25[~found] = store.lexical_scores(query_tokens, rows[~found])
+        return rows, store.dense_scores(query_vector, rows), bm25
 
     def _rank(self, query_vector: np.ndarray, query_tokens: list[str], k: int) -> list[RetrievedPassage]:
-        candidates, dense, bm25_all = self.candidate_scores(query_vector, query_tokens)
-        fused = self.fusion.fuse(dense, bm25_all, candidates)
+        rows, dense, bm25 = self.candidate_scores(query_vector, query_tokens)
+        fused = self.fusion.fuse(dense, bm25, np.arange(len(rows)))
         order = np.argsort(-fused, kind="stable")[:k]
+        passages = self.store.passages
         return [
             RetrievedPassage(
-                passage=self.store.passages[row],
+                passage=passages[int(rows[i])],
                 score=float(fused[i]),
-                dense_score=float(dense[row]),
-                bm25_score=float(bm25_all[row]),
-                relevant=bool(bm25_all[row] > 0 or dense[row] >= self.config.min_dense_score),
+                dense_score=float(dense[i]),
+                bm25_score=float(bm25[i]),
+                relevant=bool(bm25[i] > 0 or dense[i] >= self.config.min_dense_score),
             )
-            for i, row in zip(order.tolist(), candidates[order].tolist())
+            for i in order.tolist()
         ]
 
 
@@ -120,9 +124,3 @@ def _unsure(ranked: list[RetrievedPassage], margin: float | None) -> bool:
     if runner_up is None:
         return False  # one document: nothing to reorder
     return leader.score <= 0 or (leader.score - runner_up) / leader.score < margin
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    if k >= len(scores):
-        return np.arange(len(scores))
-    return np.argpartition(-scores, k - 1)[:k]

@@ -53,8 +53,7 @@ def read_paths_ray(folder: Path, paths: list[str | Path], config: Config, embedd
     start = time.perf_counter()
     report = ReadReport()
     files, report.errors = discover(paths, is_index=looks_like_index)
-    folder = Path(folder)
-    with write_lock(folder):
+    with write_lock(folder, config=config):
         store = open_or_create(folder, config, embedder)
         entries = [store.sources.get(source_key(path)) for path, _ in files]
         jobs = [{**_EMPTY_ROW, "file": i, "path": str(path), "key": source_key(path), "id": doc_id,

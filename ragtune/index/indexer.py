@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ragtune.config import Config
-from ragtune.errors import LoadError, RagtuneError
+from ragtune.errors import LoadError
+from ragtune.index.backends import IndexBackend, open_index, open_or_create_index, write_lock
 from ragtune.index.embedders import Embedder
-from ragtune.index.store import IndexStore, Passage, looks_like_index, write_lock
+from ragtune.index.passage import Passage
+from ragtune.index.store import looks_like_index
 from ragtune.index.tokenize import tokenize
 from ragtune.progress import progress_bar
 from ragtune.read.ingest import SourceFile, discover, load_source, source_key
@@ -42,21 +44,7 @@ class ReadReport:
         return self.files_new + self.files_changed + self.files_unchanged + self.files_deleted
 
 
-def open_or_create(folder: Path, config: Config, embedder: Embedder) -> IndexStore:
-    """The index at `folder`, or a new empty one bound to `embedder`'s vector space (call under `write_lock`)."""
-    if IndexStore.exists(folder):
-        store = IndexStore.load(folder)
-        if store.embedder != embedder.name:
-            raise RagtuneError(
-                f"{folder}: index was built with embedder {store.embedder!r}, not {embedder.name!r}; "
-                "use the same embedder or a new --index folder"
-            )
-        return store
-    return IndexStore(folder, embedder.name, embedder.dim, config.index.vector_backend,
-                      config.index.bm25_k1, config.index.bm25_b, config.index.script)
-
-
-def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: Embedder,
+def read_paths(folder: str | Path, paths: list[str | Path], config: Config, embedder: Embedder,
                progress: bool = True) -> ReadReport:
     """Add new files, replace changed ones, skip unchanged ones.
 
@@ -67,8 +55,8 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
     start = time.perf_counter()
     report = ReadReport()
     files, report.errors = discover(paths, is_index=looks_like_index)
-    with write_lock(Path(folder)):
-        store = open_or_create(Path(folder), config, embedder)
+    with write_lock(folder, config=config):
+        store = open_or_create(folder, config, embedder)
         batch = PassageBatch(store, embedder, report, config.index.save_every_passages, progress)
         for path, doc_id in progress_bar(files, desc="reading files", unit="file", enabled=progress, leave=False):
             key = source_key(path)  # discover() names each file once, however many arguments reach it
@@ -84,6 +72,11 @@ def read_paths(folder: Path, paths: list[str | Path], config: Config, embedder: 
     report.passages_total = len(store)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def open_or_create(location: str | Path, config: Config, embedder: Embedder) -> IndexBackend:
+    """The index at `location` bound to `embedder`'s vector space, or a new empty one (under the write lock)."""
+    return open_or_create_index(location, config, embedder.name, embedder.dim)
 
 
 def known_sha(entry: dict | None) -> str | None:
@@ -108,18 +101,18 @@ def add_source(batch: PassageBatch, key: str, entry: dict | None, sha256: str, p
     batch.add(key, meta, passages, replace_old=entry is not None and not resumed)
 
 
-def write_embedded(store: IndexStore, report: ReadReport, removed: set[str], sources: dict[str, dict],
+def write_embedded(store: IndexBackend, report: ReadReport, removed: set[str], sources: dict[str, dict],
                    passages: list[Passage], vectors: np.ndarray, tokens: list[list[str]]) -> None:
-    """Write one already-embedded batch as a new snapshot: the one writer of the local and the Ray read."""
+    """Write one already-embedded batch and commit it: the one writer of the local and the Ray read."""
     report.passages_removed += store.replace(removed, sources, passages, vectors, tokens)
     report.passages_added += len(passages)
-    store.save()
+    store.commit()
 
 
 class PassageBatch:
     """New passages waiting to be embedded and saved; `flush` writes them as one snapshot."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, report: ReadReport, size: int, progress: bool):
+    def __init__(self, store: IndexBackend, embedder: Embedder, report: ReadReport, size: int, progress: bool):
         self.store, self.embedder, self.report, self.size, self.progress = store, embedder, report, size, progress
         self.passages: list[Passage] = []
         self.sources: dict[str, dict] = {}
@@ -159,22 +152,22 @@ def _passages(source: SourceFile) -> Iterator[Passage]:
         yield Passage(chunk.doc_id, chunk.position, chunk.title, chunk.text, source.key)
 
 
-def _resume(store: IndexStore, key: str, passages: Iterator[Passage]) -> tuple[bool, Iterator[Passage]]:
+def _resume(store: IndexBackend, key: str, passages: Iterator[Passage]) -> tuple[bool, Iterator[Passage]]:
     """For a file a killed read saved only part of: whether its stored passages are the start of `passages`
     (then the rest follows), else all of `passages` to replace them (the chunking settings changed)."""
-    stored = [p for p in store.passages if p.source == key]
+    stored = store.source_passages(key)
     head = list(islice(passages, len(stored)))
     if head == stored:
         return True, passages
     return False, chain(head, passages)
 
 
-def delete_paths(folder: Path, paths: list[str | Path]) -> ReadReport:
+def delete_paths(folder: str | Path, paths: list[str | Path], config: Config | None = None) -> ReadReport:
     """Remove every source at or under each path (the files need not exist any more)."""
     start = time.perf_counter()
     report = ReadReport()
-    with write_lock(Path(folder), create=False):
-        store = IndexStore.load(Path(folder))
+    with write_lock(folder, create=False, config=config):
+        store = open_index(folder, config)
         targets = [source_key(p) for p in paths]
         doomed = {key for key in store.sources for t in targets if key == t or key.startswith(t.rstrip("/") + "/")}
         for target in targets:
@@ -183,22 +176,35 @@ def delete_paths(folder: Path, paths: list[str | Path]) -> ReadReport:
         if doomed:
             report.passages_removed = store.replace(doomed, {}, [], [], [])
             report.files_deleted = len(doomed)
-            store.save()
+            store.commit()
     report.passages_total = len(store)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def reembed_index(folder: Path, embedder: Embedder, progress: bool = True) -> ReadReport:
+def reembed_index(folder: str | Path, embedder: Embedder, progress: bool = True, config: Config | None = None
+                  ) -> ReadReport:
     """Encode every stored passage with `embedder` into a new snapshot (BM25 and passages unchanged)."""
     start = time.perf_counter()
     report = ReadReport()
-    with write_lock(Path(folder), create=False):
-        store = IndexStore.load(Path(folder))
+    with write_lock(folder, create=False, config=config):
+        store = open_index(folder, config)
         texts = [store.search_text(p.embedding_text) for p in store.passages]
         vectors = embedder.encode_passages(texts, progress=progress)
         store.replace_vectors(embedder.name, vectors.reshape(len(texts), embedder.dim))
-        store.save()
+        store.commit()
+    report.passages_total = len(store)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def optimize_index(folder: str | Path, config: Config | None = None) -> ReadReport:
+    """Compact the index (deleted rows dropped, BM25 statistics exact again, one vector graph); answers unchanged."""
+    start = time.perf_counter()
+    report = ReadReport()
+    with write_lock(folder, create=False, config=config):
+        store = open_index(folder, config)
+        store.optimize()
     report.passages_total = len(store)
     report.seconds = time.perf_counter() - start
     return report

@@ -75,7 +75,10 @@ class Ingestion:
 
     def __init__(self, service):
         self.service = service
-        self.index_dir: Path = service.index_dir
+        self.index_dir = service.index_dir
+        #: uploaded files stay where `read` recorded them: in the index folder, or the cache for a database index
+        self.uploads: Path = (self.index_dir / UPLOADS if isinstance(self.index_dir, Path)
+                              else service.config.resolved_cache_dir / UPLOADS)
         self.jobs: dict[str, Job] = {}
         self.queue: OnDemandQueue[tuple[Job, list[Path]]] = OnDemandQueue("ingestion", self._handle)
         self._lock = threading.Lock()
@@ -87,7 +90,7 @@ class Ingestion:
     def submit(self, uploads: list[tuple[str, bytes]]) -> Job:
         """Save `(original name, content)` pairs under a new job's folder and queue them for reading."""
         job_id = uuid.uuid4().hex[:16]
-        folder = self.index_dir / UPLOADS / job_id
+        folder = self.uploads / job_id
         folder.mkdir(parents=True)
         files, paths = [], []
         for number, (original, content) in enumerate(uploads, start=1):
@@ -134,7 +137,7 @@ class Ingestion:
         if report.errors:
             raise RagtuneError(str(report.errors[0]))
         path = Path(source)
-        if _inside(path, self.index_dir / UPLOADS):
+        if _inside(path, self.uploads):
             path.unlink(missing_ok=True)
             if path.parent.exists() and not any(path.parent.iterdir()):
                 shutil.rmtree(path.parent, ignore_errors=True)

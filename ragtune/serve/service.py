@@ -24,7 +24,7 @@ from ragtune.config import Config
 from ragtune.generate.base import Message
 from ragtune.generate.citations import cited_numbers
 from ragtune.generate.prompt import idk_answer
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import IndexBackend, as_location, index_version, open_index
 from ragtune.pipeline import Answer, Pipeline
 from ragtune.serve.jobs import UPLOADS
 from ragtune.workers import OnDemandQueue
@@ -37,7 +37,7 @@ class View:
     """One snapshot and the retriever over it (None: no index yet, so nothing is retrieved)."""
 
     snapshot: str | None
-    store: IndexStore | None
+    store: IndexBackend | None
     retriever: HybridRetriever | None
 
     @cached_property
@@ -120,7 +120,7 @@ class Service:
     def __init__(self, index_dir: str | Path, config: Config | None = None, adapter=None, *,
                  pipeline: Pipeline | None = None):
         """`pipeline`: one over `index_dir` whose models are already loaded (else the config's load once)."""
-        self.index_dir = Path(index_dir)
+        self.index_dir = as_location(index_dir)  # a folder, or a database URL (postgresql://...)
         self.config = config or Config()
         self.pipeline = pipeline or Pipeline(self.index_dir, self.config, adapter, progress=False)
         self._view: View | None = None
@@ -137,8 +137,7 @@ class Service:
             return view
         with self._lock:
             self._checked = now
-            live = IndexStore.current_snapshot(self.index_dir)
-            name = live.name if live is not None else None
+            name = index_version(self.index_dir, self.config)
             if self._view is None or self._view.snapshot != name:
                 self._view = self._load(name)
             return self._view
@@ -146,7 +145,7 @@ class Service:
     def _load(self, snapshot: str | None) -> View:
         if snapshot is None:
             return View(None, None, None)
-        store = IndexStore.load(self.index_dir)
+        store = open_index(self.index_dir, self.config)
         return View(snapshot, store, self.pipeline.retriever_over(store))
 
     def refresh(self) -> View:

@@ -40,7 +40,7 @@ def candidate_pools(retriever: HybridRetriever, questions: Sequence[str], vector
         rows, dense, bm25 = retriever.candidate_scores(np.asarray(vector, np.float32),
                                                        tokenize(store.search_text(question)))
         ids = [store.passages[r].id for r in rows]
-        pools.append(_Pool(ids, minmax(dense[rows]), minmax(bm25[rows]), np.array([d in wanted for d in ids])))
+        pools.append(_Pool(ids, minmax(dense), minmax(bm25), np.array([d in wanted for d in ids])))
     return pools
 
 

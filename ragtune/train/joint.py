@@ -303,7 +303,7 @@ def _task(pipeline: Pipeline, base, tokenizer, items: list[JointItem], query_vec
     """The LoRA-wrapped generator and a fresh query adapter over the index's stored passage vectors."""
     config = pipeline.config
     tc = config.train_joint
-    passage_vectors = np.asarray(pipeline.store.vectors.vectors(), dtype=np.float32)
+    passage_vectors = np.asarray(pipeline.store.vectors(), dtype=np.float32)
     model = JointModel(add_lora(base, config.train), passage_vectors.shape[1], tc.temperature, tc.learn_temperature)
     model.to(base.device)
     # a checkpoint resumes only the same run: same data, same settings, same candidates from the same index

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragtune.index.store import IndexStore, Passage
+from ragtune.index.backends import IndexBackend
+from ragtune.index.passage import Passage
 from ragtune.index.tokenize import tokenize
 from ragtune.read.questions import Question
 from ragtune.train.examples import contains_answer
@@ -38,7 +39,7 @@ def is_positive(question: Question, passage: Passage) -> bool:
 class NegativeMiner:
     """Candidates from BM25 and dense rankings of one index, interleaved, with every positive removed."""
 
-    def __init__(self, store: IndexStore, depth: int = 30):
+    def __init__(self, store: IndexBackend, depth: int = 30):
         self.store, self.depth = store, depth
         self.rows_by_id: dict[str, list[int]] = defaultdict(list)
         for row, passage in enumerate(store.passages):
@@ -48,10 +49,8 @@ class NegativeMiner:
         """Rows in the order dense 1, BM25 1, dense 2, BM25 2, ... (each once)."""
         n = len(self.store)
         depth = min(self.depth, n)
-        _, dense = self.store.vectors.search(np.asarray(vector, np.float32)[None, :], depth)
-        bm25 = self.store.bm25.scores(tokenize(self.store.search_text(question)))
-        lexical = np.argsort(-bm25, kind="stable")[:depth]
-        lexical = lexical[bm25[lexical] > 0]  # rows without a query term are not lexical candidates
+        _, dense = self.store.dense_top(np.asarray(vector, np.float32)[None, :], depth)
+        lexical, _ = self.store.lexical_top(tokenize(self.store.search_text(question)), depth)
         order: list[int] = []
         seen: set[int] = set()
         for pair in zip(_padded(dense[0], depth), _padded(lexical, depth)):
@@ -84,7 +83,7 @@ class NegativeMiner:
         return rows
 
 
-def mine_examples(store: IndexStore, questions: Sequence[Question], vectors: np.ndarray, *,
+def mine_examples(store: IndexBackend, questions: Sequence[Question], vectors: np.ndarray, *,
                   hard_negatives: int, depth: int) -> list[RetrieverExample]:
     """One example per (question, positive document in the index); questions without one are left out."""
     miner = NegativeMiner(store, depth)

@@ -143,7 +143,7 @@ def _task(pipeline: Pipeline, kind: str, questions: list, query_vectors: np.ndar
                    "examples": [[e.query, e.positive, *e.negatives] for e in examples]}
     if kind == QUERY_ADAPTER:
         return QueryAdapterTask(examples, held, questions, query_vectors, store.passages,
-                                np.asarray(store.vectors.vectors()), tc, fingerprint)
+                                np.asarray(store.vectors()), tc, fingerprint)
     return EncoderTask(examples, questions, store, pipeline.embedder, tc, fingerprint)
 
 

@@ -1,11 +1,12 @@
-"""`read` saves a snapshot every `index.save_every_passages` new passages and resumes a read cut short."""
+"""`read` commits every `index.save_every_passages` new passages and resumes a read cut short."""
 
 import json
 
 import pytest
 
 from ragtune.config import Config
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import open_index
+from ragtune.index.backends.embedded import EmbeddedIndex
 from ragtune.pipeline import Pipeline
 
 SENTENCES = [f"Sentence number {i} describes the colour of river stone {i} in some detail." for i in range(40)]
@@ -27,15 +28,15 @@ def _pipeline(folder, embedder, every):
 
 
 def _contents(folder):
-    store = IndexStore.load(folder)
+    store = open_index(folder)
     return sorted((p.id, p.chunk, p.text) for p in store.passages), store
 
 
 def test_read_saves_every_batch_and_counts_stay_right(tmp_path, embedder, monkeypatch):
     corpus = _corpus(tmp_path / "docs")
     saves = []
-    original = IndexStore.save
-    monkeypatch.setattr(IndexStore, "save", lambda self: saves.append(len(self)) or original(self))
+    original = EmbeddedIndex.commit
+    monkeypatch.setattr(EmbeddedIndex, "commit", lambda self: (original(self), saves.append(len(self)))[0])
 
     report = _pipeline(tmp_path / "batched", embedder, 4).read([corpus])
     assert (report.files_new, report.documents, report.passages_added, report.passages_total) == (4, 15, 15, 15)
@@ -57,7 +58,7 @@ def test_read_saves_every_batch_and_counts_stay_right(tmp_path, embedder, monkey
 
 def test_a_read_cut_short_keeps_its_batches_and_a_rerun_resumes(tmp_path, embedder, monkeypatch):
     corpus = _corpus(tmp_path / "docs")
-    original = IndexStore.save
+    original = EmbeddedIndex.commit
     saves = []
 
     def killed_at_third_save(self):
@@ -66,7 +67,7 @@ def test_a_read_cut_short_keeps_its_batches_and_a_rerun_resumes(tmp_path, embedd
             raise KeyboardInterrupt  # as if killed while embedding the third batch
         return original(self)
 
-    monkeypatch.setattr(IndexStore, "save", killed_at_third_save)
+    monkeypatch.setattr(EmbeddedIndex, "commit", killed_at_third_save)
     with pytest.raises(KeyboardInterrupt):
         _pipeline(tmp_path / "index", embedder, 4).read([corpus])
     monkeypatch.undo()
@@ -95,7 +96,7 @@ def test_a_read_cut_short_keeps_its_batches_and_a_rerun_resumes(tmp_path, embedd
 
 def test_a_partial_file_that_changed_is_read_again_whole(tmp_path, embedder, monkeypatch):
     corpus = _corpus(tmp_path / "docs")
-    original = IndexStore.save
+    original = EmbeddedIndex.commit
     calls = []
 
     def killed_at_third_save(self):
@@ -104,7 +105,7 @@ def test_a_partial_file_that_changed_is_read_again_whole(tmp_path, embedder, mon
             raise KeyboardInterrupt
         return original(self)
 
-    monkeypatch.setattr(IndexStore, "save", killed_at_third_save)
+    monkeypatch.setattr(EmbeddedIndex, "commit", killed_at_third_save)
     with pytest.raises(KeyboardInterrupt):
         _pipeline(tmp_path / "index", embedder, 4).read([corpus])
     monkeypatch.undo()

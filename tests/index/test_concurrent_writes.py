@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import open_index
 
 TOPICS = ["volcanoes", "glaciers", "deserts", "coral reefs"]
 
@@ -35,6 +35,6 @@ def test_concurrent_reads_and_a_delete_lose_nothing(tmp_path):
         _, stderr = writer.communicate(timeout=300)
         assert writer.returncode == 0, stderr
 
-    store = IndexStore.load(index)
+    store = open_index(index)
     assert {p.id for p in store.passages} == {path.name for path in files[1:]}
     assert set(store.sources) == {str(path.resolve()) for path in files[1:]}

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ragtune.errors import RagtuneError
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import open_index
 
 
 def _write_squad(path, paragraphs):
@@ -31,9 +31,9 @@ def test_reread_adds_nothing_and_changed_file_replaces_its_chunks(tmp_path, pipe
     (docs / "a.txt").write_text("苹果可以做成苹果派。", encoding="utf-8")
     changed = pipeline.read([docs])
     assert (changed.files_changed, changed.passages_removed, changed.passages_added) == (1, 1, 1)
-    texts = [p.text for p in IndexStore.load(pipeline.index_dir).passages]
+    texts = [p.text for p in open_index(pipeline.index_dir).passages]
     assert "苹果可以做成苹果派。" in texts and not any("红色" in t for t in texts)
-    ids = {p.id for p in IndexStore.load(pipeline.index_dir).passages}
+    ids = {p.id for p in open_index(pipeline.index_dir).passages}
     assert ids == {"docs/a.txt", "docs/b.md"}
 
 
@@ -41,7 +41,7 @@ def test_squad_paragraph_ids_are_kept(tmp_path, pipeline_factory):
     path = _write_squad(tmp_path / "set.json", [("P1", "巴黎是法国的首都。"), ("P2", "柏林是德国的首都。")])
     pipeline = pipeline_factory()
     pipeline.read([path])
-    assert {p.id for p in IndexStore.load(pipeline.index_dir).passages} == {"P1", "P2"}
+    assert {p.id for p in open_index(pipeline.index_dir).passages} == {"P1", "P2"}
     assert pipeline.retrieve("德国的首都是哪里？", k=1)[0].id == "P2"
 
 
@@ -57,7 +57,7 @@ def test_delete_removes_a_file_and_a_folder(tmp_path, pipeline_factory):
     (tmp_path / "d" / "y.txt").unlink()  # deleting works for files already gone from disk
     report = pipeline.delete([tmp_path / "d"])
     assert (report.files_deleted, report.passages_total) == (1, 1)
-    assert [p.id for p in IndexStore.load(pipeline.index_dir).passages] == ["z.txt"]
+    assert [p.id for p in open_index(pipeline.index_dir).passages] == ["z.txt"]
     assert pipeline.delete([tmp_path / "never.txt"]).errors
 
 

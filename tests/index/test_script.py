@@ -11,6 +11,7 @@ import pytest
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.eval.retrieval_metrics import dedupe, recall_at_k
+from ragtune.index.backends import open_index
 from ragtune.index.script import script_normalizer
 from ragtune.index.store import IndexStore
 from ragtune.pipeline import Pipeline
@@ -56,7 +57,7 @@ def test_simplified_questions_find_traditional_passages_only_normalised(tmp_path
         config = Config.load(**{"index.script": script, "retrieval.reranker": "none"})
         pipeline = Pipeline(tmp_path / script, config, embedder=embedder, progress=False)
         pipeline.read([traditional_squad])
-        assert IndexStore.load(pipeline.index_dir).script == script
+        assert open_index(pipeline.index_dir).script == script
         recall[script] = _recall_at_1(pipeline, questions)
         top = pipeline.retriever.retrieve(questions[0].text, 1)[0]
         # stored text stays Traditional: the passage is a verbatim piece of the converted file
@@ -65,19 +66,20 @@ def test_simplified_questions_find_traditional_passages_only_normalised(tmp_path
     assert recall["t2s"] >= recall["none"] + 0.05, recall
 
 
-def test_index_without_script_in_manifest_keeps_queries_unnormalised(tmp_path, pipeline_factory) -> None:
+def test_index_without_script_in_manifest_keeps_queries_unnormalised(tmp_path, pipeline_factory, embedder) -> None:
     (tmp_path / "a.txt").write_text("臺灣的首都是臺北。", encoding="utf-8")
-    pipeline = pipeline_factory()
+    old_format = Config.load(**{"index.backend": "snapshot"})
+    pipeline = Pipeline(tmp_path / "index", old_format, embedder=embedder, progress=False)
     pipeline.read([tmp_path / "a.txt"])
     snap = IndexStore.current_snapshot(pipeline.index_dir)
     manifest = json.loads((snap / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["script"] == "t2s"
     del manifest["script"]  # as written before normalisation existed
     (snap / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    old = IndexStore.load(pipeline.index_dir)
-    assert old.script == "none"
+    old = open_index(pipeline.index_dir)  # the embedded backend migrates it, keeping its normalisation
+    assert old.script == "none" and not (pipeline.index_dir / "CURRENT").exists()
     assert old.search_text("臺灣") == "臺灣"
     # more files read into it keep its normalisation, so old and new passages stay comparable
     (tmp_path / "b.txt").write_text("臺北有一百零一大樓。", encoding="utf-8")
     pipeline_factory().read([tmp_path / "b.txt"])
-    assert IndexStore.load(pipeline.index_dir).script == "none"
+    assert open_index(pipeline.index_dir).script == "none"

@@ -1,4 +1,5 @@
-"""Index writes are atomic: a crash at any point leaves the previous snapshot live."""
+"""The snapshot backend (format 1, `index.backend: snapshot`): writes are atomic, a crash at any point leaves the
+previous snapshot live. The embedded backend's own guarantees are in test_embedded.py."""
 
 import errno
 import os
@@ -7,11 +8,19 @@ import shutil
 import numpy as np
 import pytest
 
+from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.index.bm25 import BM25Index
 from ragtune.index.store import IndexStore
 from ragtune.index.vectors.flat import FlatIndex
 from ragtune.pipeline import Pipeline
+
+
+@pytest.fixture
+def pipeline_factory(tmp_path, embedder):
+    """Pipelines over one folder in the snapshot format."""
+    config = Config.load(**{"index.backend": "snapshot"})
+    return lambda name="index": Pipeline(tmp_path / name, config, embedder=embedder, progress=False)
 
 
 @pytest.fixture
@@ -208,6 +217,6 @@ def test_vectors_and_bm25_stay_row_aligned_after_updates(indexed, embedder):
     store = IndexStore.load(pipeline.index_dir)
     texts = [p.text for p in store.passages]
     expected = embedder.encode_passages([p.embedding_text for p in store.passages])
-    np.testing.assert_allclose(np.asarray(store.vectors.vectors()), expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(store.vectors()), expected, atol=1e-5)
     scores = store.bm25.scores(["penguin"])
     assert texts[int(np.argmax(scores))] == "Penguins live in Antarctica."

@@ -15,7 +15,8 @@ from made_files import docx_with_body
 
 from ragtune.config import ChunkingConfig, ReadConfig
 from ragtune.errors import LoadError
-from ragtune.index.store import IndexStore, looks_like_index
+from ragtune.index.backends import open_index
+from ragtune.index.store import looks_like_index
 from ragtune.read.chunking import MAX_CHARS_PER_UNIT, chunk_document
 from ragtune.read.ingest import discover, load_source
 
@@ -188,7 +189,7 @@ def test_one_bad_file_does_not_abort_the_batch(tmp_path, pipeline_factory):
     assert all("\n" not in str(e) for e in report.errors)
     again = pipeline.read([docs])
     assert (again.files_new, again.files_unchanged, again.passages_total) == (0, 1, 1)
-    assert set(IndexStore.load(pipeline.index_dir).sources) == {str((docs / "good.txt").resolve())}
+    assert set(open_index(pipeline.index_dir).sources) == {str((docs / "good.txt").resolve())}
 
 
 # --- limits ------------------------------------------------------------------------------------------------

@@ -308,9 +308,9 @@ def _text_pdf(text: str) -> bytes:
 
 
 def _stored_texts(index: Path) -> list[str]:
-    from ragtune.index.store import IndexStore
+    from ragtune.index.backends import open_index
 
-    return [p.text for p in IndexStore.load(index).passages]
+    return [p.text for p in open_index(index).passages]
 
 
 def _same_passages(outcomes: list[Outcome]) -> str | None:

@@ -16,7 +16,7 @@ import yaml
 from ragtune.adapters import ENCODER, QUERY_ADAPTER, QUERY_ADAPTER_FILE, inspect_adapter
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import index_version, open_index
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 from ragtune.train.examples import contains_answer
@@ -47,7 +47,7 @@ def _mined(pipeline: Pipeline, data, depth: int = 50, hard_negatives: int = 3, s
 def test_one_query_adapter_step_lowers_the_contrastive_loss_on_its_batch(train_pipeline, squad_slice):
     questions, vectors, examples = _mined(train_pipeline, squad_slice)
     batch = make_batch(examples[:8], questions, train_pipeline.store.passages)
-    tensors = batch_tensors(batch, vectors, np.asarray(train_pipeline.store.vectors.vectors()))
+    tensors = batch_tensors(batch, vectors, np.asarray(train_pipeline.store.vectors()))
     adapter = QueryAdapter(vectors.shape[1])
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=1e-3)
     with torch.no_grad():
@@ -330,11 +330,11 @@ def test_encoder_adapter_needs_reembedding_first(tmp_path, minilm_pipeline, squa
     assert len(refused.stderr.strip().splitlines()) == 1
     assert f"run `ragtune read --reembed --embedder {result.out / 'encoder'} --index {index}` first" in refused.stderr
 
-    before = IndexStore.current_snapshot(index)
+    before = index_version(index)
     done = ragtune("read", "--reembed", "--embedder", result.out / "encoder", "--index", index)
     assert done.returncode == 0, done.stderr
-    store = IndexStore.load(index)
-    assert IndexStore.current_snapshot(index) != before  # `before` stays one save for readers opening it
+    store = open_index(index)
+    assert index_version(index) != before  # a new state, committed at once
     assert store.embedder == str((result.out / "encoder").resolve()) and len(store) == len(pipeline.store)
 
     tuned = Pipeline(index, config, adapter=result.out, progress=False)
