@@ -23,10 +23,12 @@ import numpy as np
 
 from ragtune.config import ChunkingConfig, Config, EmbedderConfig, RayConfig, ReadConfig
 from ragtune.errors import LoadError, RagtuneError
+from ragtune.index.backends import write_lock
 from ragtune.index.embedders import Embedder, create_embedder
 from ragtune.index.indexer import PassageBatch, ReadReport, add_source, known_sha, open_or_create
+from ragtune.index.passage import Passage
 from ragtune.index.script import script_normalizer
-from ragtune.index.store import Passage, looks_like_index, write_lock
+from ragtune.index.store import looks_like_index
 from ragtune.index.tokenize import tokenize
 from ragtune.progress import progress_bar
 from ragtune.read.ingest import discover, load_source, source_key

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.index.store import IndexStore
+from ragtune.index.backends import IndexBackend
 from ragtune.read.chunking import split_sentences
 from ragtune.read.ingest import discover, load_source
 
@@ -24,7 +24,7 @@ def file_text(path: str | Path, config: Config) -> str:
     return "\n\n".join(doc.text for doc in source.documents)
 
 
-def indexed_text(store: IndexStore, doc_id: str) -> str:
+def indexed_text(store: IndexBackend, doc_id: str) -> str:
     """An indexed document's text from its passages in chunk order, the sentences chunking repeats at the start
     of each passage (chunking.chunk_overlap) left out."""
     chunks = sorted((p for p in store.passages if p.id == doc_id), key=lambda p: p.chunk)
