@@ -125,14 +125,14 @@ def delete_one_source(folder: Path, source: str) -> float:
         return round(time.perf_counter() - began, 3)
 
 
-def probe(folder: Path, dim: int, queries: list[str]) -> dict:
+def probe(folder: Path, dim: int, queries: list[str], ef_search: int | None = None) -> dict:
     """In a fresh process: open, answer the queries (hybrid, no rerank), memory after, ANN recall@10."""
     from ragtune.ask.retriever import HybridRetriever
     from ragtune.config import Config
     from ragtune.index.backends.embedded import EmbeddedIndex
 
     began = time.perf_counter()
-    index = EmbeddedIndex.open(folder)
+    index = EmbeddedIndex.open(folder, Config.load(**{"index.hnsw_ef_search": ef_search}) if ef_search else None)
     open_s = time.perf_counter() - began
     embedder = HashedEmbedder(dim)
     retriever = HybridRetriever(index, embedder, Config.load(**{"retrieval.reranker": "none"}).retrieval, rerankers={})
@@ -183,11 +183,14 @@ def main() -> None:
     parser.add_argument("--probe", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--ef-search", type=int, default=None, help="index.hnsw_ef_search of the probes "
+                        "(default: the config's)")
     parser.add_argument("--reuse", action="store_true", help="grow the index --folder already holds (no bulk "
                         "load up to its size): measure a big size again without rebuilding it")
     args = parser.parse_args()
     if args.probe is not None:
-        print(json.dumps(probe(args.probe, args.dim, json.loads(args.queries.read_text(encoding="utf-8")))))
+        print(json.dumps(probe(args.probe, args.dim, json.loads(args.queries.read_text(encoding="utf-8")),
+                               args.ef_search)))
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -218,7 +221,8 @@ def main() -> None:
             delete_s = delete_one_source(folder, f"/synthetic/file{(size - 1000) // PASSAGES_PER_SOURCE:06d}.txt")
             readd = add(folder, corpus, size - 1000, size - 1000 + PASSAGES_PER_SOURCE)  # the same 100 back
             probed = run_child("bench.index_scale", ["--probe", str(folder), "--queries", str(work / "queries.json"),
-                                                     "--dim", str(args.dim)])
+                                                     "--dim", str(args.dim),
+                                                     *(["--ef-search", str(args.ef_search)] if args.ef_search else [])])
             disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
             row = {"size": size, "bulk_s": round(bulk.seconds, 1), "bulk_graphs_after": grown.get("segments"),
                    "add_1000": added, "delete_100_s": delete_s, "readd_100_s": readd["total_s"],
@@ -226,7 +230,8 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             current = size
-    result = {"bench": "index_scale", "dim": args.dim, "reused_index": args.reuse, "sentences": len(corpus.texts),
+    result = {"bench": "index_scale", "ef_search": args.ef_search or "config default",
+              "dim": args.dim, "reused_index": args.reuse, "sentences": len(corpus.texts),
               "rows": rows,
               "seconds": round(whole.seconds, 1), "load_before": round(whole.load, 2)}
     if args.no_record:

@@ -71,9 +71,10 @@ class IndexConfig(_Section):
     #: HNSW graph shape (faiss IndexHNSWFlat): links per node and build beam width
     hnsw_m: int = Field(32, gt=1)
     hnsw_ef_construction: int = Field(64, gt=0)
-    #: search beam (read at open, so it can change without a rebuild): 512 found 99% of the exact top 10 on a
-    #: synthetic 10^5 set whose 10th and 11th scores differ by 0.003 (256: 97%, 128: 92%; BENCHMARKS.md)
-    hnsw_ef_search: int = Field(512, gt=0)
+    #: search beam (read at open, so it can change without a rebuild): at 10^6 synthetic passages with near-tied
+    #: scores, 1536 finds 98.6% of the exact top 10 at a hybrid p50 of 15 ms (512: 94.2% / 11 ms, 2048: 99.0% /
+    #: 21 ms; at 10^5, 512 already finds 99%; BENCHMARKS.md "Embedded index at scale")
+    hnsw_ef_search: int = Field(1536, gt=0)
     #: more HNSW graphs than this are merged into one when a write adds another
     max_vector_segments: int = Field(8, gt=0)
     #: a write compacts the embedded index (as `ragtune index optimize` does) when deleted passages still held by
