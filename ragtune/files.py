@@ -85,3 +85,12 @@ def existing_dir(target: Path) -> Path | None:
         return target
     old = sorted(target.parent.glob(f".{target.name}.old-*"))
     return old[0] if old else None
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make renames and new entries in `folder` durable (a power cut must not undo an atomic swap)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -148,9 +148,11 @@ class GeneratorTask(TrainingTask):
         parts = [f"step {entry['step']}"]
         if entry.get("loss") is not None:
             parts.append(f"loss {entry['loss']:.3f}")
-        if "f1" in entry:
-            parts.append(f"EM {entry['em']:.1f} F1 {entry['f1']:.1f}")
-        return "eval: " + ", ".join(parts)
+        return "eval: " + ", ".join(parts + self.score_parts(entry))
+
+    def score_parts(self, entry: dict[str, Any]) -> list[str]:
+        """The held-out scores an evaluation line shows (a task on other data shows its own)."""
+        return [f"EM {entry['em']:.1f} F1 {entry['f1']:.1f}"] if "f1" in entry else []
 
     def postfix(self, loop: TrainingLoop) -> dict[str, str]:
         return {"loss": f"{loop.step_losses[-1]:.3f}", "step_s": f"{loop.step_times[-1]:.1f}"}

@@ -66,13 +66,8 @@ class SummaryTask(GeneratorTask):
         return {"loss": round(train_loss, 4) if train_loss is not None else None, **metrics,
                 "eval_seconds": round(time.perf_counter() - start, 2)}
 
-    def describe(self, entry: dict[str, Any]) -> str:
-        parts = [f"step {entry['step']}"]
-        if entry.get("loss") is not None:
-            parts.append(f"loss {entry['loss']:.3f}")
-        if "rouge_l" in entry:
-            parts.append(f"ROUGE-L {entry['rouge_l']:.1f}")
-        return "eval: " + ", ".join(parts)
+    def score_parts(self, entry: dict[str, Any]) -> list[str]:
+        return [f"ROUGE-L {entry['rouge_l']:.1f}"] if "rouge_l" in entry else []
 
 
 def held_out_rouge_l(model, tokenizer, held: list[SummaryPair], config: Config) -> float:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
+from ragtune.files import fsync_dir
 from ragtune.index.backends.base import IndexBackend, Location
 from ragtune.index.backends.snapshot import IndexStore, write_lock
 from ragtune.index.engines import catalog, dense, lexical
@@ -240,7 +241,7 @@ class EmbeddedIndex(IndexBackend):
         lexical.create(self.folder / self._manifest["lexical"])
         self._publish(tmp, 1)
         os.replace(tmp, self.folder / catalog.CATALOG)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
 
     def _publish(self, path: Path, gen: int) -> None:
         m = {**self._manifest, "vectors": dict(self._manifest["vectors"])}
@@ -375,10 +376,3 @@ def _named_files(manifest: dict) -> set[str]:
     vectors = manifest["vectors"]
     return {manifest["lexical"], *dense.files(vectors["file"]), *(s["graph"] for s in vectors["segments"])}
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
+from ragtune.files import fsync_dir
 from ragtune.index.backends.base import IndexBackend, Location
 from ragtune.index.bm25 import BM25Index
 from ragtune.index.passage import Passage
@@ -250,7 +251,7 @@ class IndexStore(IndexBackend):
             pointer_tmp.write_text(name)
             _fsync_file(pointer_tmp)
             os.replace(pointer_tmp, self.folder / "CURRENT")
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             pointer_tmp.unlink(missing_ok=True)
@@ -460,18 +461,10 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             _fsync_file(path)
     for path in [*(p for p in folder.rglob("*") if p.is_dir()), folder]:
-        _fsync_dir(path)
+        fsync_dir(path)
 
 
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
 
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames and new entries in `folder` durable (a power cut must not undo a swap of CURRENT)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
