@@ -33,11 +33,19 @@ WORK = ROOT / ".ragtune" / "bench" / "generation-backends"
 DEFAULT_BACKENDS = ["torch", "openvino:int8", "openvino:int4"]
 
 
+def split_backend(backend: str) -> tuple[str, str, str]:
+    """"openvino:int8:f16" -> name, weight precision, KV-cache precision ("" where not given)."""
+    name, _, rest = backend.partition(":")
+    precision, _, kv = rest.partition(":")
+    return name, precision, kv
+
+
 def config_for(backend: str, max_new_tokens: int | None = None):
     from ragtune.config import Config
 
-    name, _, precision = backend.partition(":")
-    generator = {"backend": name, **({"precision": precision} if precision else {})}
+    name, precision, kv = split_backend(backend)
+    generator = {"backend": name, **({"precision": precision} if precision else {}),
+                 **({"kv_cache_precision": kv} if kv else {})}
     if max_new_tokens:
         generator["max_new_tokens"] = max_new_tokens
     return Config(generator=generator)
@@ -106,7 +114,7 @@ def weight_bytes_per_token(backend: str) -> float:
     """Bytes of weights one decoded token reads: every weight matrix but the input embedding (a row lookup)."""
     from ragtune.config import Config
 
-    name, _, precision = backend.partition(":")
+    name, precision, _ = split_backend(backend)
     if name == "openvino":
         folder = Config().resolved_cache_dir / "openvino" / f"{Config().generator.name}-{precision}"
         return _openvino_matmul_weight_bytes(folder / "openvino_model.xml")
@@ -155,7 +163,7 @@ def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | N
              top_k: int | None = None, generator: dict | None = None) -> dict:
     """`ragtune eval` with no cached answers; `top_k` and `generator` settings (e.g. max_passage_tokens) vary what
     the prompts hold."""
-    name, _, precision = backend.partition(":")
+    name, precision, kv = split_backend(backend)
     args = ["eval", str(test), "--index", str(index), "--limit", str(limit), "--backend", name, "--json"]
     if adapter:
         args += ["--adapter", adapter]
@@ -164,7 +172,8 @@ def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | N
     env = dict(os.environ, RAGTUNE_CACHE=str(private_cache(WORK)))
     # retrieval is not what is compared: Chinese questions keep the fused order (the generator-ql reranker would
     # load a torch copy of the generator beside an OpenVINO one, and spend minutes on it per run)
-    settings = {**({"precision": precision} if precision else {}), **(generator or {})}
+    settings = {**({"precision": precision} if precision else {}), **({"kv_cache_precision": kv} if kv else {}),
+                **(generator or {})}
     config_file = WORK / f"eval-{precision or name}{''.join(f'-{k}{v}' for k, v in settings.items())}.yaml"
     config_file.write_text("retrieval:\n  reranker_zh: none\n" +
                            ("generator:\n" + "".join(f"  {k}: {v}\n" for k, v in settings.items())

@@ -101,7 +101,8 @@ class OpenVINOGenerator(Generator):
 
     @classmethod
     def cache_key(cls, config: GeneratorConfig) -> str:
-        return f"openvino/{config.precision}"
+        kv = "" if config.kv_cache_precision == "auto" else f"/kv-{config.kv_cache_precision}"
+        return f"openvino/{config.precision}{kv}"
 
     @classmethod
     def load(cls, config: GeneratorConfig, cache_dir: Path, adapter: str | Path | None = None) -> OpenVINOGenerator:
@@ -125,6 +126,8 @@ class OpenVINOGenerator(Generator):
             properties["INFERENCE_NUM_THREADS"] = config.threads
         if config.precision == "f16":  # the reference: float32 arithmetic (else bf16 where the CPU has it)
             properties["INFERENCE_PRECISION_HINT"] = "f32"
+        if config.kv_cache_precision != "auto":
+            properties["KV_CACHE_PRECISION"] = config.kv_cache_precision
         scheduler = genai.SchedulerConfig()
         scheduler.cache_size = CACHE_GB
         scheduler.enable_prefix_caching = adapter is None or not is_peft_folder(Path(adapter))
