@@ -17,13 +17,15 @@ forms kept as aliases ("《三体》", "三体" and "三体 " are one entity).
 from __future__ import annotations
 
 import difflib
+import fcntl
 import hashlib
 import json
 import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from ragtune.index.passage import Passage
 
 GRAPH_FILE = "graph.sqlite"
 _NEW_GRAPH = ".graph-new.sqlite"
+_LOCK = ".graph.lock"
 FORMAT = 1
 
 _SCHEMA = """
@@ -144,6 +147,19 @@ def graph_path(index_dir: str | Path) -> Path:
         raise RagtuneError(f"{text}: graph: not supported for {text.split('://', 1)[0]} indexes yet (use a folder "
                            "index)")
     return Path(index_dir) / GRAPH_FILE
+
+
+@contextmanager
+def graph_lock(index_dir: str | Path) -> Iterator[None]:
+    """One graph writer at a time per index (held from diffing the index until the commit, so no update is
+    computed against a graph another writer is changing; readers never wait)."""
+    path = graph_path(index_dir).with_name(_LOCK)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class GraphStore:
