@@ -118,6 +118,11 @@ def read(
         raise RagtuneError("name files or folders to read (or --reembed --embedder NAME_OR_DIR)")
     report = pipeline.delete(paths) if delete else pipeline.read(paths, ray=ray)
     _print_report(report, "delete" if delete else "read")
+    from ragtune.graph.build import update_after_read
+
+    graph = update_after_read(pipeline, progress=PROGRESS)  # the index's graph follows it (graph.update_on_read)
+    if graph is not None:
+        say(graph.line())
     if report.errors and report.files_ok == 0:
         raise typer.Exit(1)
 
@@ -364,6 +369,77 @@ def index_optimize(index: IndexOpt, config: ConfigOpt = None) -> None:
 
     done = Pipeline(index, Config.load(config), progress=PROGRESS).optimize()
     say(f"optimized {done.passages_total} passages in {done.seconds:.1f}s")
+
+
+graph_app = typer.Typer(no_args_is_help=True, help="The index's knowledge graph: triples the generator extracts "
+                        "from its passages, with their sources.")
+app.add_typer(graph_app, name="graph")
+
+
+def _open_graph(index: str):
+    from ragtune.graph.store import GraphStore
+
+    graph = GraphStore.open(index)
+    if graph is None:
+        raise RagtuneError(f"{index}: the index has no graph yet; run `ragtune graph build --index {index}`")
+    return graph
+
+
+@graph_app.command("build")
+def graph_build(
+    index: IndexOpt,
+    schema: Annotated[Path | None, typer.Option(
+        "--schema", help="Predicates (and entity types) extraction may use: DuIE's schema file, or yaml/json "
+        '{"predicates": [...]}.')] = None,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Generator adapter (`train generator --task "
+                                                 "extract`).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Cover only the index's first N passages.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Extract triples from every passage (new and changed ones only when the graph exists); prints counts.
+    --schema, --adapter and --limit default to what the graph was built with."""
+    from ragtune.graph.build import build_graph
+
+    say(build_graph(index, Config.load(config), adapter=adapter, schema=schema, limit=limit,
+                    progress=PROGRESS).line())
+
+
+@graph_app.command("show")
+def graph_show(
+    entity: Annotated[str, typer.Argument(help="An entity name (any alias, any case).")],
+    index: IndexOpt,
+    hops: Annotated[int | None, typer.Option("--hops", help="How far from the entity (default: graph.hops).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Nodes and edges as one JSON object.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """An entity's neighbourhood: each triple with its source passage (id, title, the text around it)."""
+    from ragtune.graph.show import format_lines, index_text_lookup, neighbourhood
+    from ragtune.index.backends import open_index
+
+    cfg = Config.load(config)
+    with _open_graph(index) as graph:
+        view = neighbourhood(graph, entity, cfg.graph.hops if hops is None else hops, cfg.graph.max_edges,
+                             index_text_lookup(open_index(index, cfg)))
+    if as_json:
+        print_json(view)
+    else:
+        for line in format_lines(view):
+            say(line)
+
+
+@graph_app.command("export")
+def graph_export(
+    index: IndexOpt,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (a triple with its provenance a line) or graphml.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+) -> None:
+    """The whole graph as JSON lines or GraphML."""
+    from ragtune.graph.export import export_graph
+
+    with _open_graph(index) as graph:
+        written = export_graph(graph, fmt, out_file)
+    if out_file is not None:
+        say(f"exported {written} triples → {out_file}")
 
 
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")
