@@ -62,7 +62,16 @@ def neighbourhood(graph: GraphStore, entity: str, hops: int = 1, max_edges: int 
                       "subject": t.subject, "object": t.object, "passage_id": t.passage_id, "chunk": t.chunk,
                       "title": title, "span": t.span, "snippet": snippet(text, t)})
     return {"entity": center, "label": names[center][0], "version": graph.version(), "hops": hops, "nodes": nodes,
-            "edges": edges, "truncated": truncated}
+            "edges": edges, "truncated": truncated, "counts": graph.counts()}
+
+
+def overview(graph: GraphStore, n: int = 30) -> dict:
+    """No entity asked: the graph's size and its `n` most connected entities as nodes (no edges)."""
+    names, types = graph.entity_names(), graph.entity_types()
+    nodes = [{"id": key, "label": names[key][0], "aliases": names[key], "type": types.get(key, ""), "hops": 0,
+              "triples": count} for key, count in graph.top_entities(n)]
+    return {"entity": None, "label": None, "version": graph.version(), "hops": 0, "nodes": nodes, "edges": [],
+            "truncated": False, "counts": graph.counts()}
 
 
 def _distances(center: str, triples: list[StoredTriple]) -> dict[str, int]:

@@ -287,6 +287,12 @@ class GraphStore:
                                   "SELECT object_key FROM triples)")
         return {"passages": passages, "triples": triples, "entities": entities}
 
+    def top_entities(self, n: int) -> list[tuple[str, int]]:
+        """The `n` entity keys in the most triples, with that count (a starting point for browsing)."""
+        return [(k, c) for k, c in self._rows(
+            "SELECT key, count(*) AS c FROM (SELECT subject_key AS key FROM triples UNION ALL SELECT object_key "
+            "FROM triples) GROUP BY key ORDER BY c DESC, key LIMIT ?", (n,))]
+
     def resolve(self, name: str) -> str:
         """The entity key of `name`, or a one-line error naming the closest entities the graph has."""
         key = entity_key(name)
