@@ -114,7 +114,7 @@ def main() -> None:
         out, delete_wall = ragtune(["read", "--delete", str(files[1]), "--index", str(index)], env, log)
         deleted = graph_line(out)
         (index / "graph.sqlite").unlink()
-        out, cached_wall = ragtune(["graph", "build", "--index", str(index)], env, log)
+        out, cached_wall = ragtune(build, env, log)  # the lost graph took its settings (--schema) with it
         cached = graph_line(out)
     result = {
         "corpus": args.corpus, "passages": len(rows), "files": len(files), "schema": bool(args.schema),
