@@ -95,10 +95,14 @@ def _distances(center: str, triples: list[StoredTriple]) -> dict[str, int]:
 def format_lines(view: dict) -> list[str]:
     """`graph show` as text: one line per triple, then its source passage and the text around it."""
     others = [n["label"] for n in view["nodes"] if n["id"] != view["entity"]]
-    lines = [f"{view['label']} ({len(view['edges'])} triples, {len(others)} neighbours within {view['hops']} "
-             f"hop{'s' if view['hops'] != 1 else ''}{'; more not shown' if view['truncated'] else ''})"]
+    lines = [f"{view['label']} ({_count(len(view['edges']), 'triple')}, {_count(len(others), 'neighbour')} within "
+             f"{_count(view['hops'], 'hop')}{'; more not shown' if view['truncated'] else ''})"]
     for e in view["edges"]:
         title = f" — {e['title']}" if e["title"] else ""
         lines.append(f"  {e['subject']} —[{e['predicate']}]→ {e['object']}")
         lines.append(f"      [{e['passage_id']}#{e['chunk']}{title}] {e['snippet']}")
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
