@@ -214,13 +214,13 @@ class GraphStore:
             return self._conn.execute(sql, params).fetchall()
 
     def entity_names(self) -> dict[str, list[str]]:
-        """Entity key -> the surface names seen for it (aliases), most frequent first."""
+        """Entity key -> the surface names seen for it (aliases), most frequent (then plainest) first."""
         counts: dict[str, dict[str, int]] = {}
         for key, name, n in self._rows("SELECT subject_key, subject, count(*) FROM triples GROUP BY 1, 2 UNION ALL "
                                        "SELECT object_key, object, count(*) FROM triples GROUP BY 1, 2"):
             names = counts.setdefault(key, {})
             names[name] = names.get(name, 0) + n
-        return {key: sorted(names, key=lambda s: (-names[s], s)) for key, names in counts.items()}
+        return {key: sorted(names, key=lambda s: (-names[s], _framed(s), s)) for key, names in counts.items()}
 
     def entity_passages(self) -> dict[str, set[str]]:
         """Entity key -> ids of the passages it occurs in as subject or object of a triple there."""
@@ -388,6 +388,12 @@ def _apply(conn: sqlite3.Connection, removed: Iterable[str], added: Iterable[tup
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                      [("format", str(FORMAT)), ("version", version), ("settings", json.dumps(settings))])
     return version
+
+
+def _framed(name: str) -> bool:
+    """Whether a name starts or ends with punctuation ("(Marie Curie)", "“Warsaw”"): at equal counts the plain
+    form is the label."""
+    return not (name[:1].isalnum() and name[-1:].isalnum())
 
 
 def _stored(row: tuple) -> StoredTriple:
