@@ -138,7 +138,11 @@ def update_after_read(pipeline: Pipeline, progress: bool = True) -> GraphReport 
     `graph.update_on_read` is on (None otherwise)."""
     if not pipeline.config.graph.update_on_read or not GraphStore.exists(pipeline.index_dir):
         return None
-    return build_graph(pipeline.index_dir, pipeline.config, progress=progress)
+    try:
+        return build_graph(pipeline.index_dir, pipeline.config, progress=progress)
+    except RagtuneError as exc:
+        raise RagtuneError(f"the index was updated, its graph was not: {exc} (then run `ragtune graph build "
+                           f"--index {pipeline.index_dir}`)") from exc
 
 
 def extract_triples(pipeline: Pipeline, texts: list[str], schema: Schema | None, config: Config,

@@ -140,3 +140,15 @@ def test_no_graph_yet_says_how_to_build_one(tmp_path):
     result = ragtune("graph", "show", "x", "--index", tmp_path)
     assert result.returncode == 1 and "ragtune graph build --index" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_limit_covers_the_first_passages_and_is_kept(built, config, tmp_path, embedder):
+    _, docs, _, _ = built
+    pipeline = Pipeline(tmp_path / "index", config, embedder=embedder, progress=False)
+    pipeline.read([docs])
+    first = build_graph(tmp_path / "index", config, limit=1, progress=False)
+    assert (first.passages, first.extracted) == (1, 1)
+    again = build_graph(tmp_path / "index", config, progress=False)  # the recorded limit holds
+    assert (again.passages, again.extracted) == (1, 0)
+    wider = build_graph(tmp_path / "index", config, limit=2, progress=False)
+    assert (wider.passages, wider.extracted, wider.unchanged) == (2, 1, 1)
