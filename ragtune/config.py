@@ -197,6 +197,21 @@ class SummarizeConfig(_Section):
     top_k: int | None = Field(None, gt=0)
 
 
+class ExtractConfig(_Section):
+    """Triple extraction (`train generator --task extract`, `eval --task extract`): one prompt for both."""
+
+    #: a schema file (DuIE's, or {"predicates": [...]}) whose predicates the prompt lists and the parser keeps;
+    #: None: any predicate
+    schema_file: str | None = None
+    #: generator.max_new_tokens of an extraction (a long list of triples is cut there)
+    max_new_tokens: int = Field(192, gt=0)
+    #: units (CJK characters, words) of a text given to one extraction prompt; a longer one is cut
+    max_text_units: int = Field(400, gt=16)
+    #: drop triples whose subject or object the text does not contain (entity keys, punctuation aside): fewer
+    #: invented names, at the cost of gold names the text spells differently (BENCHMARKS.md, KG extraction)
+    grounded: bool = False
+
+
 class _ScheduleConfig(_Section):
     """What every LoRA training run shares: seed, AdamW learning rate, warmup, linear decay, clipping, run length."""
 
@@ -455,6 +470,7 @@ class Config(_Section):
     train_reader: ReaderTrainConfig = ReaderTrainConfig()
     synth: SynthConfig = SynthConfig()
     summarize: SummarizeConfig = SummarizeConfig()
+    extract: ExtractConfig = ExtractConfig()
     eval: EvalConfig = EvalConfig()
     serve: ServeConfig = ServeConfig()
     ray: RayConfig = RayConfig()
