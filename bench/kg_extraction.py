@@ -90,16 +90,22 @@ def main() -> None:
         train_stage(args.set, work, args.steps, args.eval_every, log)
     if "tuned" in args.stages:
         eval_stage(args.set, "tuned", work, log, ["--adapter", str(work / "adapter")])
+    if "record" in args.stages:  # the same generations re-parsed with extract.grounded (cached: no generation)
+        grounded = work / "grounded.yaml"
+        grounded.write_text("extract:\n  grounded: true\n", encoding="utf-8")
+        for run, extra in (("base", []), ("tuned", ["--adapter", str(work / "adapter")])):
+            if (work / f"eval-{run}.json").exists():
+                eval_stage(args.set, f"{run}-grounded", work, log, [*extra, "--config", str(grounded)])
     if "record" in args.stages:
         record_all(args, work)
 
 
 def record_all(args, work: Path) -> None:
-    rows = {run: json.loads((work / f"eval-{run}.json").read_text()) for run in ("base", "tuned")
-            if (work / f"eval-{run}.json").exists()}
+    rows = {run: json.loads((work / f"eval-{run}.json").read_text())
+            for run in ("base", "tuned", "base-grounded", "tuned-grounded") if (work / f"eval-{run}.json").exists()}
     meta = json.loads((work / "adapter" / "ragtune.json").read_text()) if (work / "adapter").exists() else {}
     ratio = None
-    if len(rows) == 2:
+    if "base" in rows and "tuned" in rows:
         ratio = {k: round(rows["tuned"]["triples"][k] / rows["base"]["triples"][k], 2)
                  if rows["base"]["triples"][k] else None for k in ("f1", "f1_norm")}
     train_lines = sum(1 for _ in (work / "train.jsonl").open(encoding="utf-8"))
@@ -118,10 +124,12 @@ def record_all(args, work: Path) -> None:
                          "train_minutes": round(meta.get("train_seconds", 0) / 60, 1),
                          "step_seconds": meta.get("mean_step_seconds"), "history": meta.get("history")}},
            notes="micro triple P/R/F1 0-100 (exact strings; _norm: entity_key on subject and object, predicate_key "
-           "on the predicate); OpenVINO int8 generation (the adapter applied at runtime), greedy, at most "
-           "extract.max_new_tokens tokens; seconds = wall time of that eval on the shared 2-core machine (busy: "
-           "two other helpers' jobs and the lead's ran beside it); the training held out 24 of its own lines to "
-           f"keep the best step; split by `--train {args.train} --test {first['n']}`; stages: " + commands(ran))
+           "on the predicate); *-grounded: the same generations parsed with extract.grounded (triples naming "
+           "something the text does not contain dropped); OpenVINO int8 generation (the adapter applied at "
+           "runtime), greedy, at most extract.max_new_tokens tokens; seconds = wall time of that eval on the "
+           "shared 2-core machine (busy: two other helpers' jobs and the lead's ran beside it); the training "
+           f"held out 24 of its own lines to keep the best step; split by `--train {args.train} --test "
+           f"{first['n']}`; stages: " + commands(ran))
 
 
 if __name__ == "__main__":
