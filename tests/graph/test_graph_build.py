@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ragtune.graph.build import build_graph, extract_triples
+from ragtune.graph.build import build_graph, extract_triples, extraction_for
 from ragtune.graph.store import GRAPH_FILE, GraphStore, passage_key
 from ragtune.index.backends import open_index
 from ragtune.pipeline import Pipeline
@@ -37,9 +37,9 @@ def graph_state(index) -> tuple[dict, dict]:
 
 def expected_triples(index, config) -> dict:
     """What extraction gives each of the index's passages now (cached answers: no generation)."""
-    pipeline = Pipeline(index, config, progress=False)
+    pipeline = Pipeline(index, extraction_for(config, None, None, None).config(config), progress=False)
     passages = list(open_index(index, config).passages)
-    found = extract_triples(pipeline, [p.text for p in passages], None, config, progress=False)
+    found = extract_triples(pipeline, [p.text for p in passages], None, progress=False)
     return {p.id: [(t.subject, t.predicate, t.object) for t in dict.fromkeys(f)] for p, f in zip(passages, found)
             if f}
 
