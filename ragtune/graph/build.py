@@ -23,6 +23,7 @@ from ragtune.graph.extractor import extract_config, extract_many, prompt_for
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.store import GraphPassage, GraphStore, graph_lock, graph_path
 from ragtune.graph.triples import Triple
+from ragtune.index.backends import index_exists
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
 
@@ -124,6 +125,8 @@ def build_graph(index_dir: str | Path, config: Config, *, adapter: str | Path | 
     (what `read` does, so an update extracts as the build did)."""
     start = time.perf_counter()
     graph_path(index_dir)  # a URL index: a one-line error before anything loads
+    if not index_exists(index_dir, config):
+        raise RagtuneError(f"{index_dir}: no index here; run `ragtune read PATH... --index {index_dir}` first")
     if limit is not None and limit <= 0:
         raise RagtuneError(f"--limit {limit}: give a positive number of passages")
     with graph_lock(index_dir):

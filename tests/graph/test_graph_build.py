@@ -140,6 +140,9 @@ def test_no_graph_yet_says_how_to_build_one(tmp_path):
     result = ragtune("graph", "show", "x", "--index", tmp_path)
     assert result.returncode == 1 and "ragtune graph build --index" in result.stderr
     assert "Traceback" not in result.stderr
+    result = ragtune("graph", "build", "--index", tmp_path / "none")
+    assert result.returncode == 1 and "no index here; run `ragtune read" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "none").exists()
 
 
 def test_limit_covers_the_first_passages_and_is_kept(built, config, tmp_path, embedder):
