@@ -436,7 +436,8 @@ def graph_build(
 def graph_show(
     entity: Annotated[str, typer.Argument(help="An entity name (any alias, any case).")],
     index: IndexOpt,
-    hops: Annotated[int | None, typer.Option("--hops", help="How far from the entity (default: graph.hops).")] = None,
+    hops: Annotated[int | None, typer.Option("--hops", min=0, max=3,
+                                             help="How far from the entity, 0-3 (default: graph.hops).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Nodes and edges as one JSON object.")] = False,
     config: ConfigOpt = None,
 ) -> None:

@@ -27,12 +27,14 @@ def index_text_lookup(index) -> TextLookup:
 
 
 def snippet(text: str, triple: StoredTriple) -> str:
-    """The passage text around the triple's mentions (its start when neither was found verbatim)."""
+    """The passage text around the triple's mentions (its start when neither was found verbatim), on one line."""
     span = triple.span
     if span is None:
-        return text[:2 * CONTEXT_CHARS] + ("…" if len(text) > 2 * CONTEXT_CHARS else "")
-    start, end = max(0, span[0] - CONTEXT_CHARS), min(len(text), span[1] + CONTEXT_CHARS)
-    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+        shown = text[:2 * CONTEXT_CHARS] + ("…" if len(text) > 2 * CONTEXT_CHARS else "")
+    else:
+        start, end = max(0, span[0] - CONTEXT_CHARS), min(len(text), span[1] + CONTEXT_CHARS)
+        shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+    return " ".join(shown.split())
 
 
 def neighbourhood(graph: GraphStore, entity: str, hops: int = 1, max_edges: int = 200,
