@@ -174,17 +174,16 @@ def extract_triples(pipeline: Pipeline, texts: list[str], schema: Schema | None,
     """Each text's triples with `--task extract`'s prompt and parser (graph/extractor.py: batched, through the
     generation cache), a step of `graph.step_passages` at a time so the bar moves and each step's answers are
     stored as it ends (an interrupted build resumes there)."""
-    cache_misses = pipeline.generation_cache()
+    cache = pipeline.generation_cache()
     step = pipeline.config.graph.step_passages
     found: list[list[Triple]] = []
     with progress_bar(total=len(texts), desc="extracting triples", unit="passage", enabled=progress) as bar:
         for at in range(0, len(texts), step):
             batch = texts[at:at + step]
-            known = len(cache_misses.get_many([cache_misses.key(prompt_for(t, pipeline.config, schema))
-                                               for t in batch])) if report is not None else 0
+            if report is not None:  # prompts the cache cannot answer: what this step generates
+                keys = {cache.key(prompt_for(t, pipeline.config, schema)) for t in batch}
+                report.generated += len(keys - set(cache.get_many(list(keys))))
             found += [e.triples for e in extract_many(pipeline, batch, schema, progress=progress)]
-            if report is not None:
-                report.generated += len(batch) - known
             bar.update(len(batch))
     return found
 
