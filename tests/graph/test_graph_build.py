@@ -96,6 +96,13 @@ def test_show_and_errors_are_one_line(built):
     result = ragtune("graph", "show", name + "x", "--index", index)
     assert result.returncode == 1 and f"close matches: {name}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    result = ragtune("graph", "export", "--index", index, "--format", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    with GraphStore.open(index) as graph:
+        assert result.returncode == 0 and len(rows) == graph.counts()["triples"]
+    assert {"subject", "predicate", "object", "passage_id", "span"} <= set(rows[0])
+    result = ragtune("graph", "export", "--index", index, "--format", "csv")
+    assert result.returncode == 1 and "use one of jsonl, graphml" in result.stderr
     result = ragtune("graph", "build", "--index", "postgresql://localhost:1/db")
     assert result.returncode == 1 and "graph: not supported for postgresql indexes yet" in result.stderr
 
