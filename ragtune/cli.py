@@ -425,7 +425,8 @@ def graph_build(
     config: ConfigOpt = None,
 ) -> None:
     """Extract triples from every passage (new and changed ones only when the graph exists); prints counts.
-    --schema, --adapter and --limit default to what the graph was built with."""
+    --schema, --adapter and --limit default to what the graph was built with (the schema first to
+    extract.schema_file)."""
     from ragtune.graph.build import build_graph
 
     say(build_graph(index, Config.load(config), adapter=adapter, schema=schema, limit=limit,
