@@ -151,7 +151,8 @@ def build_graph(index_dir: str | Path, config: Config, *, adapter: str | Path | 
         if removed or added or graph is None or redo or previous != extraction:
             report.version = GraphStore.write(index_dir, removed, added, extraction.settings(), expected=version)
     with GraphStore.open(index_dir) as graph:
-        report.__dict__.update(graph.counts())
+        counts = graph.counts()
+        report.passages, report.triples, report.entities = counts["passages"], counts["triples"], counts["entities"]
         report.version = graph.version()
     report.seconds = time.perf_counter() - start
     return report
