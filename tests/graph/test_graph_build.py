@@ -4,6 +4,7 @@ the generation cache, and `read` / `read --delete` keeping the graph in step wit
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -162,3 +163,35 @@ def test_limit_covers_the_first_passages_and_is_kept(built, config, tmp_path, em
     assert (again.passages, again.extracted) == (1, 0)
     wider = build_graph(tmp_path / "index", config, limit=2, progress=False)
     assert (wider.passages, wider.extracted, wider.unchanged) == (2, 1, 1)
+
+
+@pytest.mark.slow
+def test_a_killed_build_leaves_the_last_good_graph(built, config, tmp_path):
+    """SIGKILL a `graph build` that has new passages to extract, at several moments: the graph is always the
+    one before or the one after (never a part), and a rerun finishes from the cached answers."""
+    import signal
+    import time
+    import uuid
+
+    _, docs, index, _ = built
+    for n in range(6):  # text never seen before: the build must generate
+        (docs / f"kill{n}.txt").write_text(f"Station {uuid.uuid4().hex[:6]} {n} is located in Oslo.\n")
+    result = ragtune("read", docs, "--index", index, "--config", _off(tmp_path))
+    assert result.returncode == 0, result.stderr
+    before = graph_state(index)
+    for delay in (2.0, 6.0, 12.0):
+        process = subprocess.Popen([sys.executable, "-m", "ragtune.cli", "graph", "build", "--index", str(index)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        state = graph_state(index)
+        assert state == before or set(state[0]) == {passage_key(p) for p in open_index(index, config).passages}
+        assert sqlite3.connect(index / GRAPH_FILE).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    result = ragtune("graph", "build", "--index", index)
+    assert result.returncode == 0 and graph_state(index)[1] == expected_triples(index, config)
+
+
+def _off(folder):
+    (folder / "off.yaml").write_text("graph:\n  update_on_read: false\n")
+    return folder / "off.yaml"
