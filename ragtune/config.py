@@ -197,6 +197,21 @@ class SummarizeConfig(_Section):
     top_k: int | None = Field(None, gt=0)
 
 
+class GraphConfig(_Section):
+    """The knowledge graph of an index (`ragtune graph ...`): triples the generator extracts from each passage."""
+
+    #: `read` (and `read --delete`) on an index that has a graph brings the graph up to date: triples of removed
+    #: or changed passages dropped, new and changed passages extracted (with the settings the graph was built with)
+    update_on_read: bool = True
+    #: generator.max_new_tokens for one passage's triples (a longer answer is cut there)
+    max_new_tokens: int = Field(256, gt=0)
+    #: passages extracted per step of the progress bar (each step's answers are cached as it ends)
+    step_passages: int = Field(64, gt=0)
+    #: `graph show` and the server: hops around the entity, and the most triples shown
+    hops: int = Field(1, ge=0, le=3)
+    max_edges: int = Field(200, gt=0)
+
+
 class _ScheduleConfig(_Section):
     """What every LoRA training run shares: seed, AdamW learning rate, warmup, linear decay, clipping, run length."""
 
@@ -455,6 +470,7 @@ class Config(_Section):
     train_reader: ReaderTrainConfig = ReaderTrainConfig()
     synth: SynthConfig = SynthConfig()
     summarize: SummarizeConfig = SummarizeConfig()
+    graph: GraphConfig = GraphConfig()
     eval: EvalConfig = EvalConfig()
     serve: ServeConfig = ServeConfig()
     ray: RayConfig = RayConfig()
