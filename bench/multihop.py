@@ -1,0 +1,124 @@
+"""Multi-hop retrieval: hybrid alone vs hybrid + the graph walk (`retrieval.graph`), in one run per set.
+
+Usage: python -m bench.multihop [hotpotqa|musique ...] [--answers] [--latency-n N] [--limit N]
+
+- hotpotqa: HotpotQA dev distractor, 98 questions, all their paragraphs pooled into one corpus (980 passages)
+- musique: the MuSiQue train sample (KAG's), 100 questions over its 1,890 paragraphs
+
+Each set is indexed with `ragtune read` (default config) under .ragtune/bench/multihop/<set>, kept between runs. The
+graph is the index's own: triples when `ragtune graph build` has run on it (cached there), else the passage-title
+links alone (what the rows record as `graph_source`). Rows: `eval`'s retrieval metrics (recall@k: all supporting
+paragraphs in the top k), answer EM/F1 with `--answers` (the default generator, cached), and per-question
+retrieval latency measured one question at a time (as `ask` retrieves), the two rows alternating question by
+question so a busy machine slows both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from ragtune.config import Config
+from ragtune.eval.runner import evaluate
+from ragtune.graph.store import GraphStore
+from ragtune.pipeline import Pipeline
+from ragtune.read.questions import load_questions
+
+from .common import ROOT, SHARED, record
+
+MULTIHOP = SHARED / "multihop"
+#: set -> (its question file, which `read` also indexes; its index folder under WORK)
+SETS = {
+    "hotpotqa": (MULTIHOP / "hotpotqa-dev-distractor-98.jsonl", "hotpotqa-dev"),
+    "musique": (MULTIHOP / "kag-train" / "musique_qa_train.json", "musique-train"),
+}
+WORK = ROOT / ".ragtune" / "bench" / "multihop"
+ROWS = {"hybrid": {}, "graph": {"retrieval.graph": True}}
+
+
+def latencies(pipelines: dict[str, Pipeline], questions: list[str]) -> dict[str, dict[str, float]]:
+    """Per-question retrieval time of each pipeline (ms), alternating pipelines question by question."""
+    times: dict[str, list[float]] = {name: [] for name in pipelines}
+    for pipeline in pipelines.values():
+        pipeline.retrieve(questions[0])  # models and the graph matrix loaded before timing
+    for question in questions:
+        for name, pipeline in pipelines.items():
+            start = time.perf_counter()
+            pipeline.retrieve(question)
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: {"p50_ms": round(statistics.median(t), 1), "mean_ms": round(statistics.fmean(t), 1)}
+            for name, t in times.items()}
+
+
+def run_set(name: str, answers: bool, latency_n: int, limit: int | None) -> None:
+    data, folder = SETS[name]
+    index = WORK / folder
+    start = time.perf_counter()
+    report = Pipeline(index, Config(), progress=False).read([data])
+    read_s = round(time.perf_counter() - start, 1)
+    questions = load_questions(data)[:limit]
+    with GraphStore.open(index) or _NoGraph() as graph:
+        counts = graph.counts()
+    pipelines = {row: Pipeline(index, Config.load(**overrides), progress=False) for row, overrides in ROWS.items()}
+    start = time.perf_counter()
+    pipelines["graph"].retriever.graph()
+    graph_build_s = round(time.perf_counter() - start, 2)
+    rows = {}
+    for row, pipeline in pipelines.items():
+        t0 = time.perf_counter()
+        result = evaluate(pipeline, questions, retrieval_only=not answers, progress=False, data=data)
+        rows[row] = {"retrieval": result.metrics["retrieval"], "eval_s": round(time.perf_counter() - t0, 1)}
+        if answers:
+            rows[row]["answer"] = {k: result.metrics["answer"][k] for k in ("em", "f1")}
+    timed = latencies(pipelines, [q.text for q in questions[:latency_n]])
+    for row in rows:
+        rows[row]["latency"] = timed[row]
+    hybrid, graph = rows["hybrid"], rows["graph"]
+    gains = {f"recall@{k}_points": round(100 * (graph["retrieval"][at] - hybrid["retrieval"][at]), 1)
+             for k in (2, 5) for at in [f"recall@{k}"]}
+    gains["latency_p50_ratio"] = round(graph["latency"]["p50_ms"] / hybrid["latency"]["p50_ms"], 2)
+    if answers:
+        gains["f1_points"] = round(graph["answer"]["f1"] - hybrid["answer"]["f1"], 2)
+    source = "triples + titles" if counts["triples"] else "titles alone (no `ragtune graph build` on this index)"
+    record(
+        f"multi-hop retrieval: {name} ({len(questions)} questions, {report.passages_total} passages)",
+        {"bench": "multihop", "set": name, "data": str(data.relative_to(SHARED)), "n": len(questions),
+         "passages": report.passages_total, "read_s": read_s, "graph_source": source, "graph": counts,
+         "graph_matrix_build_s": graph_build_s, "latency_questions": min(latency_n, len(questions)),
+         "rows": rows, "graph_vs_hybrid": gains},
+        notes="recall@k counts a question only when all its supporting paragraphs are in the top k. Both rows use "
+        "the default config (hybrid + the English cross-encoder reranker); `graph` adds retrieval.graph with its "
+        "defaults (tuned on the HotpotQA train sample, not on these questions). Latency: one question at a time, "
+        "rows alternating, on a busy shared 2-core machine (other sessions' jobs ran throughout).",
+    )
+
+
+class _NoGraph:
+    """Counts of an index without a graph store."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def counts(self) -> dict[str, int]:
+        return {"passages": 0, "triples": 0, "entities": 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--answers", action="store_true", help="also generate answers (EM/F1; minutes per set)")
+    parser.add_argument("--latency-n", type=int, default=30, help="questions timed one at a time per row")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    for name in args.sets:
+        run_set(name, args.answers, args.latency_n, args.limit)
+
+
+if __name__ == "__main__":
+    main()
+
