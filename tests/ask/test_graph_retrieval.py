@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from datafiles import HOTPOTQA_DEV
 
 from ragtune.ask.graph_retrieval import NameMatcher, personalized_pagerank, title_forms
 from ragtune.config import Config
@@ -19,7 +20,6 @@ from ragtune.graph.store import GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
-from tests.datafiles import HOTPOTQA_DEV
 
 #: line numbers (0-based) of two bridge questions: Nicolae Titulescu -> League of Nations, and
 #: "I'll Keep the Lovelight Burning" -> Patti Page; the second paragraph shares no name with the question

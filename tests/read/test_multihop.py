@@ -8,11 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from ragtune.errors import LoadError
-from ragtune.read.loaders import loader_for
-from ragtune.read.questions import load_questions
-from tests.datafiles import (
+from datafiles import (
     HOTPOTQA_DEV,
     HOTPOTQA_TRAIN,
     HOTPOTQA_TRAIN_CORPUS,
@@ -20,6 +16,10 @@ from tests.datafiles import (
     MUSIQUE_TRAIN_CORPUS,
     jsonl_head,
 )
+
+from ragtune.errors import LoadError
+from ragtune.read.loaders import loader_for
+from ragtune.read.questions import load_questions
 
 
 def documents(path: Path):
