@@ -52,6 +52,45 @@ def latencies(pipelines: dict[str, Pipeline], questions: list[str]) -> dict[str,
             for name, t in times.items()}
 
 
+def walk_speed(retriever, questions: list[str]) -> dict:
+    """The walk alone per question, scipy sparse power iteration (what graph retrieval runs) vs networkx's
+    pagerank on the same graph and seeds, and how much of their passage rankings agree over the (up to 20)
+    passages the walk reaches (networkx spreads a dead end's mass over the seeds; the power iteration drops it,
+    so near-ties may order differently)."""
+    import networkx as nx
+    import numpy as np
+
+    from ragtune.ask.graph_retrieval import personalized_pagerank
+
+    graph, c = retriever.graph(), retriever.config
+    ranked = retriever.hybrid.retrieve_many(questions, c.graph_candidates, rerank=False)
+    seeds = [retriever.seeds(graph, q, r) for q, r in zip(questions, ranked, strict=True)]
+    walk = graph.walk.tocoo()
+    digraph = nx.DiGraph()
+    digraph.add_nodes_from(range(walk.shape[0]))
+    digraph.add_edges_from(zip(walk.col.tolist(), walk.row.tolist()))
+    times, overlap = {"scipy_ms": [], "networkx_ms": []}, []
+    for seed in seeds:
+        start = time.perf_counter()
+        ours = personalized_pagerank(graph.walk, seed[:, None], c.graph_damping, c.graph_iterations)[:, 0]
+        times["scipy_ms"].append(1000 * (time.perf_counter() - start))
+        personal = {int(i): float(seed[i]) for i in np.flatnonzero(seed)}
+        if not personal:
+            continue
+        start = time.perf_counter()
+        theirs = nx.pagerank(digraph, alpha=c.graph_damping, personalization=personal, tol=1e-8)
+        times["networkx_ms"].append(1000 * (time.perf_counter() - start))
+        passages = ours[graph.n_entities:]
+        depth = min(20, int((passages > 1e-9).sum()))  # passages the walk reaches (the rest tie at 0)
+        if depth:
+            top = [int(i) for i in np.argsort(-passages)[:depth] + graph.n_entities]
+            other = sorted((n for n in theirs if n >= graph.n_entities), key=lambda n: -theirs[n])[:depth]
+            overlap.append(len(set(top) & set(other)) / depth)
+    return {**{name: round(statistics.median(t), 2) for name, t in times.items() if t},
+            "top_reached_overlap": round(statistics.fmean(overlap), 3) if overlap else None, "nodes": walk.shape[0],
+            "edges": int(walk.nnz)}
+
+
 def share_hybrid_rankings(hybrid, graph) -> None:
     """After the latency pass: the graph row's hybrid half is the hybrid row's ranking of the same questions, so
     each question is retrieved (and cross-encoder reranked) once for both rows' metrics; the figures are those of
@@ -82,6 +121,7 @@ def run_set(name: str, answers: bool, latency_n: int, limit: int | None) -> None
     pipelines["graph"].retriever.graph()
     graph_build_s = round(time.perf_counter() - start, 2)
     timed = latencies(pipelines, [q.text for q in questions[:latency_n]])
+    walk = walk_speed(pipelines["graph"].retriever, [q.text for q in questions[:latency_n]])
     share_hybrid_rankings(pipelines["hybrid"].retriever, pipelines["graph"].retriever)
     rows = {}
     for row, pipeline in pipelines.items():
@@ -103,7 +143,8 @@ def run_set(name: str, answers: bool, latency_n: int, limit: int | None) -> None
         f"multi-hop retrieval: {name} ({len(questions)} questions, {report.passages_total} passages)",
         {"bench": "multihop", "set": name, "data": str(data.relative_to(SHARED)), "n": len(questions),
          "passages": report.passages_total, "read_s": read_s, "graph_source": source, "graph": counts,
-         "graph_matrix_build_s": graph_build_s, "latency_questions": min(latency_n, len(questions)),
+         "graph_matrix_build_s": graph_build_s, "walk_per_question": walk,
+         "latency_questions": min(latency_n, len(questions)),
          "rows": rows, "graph_vs_hybrid": gains},
         notes="recall@k counts a question only when all its supporting paragraphs are in the top k. Both rows use "
         "the default config (hybrid + the English cross-encoder reranker); `graph` adds retrieval.graph with its "
