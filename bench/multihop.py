@@ -1,6 +1,6 @@
 """Multi-hop retrieval: hybrid alone vs hybrid + the graph walk (`retrieval.graph`), in one run per set.
 
-Usage: python -m bench.multihop [hotpotqa|musique ...] [--answers] [--latency-n N] [--limit N]
+Usage: python -m bench.multihop [hotpotqa|musique ...] [--answers] [--build-graph] [--latency-n N] [--limit N]
 
 - hotpotqa: HotpotQA dev distractor, 98 questions, all their paragraphs pooled into one corpus (980 passages)
 - musique: the MuSiQue train sample (KAG's), 100 questions over its 1,890 paragraphs
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 from ragtune.config import Config
@@ -107,13 +108,17 @@ def share_hybrid_rankings(hybrid, graph) -> None:
     graph.hybrid = hybrid
 
 
-def run_set(name: str, answers: bool, latency_n: int, limit: int | None) -> None:
+def run_set(name: str, answers: bool, latency_n: int, limit: int | None, build_graph: bool = False) -> None:
     data, folder = SETS[name]
     index = WORK / folder
     start = time.perf_counter()
     report = Pipeline(index, Config(), progress=False).read([data])
     read_s = round(time.perf_counter() - start, 1)
     questions = load_questions(data)[:limit]
+    if build_graph:  # what `ragtune graph build --index DIR` runs: the generator over every passage (cached)
+        from ragtune.graph.build import build_graph as build
+
+        print(build(index, Config(), progress=True).line(), file=sys.stderr)
     with GraphStore.open(index) or _NoGraph() as graph:
         counts = graph.counts()
     pipelines = {row: Pipeline(index, Config.load(**overrides), progress=False) for row, overrides in ROWS.items()}
@@ -172,10 +177,12 @@ def main() -> None:
     parser.add_argument("--answers", action="store_true", help="also generate answers (EM/F1; minutes per set)")
     parser.add_argument("--latency-n", type=int, default=20, help="questions timed one at a time per row")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--build-graph", action="store_true", help="extract triples first (`ragtune graph build`: "
+                        "about an hour per set on 2 busy cores; cached in the index)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
-        run_set(name, args.answers, args.latency_n, args.limit)
+        run_set(name, args.answers, args.latency_n, args.limit, args.build_graph)
 
 
 if __name__ == "__main__":
