@@ -173,13 +173,16 @@ class _NoGraph:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("sets", nargs="*", default=list(SETS), help=f"any of {', '.join(SETS)} (default: all)")
     parser.add_argument("--answers", action="store_true", help="also generate answers (EM/F1; minutes per set)")
     parser.add_argument("--latency-n", type=int, default=20, help="questions timed one at a time per row")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--build-graph", action="store_true", help="extract triples first (`ragtune graph build`: "
                         "about an hour per set on 2 busy cores; cached in the index)")
     args = parser.parse_args()
+    unknown = [name for name in args.sets if name not in SETS]
+    if unknown:
+        parser.error(f"unknown set {unknown[0]!r}; known: {', '.join(SETS)}")
     WORK.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
         run_set(name, args.answers, args.latency_n, args.limit, args.build_graph)
