@@ -39,16 +39,13 @@ ADAPTER_HELP = ("Fine-tuned adapter folder; repeat to combine a generator adapte
                 "retriever adapter.")
 LengthOpt = Annotated[str | None, typer.Option("--length", help="short (1 sentence), medium (3) or long (6); "
                                                 "default: the config's summarize.length.")]
-TaskOpt = Annotated[str, typer.Option("--task", help="qa (questions answered from the index) or summarize "
-                                      '((document, summary) pairs: jsonl {"document", "summary"} or tsv; no index).')]
-_TASKS = ("qa", "summarize")
-
-
-def _check_task(task: str, index: Path | None) -> None:
-    if task not in _TASKS:
-        raise RagtuneError(f"--task {task!r}: use one of {', '.join(_TASKS)}")
-    if task == "qa" and index is None:
-        raise RagtuneError("--index DIR is required (except with --task summarize)")
+TaskOpt = Annotated[str, typer.Option("--task", help="qa (questions answered from the index), summarize "
+                                      '((document, summary) pairs: jsonl {"document", "summary"} or tsv; no index) '
+                                      'or extract ((text, triples): jsonl {"text", "triples"}, DuIE or WebNLG; no '
+                                      "index).")]
+SchemaOpt = Annotated[Path | None, typer.Option("--schema", help="With --task extract: a schema file (DuIE's, or "
+                                                '{"predicates": [...]}) the predicates must come from; default: the '
+                                                "config's extract.schema_file.")]
 
 
 def say(text: str, console: Console = out) -> None:
@@ -120,6 +117,11 @@ def read(
         raise RagtuneError("name files or folders to read (or --reembed --embedder NAME_OR_DIR)")
     report = pipeline.delete(paths) if delete else pipeline.read(paths, ray=ray)
     _print_report(report, "delete" if delete else "read")
+    from ragtune.graph.build import update_after_read
+
+    graph = update_after_read(pipeline, progress=PROGRESS)  # the index's graph follows it (graph.update_on_read)
+    if graph is not None:
+        say(graph.line())
     if report.errors and report.files_ok == 0:
         raise typer.Exit(1)
 
@@ -196,6 +198,7 @@ def eval_(
     index: Annotated[Path | None, typer.Option("--index", help="Index folder (not with --task summarize).")] = None,
     task: TaskOpt = "qa",
     length: LengthOpt = None,
+    schema: SchemaOpt = None,
     adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Score retrieval only.")] = False,
     closed_book: Annotated[bool, typer.Option("--closed-book", help="Answer without retrieval.")] = False,
@@ -216,13 +219,17 @@ def eval_(
     config: ConfigOpt = None,
 ) -> None:
     """Score retrieval, answers and grounding on a SQuAD, BEIR, HotpotQA or MuSiQue dataset; or summaries (ROUGE,
-    faithfulness)."""
-    _check_task(task, index)
-    if task == "summarize":
+    faithfulness); or extracted triples (precision, recall, F1)."""
+    from ragtune.train.tasks import generator_task
+
+    spec = generator_task(task, index)
+    if task in _EVALUATORS:
         if retrieval_only or closed_book or report is not None or split is not None:
-            raise RagtuneError("--task summarize takes no --retrieval-only, --closed-book, --report or --split")
-        _eval_summaries(data, adapter, limit, length, as_json, backend, config)
+            raise RagtuneError(f"--task {task} takes no --retrieval-only, --closed-book, --report or --split")
+        cfg = spec.configured(Config.load(config, **{"generator.backend": backend}), length=length, schema=schema)
+        _EVALUATORS[task](data, adapter, limit, as_json, cfg)
         return
+    spec.configured(Config(), length=length, schema=schema)  # an option qa does not take is an error
     from ragtune.eval.report import default_run_name, write_report
     from ragtune.eval.runner import evaluate
     from ragtune.pipeline import Pipeline
@@ -248,14 +255,11 @@ def eval_(
         say(f"report: {write_report(result, report, run_name)}", err)
 
 
-def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, length: str | None, as_json: bool,
-                    backend: str | None, config: Path | None) -> None:
+def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, as_json: bool, cfg: Config) -> None:
     from ragtune.eval.summaries import evaluate_summaries
     from ragtune.pipeline import Pipeline
     from ragtune.read.summaries import load_summaries
-    from ragtune.summarize import summary_config
 
-    cfg = summary_config(Config.load(config, **{"generator.backend": backend}), length)
     pairs = load_summaries(data)[:limit]
     metrics, _ = evaluate_summaries(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), pairs, PROGRESS)
     if as_json:
@@ -269,6 +273,34 @@ def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, l
     for metric, value in metrics["summary"].items():
         table.add_row(metric, f"{value:.2f}")
     out.print(table)
+
+
+def _eval_triples(data: Path, adapter: list[Path] | None, limit: int | None, as_json: bool, cfg: Config) -> None:
+    from rich.table import Table
+
+    from ragtune.eval.triples import evaluate_triples
+    from ragtune.graph.extractor import configured_schema
+    from ragtune.pipeline import Pipeline
+    from ragtune.read.triples import load_triples
+
+    schema = configured_schema(cfg)
+    examples = load_triples(data)[:limit]
+    metrics, _ = evaluate_triples(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), examples, schema,
+                                  PROGRESS)
+    if as_json:
+        print_json(metrics)
+        return
+    table = Table(title=f"eval extract: {metrics['n']} texts, {metrics['predicted']} triples predicted, "
+                        f"{metrics['gold']} gold, in {metrics['seconds']:.1f}s")
+    for column in ("metric", "exact", "normalised"):
+        table.add_column(column)
+    for name in ("precision", "recall", "f1"):
+        table.add_row(name, f"{metrics['triples'][name]:.2f}", f"{metrics['triples'][name + '_norm']:.2f}")
+    out.print(table)
+
+
+#: `eval --task NAME` for the tasks scored without an index: (data, adapters, limit, as_json, task config)
+_EVALUATORS = {"summarize": _eval_summaries, "extract": _eval_triples}
 
 
 def print_metrics(metrics: dict) -> None:
@@ -373,6 +405,78 @@ def index_optimize(index: IndexOpt, config: ConfigOpt = None) -> None:
     say(f"optimized {done.passages_total} passages in {done.seconds:.1f}s")
 
 
+graph_app = typer.Typer(no_args_is_help=True, help="The index's knowledge graph: triples the generator extracts "
+                        "from its passages, with their sources.")
+app.add_typer(graph_app, name="graph")
+
+
+def _open_graph(index: str):
+    from ragtune.graph.store import GraphStore
+
+    graph = GraphStore.open(index)
+    if graph is None:
+        raise RagtuneError(f"{index}: the index has no graph yet; run `ragtune graph build --index {index}`")
+    return graph
+
+
+@graph_app.command("build")
+def graph_build(
+    index: IndexOpt,
+    schema: Annotated[Path | None, typer.Option(
+        "--schema", help="Predicates (and entity types) extraction may use: DuIE's schema file, or yaml/json "
+        '{"predicates": [...]}.')] = None,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Generator adapter (`train generator --task "
+                                                 "extract`).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Cover only the index's first N passages.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Extract triples from every passage (new and changed ones only when the graph exists); prints counts.
+    --schema, --adapter and --limit default to what the graph was built with."""
+    from ragtune.graph.build import build_graph
+
+    say(build_graph(index, Config.load(config), adapter=adapter, schema=schema, limit=limit,
+                    progress=PROGRESS).line())
+
+
+@graph_app.command("show")
+def graph_show(
+    entity: Annotated[str, typer.Argument(help="An entity name (any alias, any case).")],
+    index: IndexOpt,
+    hops: Annotated[int | None, typer.Option("--hops", min=0, max=3,
+                                             help="How far from the entity, 0-3 (default: graph.hops).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Nodes and edges as one JSON object.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """An entity's neighbourhood: each triple with its source passage (id, title, the text around it)."""
+    from ragtune.graph.show import format_lines, index_text_lookup, neighbourhood
+    from ragtune.index.backends import open_index
+
+    cfg = Config.load(config)
+    with _open_graph(index) as graph:
+        view = neighbourhood(graph, entity, cfg.graph.hops if hops is None else hops, cfg.graph.max_edges,
+                             index_text_lookup(open_index(index, cfg)))
+    if as_json:
+        print_json(view)
+    else:
+        for line in format_lines(view):
+            say(line)
+
+
+@graph_app.command("export")
+def graph_export(
+    index: IndexOpt,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (a triple with its provenance a line) or graphml.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+) -> None:
+    """The whole graph as JSON lines or GraphML."""
+    from ragtune.graph.export import export_graph
+
+    with _open_graph(index) as graph:
+        written = export_graph(graph, fmt, out_file)
+    if out_file is not None:
+        say(f"exported {written} triples → {out_file}")
+
+
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune a model on your own questions and index.")
 app.add_typer(train_app, name="train")
 
@@ -385,6 +489,7 @@ def train_generator_(
     index: Annotated[Path | None, typer.Option("--index", help="Index folder (not with --task summarize).")] = None,
     task: TaskOpt = "qa",
     length: LengthOpt = None,
+    schema: SchemaOpt = None,
     max_steps: MaxStepsOpt = None,
     epochs: EpochsOpt = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
@@ -392,26 +497,24 @@ def train_generator_(
     workers: WorkersOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style), or on summaries."""
-    from ragtune.train.generator import train_generator
+    """LoRA-tune the generator on retrieved passages (gold + distractors, RAFT-style), on summaries, or on
+    (text, triples) pairs."""
+    from ragtune.train.tasks import generator_task
 
-    _check_task(task, index)
+    spec = generator_task(task, index)
     cfg = Config.load(config, **{"train.max_steps": max_steps, "train.epochs": epochs, "train.lr": lr,
                                  "distributed.workers": workers})
     if _data_parallel(cfg):
         return
-    if task == "summarize":
-        from ragtune.pipeline import Pipeline
-        from ragtune.summarize import summary_config
-        from ragtune.train.summarize import train_summarizer
-
-        pipeline = Pipeline(index or Path("."), summary_config(cfg, length), progress=PROGRESS)
-        result = train_summarizer(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
+    cfg = spec.configured(cfg, length=length, schema=schema)
+    if spec.needs_index:
+        pipeline = _opened_pipeline(index, cfg)
     else:
-        result = train_generator(_opened_pipeline(index, cfg), data, out_dir, resume=resume, progress=PROGRESS)
-    best = result.best or {}
-    scores = f"; best F1 {best['f1']:.1f} EM {best['em']:.1f} at step {best['step']}" if "f1" in best else ""
-    scores += f"; best ROUGE-L {best['rouge_l']:.1f} at step {best['step']}" if "rouge_l" in best else ""
+        from ragtune.pipeline import Pipeline
+
+        pipeline = Pipeline(index or Path("."), cfg, progress=PROGRESS)
+    result = spec.train(pipeline, data, out_dir, resume=resume, progress=PROGRESS)
+    scores = spec.score_line(result.best or {})
     early = " (early stop)" if result.stopped_early else ""
     _print_skipped_long(result.skipped_long, cfg)
     say(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "

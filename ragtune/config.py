@@ -218,14 +218,28 @@ class SummarizeConfig(_Section):
     top_k: int | None = Field(None, gt=0)
 
 
+class ExtractConfig(_Section):
+    """Triple extraction (`train generator --task extract`, `eval --task extract`): one prompt for both."""
+
+    #: a schema file (DuIE's, or {"predicates": [...]}) whose predicates the prompt lists and the parser keeps;
+    #: None: any predicate
+    schema_file: str | None = None
+    #: generator.max_new_tokens of an extraction (a long list of triples is cut there)
+    max_new_tokens: int = Field(192, gt=0)
+    #: units (CJK characters, words) of a text given to one extraction prompt; a longer one is cut
+    max_text_units: int = Field(400, gt=16)
+    #: drop triples whose subject or object the text does not contain (entity keys, punctuation aside): fewer
+    #: invented names, at the cost of gold names the text spells differently (BENCHMARKS.md, KG extraction)
+    grounded: bool = False
+
+
 class GraphConfig(_Section):
-    """The knowledge graph of an index (`ragtune graph ...`): triples the generator extracts from each passage."""
+    """The knowledge graph of an index (`ragtune graph ...`): triples the generator extracts from each passage, with
+    the `extract:` settings (the prompt, length and schema that `--task extract` trains and scores)."""
 
     #: `read` (and `read --delete`) on an index that has a graph brings the graph up to date: triples of removed
     #: or changed passages dropped, new and changed passages extracted (with the settings the graph was built with)
     update_on_read: bool = True
-    #: generator.max_new_tokens for one passage's triples (a longer answer is cut there)
-    max_new_tokens: int = Field(256, gt=0)
     #: passages extracted per step of the progress bar (each step's answers are cached as it ends)
     step_passages: int = Field(64, gt=0)
     #: `graph show` and the server: hops around the entity, and the most triples shown
@@ -491,6 +505,7 @@ class Config(_Section):
     train_reader: ReaderTrainConfig = ReaderTrainConfig()
     synth: SynthConfig = SynthConfig()
     summarize: SummarizeConfig = SummarizeConfig()
+    extract: ExtractConfig = ExtractConfig()
     graph: GraphConfig = GraphConfig()
     eval: EvalConfig = EvalConfig()
     serve: ServeConfig = ServeConfig()

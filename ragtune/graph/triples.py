@@ -33,10 +33,8 @@ _RULES = {
            "指令。每行写一个三元组，是恰好三个字符串的JSON数组：[\"主语\", \"谓语\", \"宾语\"]。主语和宾语是从文本中"
            "照抄的名称，谓语是关系。不写其他内容。"),
 }
-_SCHEMA_RULES = {
-    "en": "Use only these predicates (subject type → object type):",
-    "zh": "谓语只能用以下这些（主语类型 → 宾语类型）：",
-}
+_SCHEMA_RULES = {"en": "Use only these predicates: ", "zh": "谓语只能用以下这些："}
+_LIST_SEPARATOR = {"en": ", ", "zh": "、"}
 _TASK = {"en": "Extract the triples of this text.", "zh": "抽取这段文本中的三元组。"}
 
 
@@ -49,20 +47,13 @@ class Triple:
     object_type: str = ""
 
 
-def _schema_lines(schema: Schema) -> str:
-    rows = []
-    for name, (subject_type, object_type) in schema.predicates.items():
-        types = f" ({subject_type or '?'} → {object_type or '?'})" if subject_type or object_type else ""
-        rows.append(f"- {name}{types}")
-    return "\n".join(rows)
-
-
 def extraction_messages(text: str, lang: str, schema: Schema | None = None) -> list[Message]:
     """Chat messages asking for the triples of `text` in its language `lang` ("zh"/"en"), limited to the
-    schema's predicates when one is given."""
+    schema's predicates when one is given. The predicates are listed by name only: DuIE's 48 with their entity
+    types took 524 prompt tokens, by name 116, and a training step's time grows with the sequence."""
     rules = _RULES[lang]
     if schema is not None:
-        rules += f"\n{_SCHEMA_RULES[lang]}\n{_schema_lines(schema)}"
+        rules += f"\n{_SCHEMA_RULES[lang]}{_LIST_SEPARATOR[lang].join(schema.predicates)}"
     body = _TEXT_TAG.sub(lambda tag: tag.group(0).replace("<", "‹").replace(">", "›"), text)
     return [{"role": "system", "content": rules},
             {"role": "user", "content": f"{_TASK[lang]}\n\n{TEXT_FENCE[0]}\n{body}\n{TEXT_FENCE[1]}"}]

@@ -112,6 +112,7 @@ class Ingestion:
         job.status = "running"
         try:
             self._read(job, paths)
+            job.message = self._update_graph()
             job.status = "done"
         except Exception as exc:  # noqa: BLE001 - the job reports it; the worker serves the next one
             job.status, job.message = "failed", first_line(exc)
@@ -142,7 +143,19 @@ class Ingestion:
             if path.parent.exists() and not any(path.parent.iterdir()):
                 shutil.rmtree(path.parent, ignore_errors=True)
         self.service.refresh()
+        self._update_graph()
         return report.passages_removed
+
+    def _update_graph(self) -> str | None:
+        """The index's knowledge graph brought up to date as `ragtune read` does (graph.update_on_read): its
+        counts line, or why it was not updated (the files are read either way)."""
+        from ragtune.graph.build import update_after_read
+
+        try:
+            report = update_after_read(self.service.pipeline, progress=False)
+        except RagtuneError as exc:
+            return f"graph not updated: {first_line(exc)}"
+        return report.line() if report is not None else None
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import anyio
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -19,6 +19,7 @@ from ragtune.serve.schemas import (
     AskResponse,
     DocumentList,
     ErrorResponse,
+    GraphView,
     JobStatus,
     RetrieveRequest,
     RetrieveResponse,
@@ -149,7 +150,35 @@ def router(app_state) -> APIRouter:
             raise HTTPException(404, f"no job {job_id!r}")
         return found.to_json()
 
+    @api.get("/graph", response_model=GraphView, summary="An entity's neighbourhood in the index's knowledge graph",
+             responses={404: {"model": ErrorResponse}})
+    async def graph(entity: str | None = Query(None, max_length=500, description="A name; none: the most "
+                                               "connected entities"),
+                    hops: int | None = Query(None, ge=0, le=3, description="Default: graph.hops.")):
+        return JSONResponse(await anyio.to_thread.run_sync(graph_view, service, entity, hops))
+
     return api
+
+
+def graph_view(service, entity: str | None, hops: int | None) -> dict:
+    """What /v1/graph answers, from the graph as it is now and the texts of the service's live index."""
+    from ragtune.errors import RagtuneError
+    from ragtune.graph.show import index_text_lookup, neighbourhood, overview
+    from ragtune.graph.store import GraphStore
+
+    graph = GraphStore.open(service.index_dir)
+    if graph is None:
+        raise HTTPException(404, "the index has no knowledge graph yet; run `ragtune graph build --index DIR`")
+    config = service.config.graph
+    with graph:
+        if not entity or not entity.strip():
+            return overview(graph)
+        store = service.view().store
+        try:
+            return neighbourhood(graph, entity, config.hops if hops is None else hops, config.max_edges,
+                                 index_text_lookup(store) if store is not None else None)
+        except RagtuneError as exc:
+            raise HTTPException(404, str(exc).split(": ", 1)[-1]) from None
 
 
 def open_router(app_state) -> APIRouter:

@@ -99,3 +99,36 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class GraphNode(BaseModel):
+    id: str = Field(description="The entity key (normalised name) all its aliases share.")
+    label: str
+    aliases: list[str]
+    type: str
+    hops: int = Field(description="Triples away from the entity asked for.")
+    triples: int | None = None
+
+
+class GraphEdge(BaseModel):
+    source: str
+    target: str
+    predicate: str
+    subject: str
+    object: str
+    passage_id: str
+    chunk: int
+    title: str
+    span: tuple[int, int] | None = Field(description="Characters of the passage covering subject and object.")
+    snippet: str
+
+
+class GraphView(BaseModel):
+    entity: str | None = Field(description="The entity key shown; null: the most connected entities, no edges.")
+    label: str | None
+    version: str
+    hops: int
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    truncated: bool = Field(description="More triples than graph.max_edges: the rest are not shown.")
+    counts: dict[str, int]

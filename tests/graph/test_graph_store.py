@@ -27,6 +27,7 @@ def graph_dir(tmp_path):
         _added(a, [Triple("刘慈欣", "作者", "《三体》"), Triple("三体", "获奖", "雨果奖"),
                    Triple("三体", "获奖", "雨果奖")]),
         _added(b, [Triple("Marie Curie", "born in", "Warsaw", "person", "place"),
+                   Triple("(Marie Curie)", "born in", "“Warsaw”"),
                    Triple("warsaw", "capital of", "Poland", "place", "country")]),
     ], {"generator": "test"})
     return tmp_path
@@ -43,10 +44,11 @@ def test_round_trip_merges_aliases_and_keeps_provenance(graph_dir):
         names = graph.entity_names()
         # 《三体》 and 三体 are one entity; Warsaw and warsaw too, both surface forms kept
         assert sorted(names["三体"]) == ["《三体》", "三体"]
-        assert sorted(names["warsaw"]) == ["Warsaw", "warsaw"]
+        assert sorted(names["warsaw"]) == ["Warsaw", "warsaw", "“Warsaw”"]  # quoted and bracketed forms merge
+        assert sorted(names["marie curie"]) == ["(Marie Curie)", "Marie Curie"]
         assert graph.entity_passages()["三体"] == {"doc-a"}
         assert graph.entity_passages()["warsaw"] == {"doc-b"}
-        assert graph.counts() == {"passages": 2, "triples": 4, "entities": 6}  # the repeated triple kept once
+        assert graph.counts() == {"passages": 2, "triples": 5, "entities": 6}  # the repeated triple kept once
         award, = [t for t in graph.triples("《三体》") if t.predicate == "获奖"]
         assert (award.subject_key, award.object_key, award.passage_id) == ("三体", "雨果奖", "doc-a")
         assert TEXT_A[slice(*award.subject_span)] == "三体" and TEXT_A[slice(*award.object_span)] == "雨果奖"
@@ -59,6 +61,7 @@ def test_round_trip_merges_aliases_and_keeps_provenance(graph_dir):
 def test_neighbourhood_hops_and_unknown_entity(graph_dir):
     with GraphStore.open(graph_dir) as graph:
         keys, triples = graph.neighbourhood("Marie Curie", hops=1)
+        # the bracketed/quoted restatement is the same fact between the same entities: shown once
         assert keys == {"marie curie", "warsaw"} and len(triples) == 1
         keys, triples = graph.neighbourhood("Marie Curie", hops=2)
         assert keys == {"marie curie", "warsaw", "poland"} and len(triples) == 2
@@ -75,7 +78,7 @@ def test_update_replaces_a_passage_and_readers_keep_their_state(graph_dir):
                                                                                  "Paris")])],
                                    {"generator": "test"}, expected=version)
     assert new_version != version
-    assert old.version() == version and old.counts()["triples"] == 4  # the state it opened
+    assert old.version() == version and old.counts()["triples"] == 5  # the state it opened
     old.close()
     with GraphStore.open(graph_dir) as graph:
         assert graph.version() == new_version

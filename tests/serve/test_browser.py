@@ -74,3 +74,28 @@ def test_ask_streams_an_answer_with_a_citation_then_a_follow_up(page, tmp_path):
     page.locator("#file-input").set_input_files(str(note))
     expect(page.locator(".job .job-file.ok")).to_contain_text("lighthouse.txt", timeout=120_000)
     expect(page.locator("#docs")).to_contain_text("lighthouse", timeout=30_000)
+
+
+def test_graph_card_draws_an_entitys_neighbourhood(page, service):
+    from playwright.sync_api import expect
+
+    from ragtune.graph.store import GraphPassage, GraphStore
+    from ragtune.graph.triples import Triple
+    from ragtune.index.backends import open_index
+
+    passage = next(p for p in open_index(service.index_dir).passages if "Richard Trevithick" in p.text)
+    GraphStore.write(service.index_dir, [], [(GraphPassage.of(passage), [
+        Triple("Richard Trevithick", "built", "railway steam locomotive"),
+        Triple("railway steam locomotive", "hauled", "a train")], passage.text)], {})
+    page.reload()
+    chip = page.locator(".graph-chips button", has_text="railway steam locomotive")
+    expect(chip).to_be_visible(timeout=30_000)  # no entity asked yet: the most connected ones
+    page.locator("#graph-hops").select_option("2")
+    page.locator("#graph-entity").fill("richard trevithick")
+    page.locator("#graph-form button[type=submit]").click()
+    expect(page.locator("svg.graph-svg .graph-node")).to_have_count(3, timeout=30_000)
+    expect(page.locator("svg.graph-svg .graph-node.center")).to_contain_text("Richard Trevithick")
+    expect(page.locator("svg.graph-svg line")).to_have_count(2)
+    expect(page.locator("#graph-edges li").first).to_contain_text("Richard Trevithick")
+    page.locator("svg.graph-svg .graph-node", has_text="a train").click()  # a node re-centres the drawing
+    expect(page.locator("svg.graph-svg .graph-node.center")).to_contain_text("a train", timeout=30_000)

@@ -84,6 +84,14 @@
       "err.http": "Request failed (HTTP {status}).",
       "err.keyRequired": "An API key is required for this request.",
       "err.generic": "Something went wrong.",
+      "graph.title": "Knowledge graph",
+      "graph.entity": "Entity",
+      "graph.placeholder": "An entity…",
+      "graph.hops": "Hops",
+      "graph.show": "Show",
+      "graph.overview": (p) => `${p.e} entities · ${p.t} triples. The most connected:`,
+      "graph.summary": (p) => `${p.n} triple${p.n === 1 ? "" : "s"} within ${p.h} hop${p.h === 1 ? "" : "s"}` + (p.more ? " (more not shown)" : ""),
+      "graph.aria": "Neighbourhood of {name}",
     },
     zh: {
       "lang.name": "中文",
@@ -162,6 +170,14 @@
       "err.http": "请求失败（HTTP {status}）。",
       "err.keyRequired": "此请求需要 API 密钥。",
       "err.generic": "出错了。",
+      "graph.title": "知识图谱",
+      "graph.entity": "实体",
+      "graph.placeholder": "输入实体…",
+      "graph.hops": "跳数",
+      "graph.show": "显示",
+      "graph.overview": "{e} 个实体 · {t} 个三元组。连接最多的：",
+      "graph.summary": (p) => `${p.h} 跳内 ${p.n} 个三元组` + (p.more ? "（未全部显示）" : ""),
+      "graph.aria": "{name} 的邻域",
     },
   };
 
@@ -937,6 +953,119 @@
     loadHealth();
   }
 
+  // ------------------------------------------------------------------ knowledge graph
+  // GET /v1/graph: an entity's neighbourhood drawn as plain SVG (rings by hop), each triple listed with its source.
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, text) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  function clip(text, n) {
+    const s = String(text || "");
+    return s.length > n ? s.slice(0, n - 1) + "…" : s;
+  }
+
+  async function loadGraph(entity) {
+    const name = String(entity || "").trim();
+    const query = name ? "?entity=" + encodeURIComponent(name) + "&hops=" + encodeURIComponent(els.graphHops.value) : "";
+    try {
+      const d = await apiJson("/v1/graph" + query, { headers: { Accept: "application/json" } });
+      renderGraph(d || {});
+    } catch (err) {
+      els.graphView.replaceChildren();
+      els.graphEdges.replaceChildren();
+      els.graphMsg.textContent = errorText(err);
+    }
+  }
+
+  function renderGraph(d) {
+    const nodes = Array.isArray(d.nodes) ? d.nodes : [];
+    const edges = Array.isArray(d.edges) ? d.edges : [];
+    els.graphEdges.replaceChildren();
+    els.graphView.replaceChildren();
+    if (!d.entity) {
+      const c = d.counts || {};
+      setT(els.graphMsg, "graph.overview", { e: Number(c.entities) || 0, t: Number(c.triples) || 0 });
+      const chips = h("div", { class: "graph-chips" });
+      nodes.forEach((n) => chips.append(h("button", { type: "button", class: "btn small ghost", text: clip(n.label, 24),
+        title: n.label, onclick: () => { els.graphEntity.value = n.label; loadGraph(n.label); } })));
+      els.graphView.append(chips);
+      return;
+    }
+    setT(els.graphMsg, "graph.summary", { n: edges.length, h: Number(d.hops) || 0, more: !!d.truncated });
+    els.graphView.append(drawGraph(d, nodes, edges));
+    edges.forEach((e) => els.graphEdges.append(h("li", { class: "graph-edge" },
+      h("div", { class: "graph-triple" }, h("strong", { text: e.subject }), " —", h("span", { class: "graph-pred", text: e.predicate }),
+        "→ ", h("strong", { text: e.object })),
+      h("div", { class: "muted small", text: e.passage_id + (e.title ? " · " + e.title : "") }),
+      h("div", { class: "graph-snippet small", text: e.snippet || "" }))));
+  }
+
+  function drawGraph(d, nodes, edges) {
+    const W = 320, H = 300, cx = W / 2, cy = H / 2;
+    const rings = new Map();
+    nodes.forEach((n) => {
+      const hop = Math.max(0, Number(n.hops) || 0);
+      if (!rings.has(hop)) rings.set(hop, []);
+      rings.get(hop).push(n);
+    });
+    const outer = Math.max(1, ...rings.keys());
+    const at = new Map();
+    const angleOf = new Map();
+    const near = new Map(); // each node's neighbours, to seat it beside the one on the ring inside
+    edges.forEach((e) => {
+      if (!near.has(e.source)) near.set(e.source, []);
+      if (!near.has(e.target)) near.set(e.target, []);
+      near.get(e.source).push(e.target);
+      near.get(e.target).push(e.source);
+    });
+    [...rings.keys()].sort((a, b) => a - b).forEach((hop) => {
+      const radius = hop === 0 ? 0 : Math.pow(hop / outer, 0.6) * (Math.min(W, H) / 2 - 34);
+      const parentAngle = (n) => {
+        const inside = (near.get(n.id) || []).filter((m) => angleOf.has(m)).map((m) => angleOf.get(m));
+        return inside.length ? inside[0] : 0;
+      };
+      const ring = rings.get(hop).slice().sort((a, b) => parentAngle(a) - parentAngle(b));
+      const start = ring.length ? parentAngle(ring[0]) : 0;
+      ring.forEach((n, i) => {
+        const angle = hop === 0 ? 0 : (hop === 1 ? -Math.PI / 2 : start) + (2 * Math.PI * i) / ring.length;
+        angleOf.set(n.id, angle);
+        at.set(n.id, [cx + radius * Math.cos(angle), cy + radius * Math.sin(angle)]);
+      });
+    });
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "graph-svg", role: "img" });
+    root.setAttribute("aria-label", t("graph.aria", { name: d.label || d.entity }));
+    const lines = svg("g", { class: "graph-lines" });
+    edges.forEach((e) => {
+      const a = at.get(e.source), b = at.get(e.target);
+      if (!a || !b) return;
+      const line = svg("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], class: "graph-line" });
+      line.append(svg("title", {}, `${e.subject} —${e.predicate}→ ${e.object} (${e.passage_id})`));
+      lines.append(line);
+      if (edges.length <= 24) {
+        lines.append(svg("text", { x: (a[0] + b[0]) / 2, y: (a[1] + b[1]) / 2 - 3, class: "graph-label-pred",
+          "text-anchor": "middle" }, clip(e.predicate, 16)));
+      }
+    });
+    root.append(lines);
+    nodes.forEach((n) => {
+      const p = at.get(n.id);
+      const g = svg("g", { class: "graph-node" + (n.id === d.entity ? " center" : ""), tabindex: 0 });
+      g.append(svg("circle", { cx: p[0], cy: p[1], r: n.id === d.entity ? 9 : 6 }));
+      g.append(svg("text", { x: p[0], y: p[1] + 18, "text-anchor": "middle" }, clip(n.label, 18)));
+      g.append(svg("title", {}, (n.aliases || [n.label]).join(" · ") + (n.type ? ` (${n.type})` : "")));
+      const open = () => { els.graphEntity.value = n.label; loadGraph(n.label); };
+      g.addEventListener("click", open);
+      g.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+      root.append(g);
+    });
+    return root;
+  }
+
   // ------------------------------------------------------------------ documents
   let docsLoading = false;
   let docsAgain = false;
@@ -1051,6 +1180,12 @@
       docsSummary: $("docs-summary"),
       docsError: $("docs-error"),
       docsRefresh: $("docs-refresh"),
+      graphForm: $("graph-form"),
+      graphEntity: $("graph-entity"),
+      graphHops: $("graph-hops"),
+      graphMsg: $("graph-msg"),
+      graphView: $("graph-view"),
+      graphEdges: $("graph-edges"),
       keyDialog: $("key-dialog"),
       keyForm: $("key-form"),
       keyMsg: $("key-msg"),
@@ -1131,8 +1266,11 @@
 
     els.docsRefresh.addEventListener("click", () => { loadDocuments(); loadHealth(); });
 
+    els.graphForm.addEventListener("submit", (e) => { e.preventDefault(); loadGraph(els.graphEntity.value); });
+
     loadHealth();
     loadDocuments();
+    loadGraph("");
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

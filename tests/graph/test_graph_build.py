@@ -1,0 +1,157 @@
+"""Graph builds over a real index with the packaged generator: every passage extracted once, answers reused from
+the generation cache, and `read` / `read --delete` keeping the graph in step with the index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ragtune.graph.build import build_graph, extract_triples, extraction_for
+from ragtune.graph.store import GRAPH_FILE, GraphStore, passage_key
+from ragtune.index.backends import open_index
+from ragtune.pipeline import Pipeline
+
+FILES = {
+    "curie.txt": "Marie Curie was born in Warsaw. Pierre Curie was married to Marie Curie.",
+    "eiffel.txt": "The Eiffel Tower is located in Paris.",
+    "beijing.txt": "周杰伦出生于台湾。",
+}
+
+
+def ragtune(*args):
+    return subprocess.run([sys.executable, "-m", "ragtune.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def graph_state(index) -> tuple[dict, dict]:
+    """(passage key -> content hash, passage id -> its triples as tuples) of the index's graph."""
+    with GraphStore.open(index) as graph:
+        triples: dict[str, list] = {}
+        for t in graph.triples():
+            triples.setdefault(t.passage_id, []).append((t.subject, t.predicate, t.object))
+        return {k: p.sha256 for k, p in graph.passages().items()}, triples
+
+
+def expected_triples(index, config) -> dict:
+    """What extraction gives each of the index's passages now (cached answers: no generation)."""
+    pipeline = Pipeline(index, extraction_for(config, None, None, None).config(config), progress=False)
+    passages = list(open_index(index, config).passages)
+    found = extract_triples(pipeline, [p.text for p in passages], None, progress=False)
+    return {p.id: [(t.subject, t.predicate, t.object) for t in dict.fromkeys(f)] for p, f in zip(passages, found)
+            if f}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, config, embedder):
+    root = tmp_path_factory.mktemp("graph")
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in FILES.items():
+        (docs / name).write_text(text + "\n", encoding="utf-8")
+    Pipeline(root / "index", config, embedder=embedder, progress=False).read([docs])
+    report = build_graph(root / "index", config, progress=False)
+    return root, docs, root / "index", report
+
+
+def test_build_extracts_every_passage_with_provenance(built, config):
+    _, _, index, report = built
+    passages = list(open_index(index, config).passages)
+    hashes, triples = graph_state(index)
+    assert set(hashes) == {passage_key(p) for p in passages} and report.passages == len(FILES)
+    assert report.extracted == len(FILES) and report.removed == 0
+    assert triples == expected_triples(index, config)
+    assert report.triples == sum(map(len, triples.values())) > 0
+    with GraphStore.open(index) as graph:
+        texts = {p.id: p.text for p in passages}
+        for t in graph.triples():
+            if t.subject_span is not None:  # provenance: the span is the subject's text in its passage
+                assert texts[t.passage_id][slice(*t.subject_span)].lower() == t.subject.lower()
+
+
+def test_rebuild_is_free_and_a_lost_graph_comes_back_from_the_cache(built, config):
+    _, _, index, _ = built
+    with GraphStore.open(index) as graph:
+        version = graph.version()
+    again = build_graph(index, config, progress=False)
+    assert (again.extracted, again.generated, again.unchanged, again.version) == (0, 0, len(FILES), version)
+    before = graph_state(index)
+    (index / GRAPH_FILE).unlink()
+    rebuilt = build_graph(index, config, progress=False)
+    assert rebuilt.extracted == len(FILES) and rebuilt.generated == 0  # every answer came from the cache
+    assert graph_state(index) == before
+
+
+def test_show_and_errors_are_one_line(built):
+    _, _, index, _ = built
+    with GraphStore.open(index) as graph:
+        name = graph.entity_names()[graph.triples()[0].subject_key][0]
+    result = ragtune("graph", "show", name, "--index", index, "--json")
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout)
+    assert view["edges"] and all(e["passage_id"].startswith("docs/") for e in view["edges"])
+    assert any(name in e["snippet"] for e in view["edges"])
+    result = ragtune("graph", "show", name + "x", "--index", index)
+    assert result.returncode == 1 and f"close matches: {name}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = ragtune("graph", "build", "--index", "postgresql://localhost:1/db")
+    assert result.returncode == 1 and "graph: not supported for postgresql indexes yet" in result.stderr
+
+
+def test_read_adds_replaces_and_deletes_in_the_graph(built, config):
+    root, docs, index, _ = built
+    # replace one file, add another: only those two passages are extracted, the rest is kept as it was
+    (docs / "eiffel.txt").write_text("The Louvre is located in Paris.\n", encoding="utf-8")
+    (docs / "turing.txt").write_text("Alan Turing was born in London.\n", encoding="utf-8")
+    hashes_before, triples_before = graph_state(index)
+    result = ragtune("read", docs, "--index", index)
+    assert result.returncode == 0, result.stderr
+    assert "graph: 4 passages" in result.stdout and "extracted 2," in result.stdout and "removed 0;" in result.stdout
+    hashes, triples = graph_state(index)
+    assert triples == expected_triples(index, config)
+    assert "Eiffel Tower" not in json.dumps(triples) and "docs/turing.txt" in {json.loads(k)[1] for k in hashes}
+    unchanged = {k: v for k, v in hashes_before.items() if "eiffel" not in k}
+    assert unchanged.items() <= hashes.items()
+    assert {k: v for k, v in triples.items() if "curie" in k} == {k: v for k, v in triples_before.items()
+                                                                   if "curie" in k}
+
+    # read --delete: the file's passages and triples leave the graph, nothing is generated
+    result = ragtune("read", "--delete", docs / "curie.txt", "--index", index)
+    assert result.returncode == 0, result.stderr
+    assert "graph: 3 passages" in result.stdout and "extracted 0, 0 generated; removed 1;" in result.stdout
+    hashes, triples = graph_state(index)
+    assert not any("curie" in k for k in hashes) and not any("curie" in k for k in triples)
+    with GraphStore.open(index) as graph:
+        assert not any("curie" in key for key in graph.entity_names())
+
+    # with graph.update_on_read off, read leaves the graph alone and `graph build` catches up
+    (root / "off.yaml").write_text("graph:\n  update_on_read: false\n")
+    (docs / "turing.txt").unlink()
+    result = ragtune("read", "--delete", docs / "turing.txt", "--index", index, "--config", root / "off.yaml")
+    assert result.returncode == 0 and "graph:" not in result.stdout
+    assert any("turing" in k for k in graph_state(index)[0])
+    result = ragtune("graph", "build", "--index", index)
+    assert result.returncode == 0 and "graph: 2 passages" in result.stdout and "removed 1;" in result.stdout
+
+
+def test_no_graph_yet_says_how_to_build_one(tmp_path):
+    result = ragtune("graph", "show", "x", "--index", tmp_path)
+    assert result.returncode == 1 and "ragtune graph build --index" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = ragtune("graph", "build", "--index", tmp_path / "none")
+    assert result.returncode == 1 and "no index here; run `ragtune read" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "none").exists()
+
+
+def test_limit_covers_the_first_passages_and_is_kept(built, config, tmp_path, embedder):
+    _, docs, _, _ = built
+    pipeline = Pipeline(tmp_path / "index", config, embedder=embedder, progress=False)
+    pipeline.read([docs])
+    first = build_graph(tmp_path / "index", config, limit=1, progress=False)
+    assert (first.passages, first.extracted) == (1, 1)
+    again = build_graph(tmp_path / "index", config, progress=False)  # the recorded limit holds
+    assert (again.passages, again.extracted) == (1, 0)
+    wider = build_graph(tmp_path / "index", config, limit=2, progress=False)
+    assert (wider.passages, wider.extracted, wider.unchanged) == (2, 1, 1)
