@@ -16,6 +16,7 @@ from ragtune.ask.graph_retrieval import NameMatcher, personalized_pagerank, titl
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.eval.runner import evaluate
+from ragtune.graph.build import extraction_for
 from ragtune.graph.store import GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
 from ragtune.pipeline import Pipeline
@@ -77,7 +78,9 @@ def test_triples_in_the_graph_store_find_the_bridges(bridge_index, tmp_path):
         pipeline_with(bridge_index, **no_titles).retrieve(questions[0].text)
     passages = {p.id: p for p in hybrid.store.passages}
     added = [(GraphPassage.of(passages[pid]), triples, passages[pid].text) for pid, triples in TRIPLES.items()]
-    GraphStore.write(index, removed=[], added=added, settings={})
+    # the settings a build records, so a later `read` would update this graph rather than re-extract it all
+    settings = extraction_for(hybrid.config, None, None, None).settings()
+    GraphStore.write(index, removed=[], added=added, settings=settings)
     try:
         graph = pipeline_with(bridge_index, **no_titles)
         found = [[r.id for r in graph.retrieve(q.text, 2)] for q in questions]
@@ -90,7 +93,8 @@ def test_triples_in_the_graph_store_find_the_bridges(bridge_index, tmp_path):
         ranked = [matrix.passage_ids[i] for i in np.argsort(-scores)[:2]]
         assert ranked == ["I'll Keep the Lovelight Burning", "Patti Page"]
     finally:
-        (index / "graph.sqlite").unlink()
+        for leftover in index.glob("graph.sqlite*"):  # the graph and its WAL files: the index as it was
+            leftover.unlink()
 
 
 def test_names_match_whole_and_longest_only():
