@@ -1,6 +1,7 @@
 """Multi-hop retrieval: hybrid alone vs hybrid + the graph walk (`retrieval.graph`), in one run per set.
 
-Usage: python -m bench.multihop [hotpotqa|musique ...] [--answers] [--build-graph] [--latency-n N] [--limit N]
+Usage: python -m bench.multihop [hotpotqa|musique ...] [--answers] [--build-graph] [--reranker auto|none]
+       [--latency-n N] [--limit N]
 
 - hotpotqa: HotpotQA dev distractor, 98 questions, all their paragraphs pooled into one corpus (980 passages)
 - musique: the MuSiQue train sample (KAG's), 100 questions over its 1,890 paragraphs
@@ -108,7 +109,8 @@ def share_hybrid_rankings(hybrid, graph) -> None:
     graph.hybrid = hybrid
 
 
-def run_set(name: str, answers: bool, latency_n: int, limit: int | None, build_graph: bool = False) -> None:
+def run_set(name: str, answers: bool, latency_n: int, limit: int | None, build_graph: bool = False,
+            reranker: str | None = None) -> None:
     data, folder = SETS[name]
     index = WORK / folder
     start = time.perf_counter()
@@ -121,7 +123,8 @@ def run_set(name: str, answers: bool, latency_n: int, limit: int | None, build_g
         print(build(index, Config(), progress=True).line(), file=sys.stderr)
     with GraphStore.open(index) or _NoGraph() as graph:
         counts = graph.counts()
-    pipelines = {row: Pipeline(index, Config.load(**overrides), progress=False) for row, overrides in ROWS.items()}
+    pipelines = {row: Pipeline(index, Config.load(**{"retrieval.reranker": reranker, **overrides}), progress=False)
+                 for row, overrides in ROWS.items()}
     start = time.perf_counter()
     pipelines["graph"].retriever.graph()
     graph_build_s = round(time.perf_counter() - start, 2)
@@ -144,15 +147,18 @@ def run_set(name: str, answers: bool, latency_n: int, limit: int | None, build_g
     if answers:
         gains["f1_points"] = round(graph["answer"]["f1"] - hybrid["answer"]["f1"], 2)
     source = "triples + titles" if counts["triples"] else "titles alone (no `ragtune graph build` on this index)"
+    reranked = pipelines["hybrid"].config.retrieval.reranker
     record(
-        f"multi-hop retrieval: {name} ({len(questions)} questions, {report.passages_total} passages)",
+        f"multi-hop retrieval: {name} ({len(questions)} questions, {report.passages_total} passages, reranker "
+        f"{reranked})",
         {"bench": "multihop", "set": name, "data": str(data.relative_to(SHARED)), "n": len(questions),
-         "passages": report.passages_total, "read_s": read_s, "graph_source": source, "graph": counts,
+         "passages": report.passages_total, "reranker": reranked, "read_s": read_s, "graph_source": source, "graph": counts,
          "graph_matrix_build_s": graph_build_s, "walk_per_question": walk,
          "latency_questions": min(latency_n, len(questions)),
          "rows": rows, "graph_vs_hybrid": gains},
         notes="recall@k counts a question only when all its supporting paragraphs are in the top k. Both rows use "
-        "the default config (hybrid + the English cross-encoder reranker); `graph` adds retrieval.graph with its "
+        "the default config but for `reranker` (auto: hybrid + the English cross-encoder; none: the fused dense + "
+        "BM25 order); `graph` adds retrieval.graph with its "
         "defaults (tuned on the HotpotQA train sample, not on these questions). Latency: one question at a time, "
         "rows alternating, on a busy shared 2-core machine (other sessions' jobs ran throughout).",
     )
@@ -177,6 +183,8 @@ def main() -> None:
     parser.add_argument("--answers", action="store_true", help="also generate answers (EM/F1; minutes per set)")
     parser.add_argument("--latency-n", type=int, default=20, help="questions timed one at a time per row")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--reranker", default=None, help="retrieval.reranker of both rows (default: the config's, "
+                        "auto: the English cross-encoder; none: the fused order, no model after the embedder)")
     parser.add_argument("--build-graph", action="store_true", help="extract triples first (`ragtune graph build`: "
                         "about an hour per set on 2 busy cores; cached in the index)")
     args = parser.parse_args()
@@ -185,7 +193,7 @@ def main() -> None:
         parser.error(f"unknown set {unknown[0]!r}; known: {', '.join(SETS)}")
     WORK.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
-        run_set(name, args.answers, args.latency_n, args.limit, args.build_graph)
+        run_set(name, args.answers, args.latency_n, args.limit, args.build_graph, args.reranker)
 
 
 if __name__ == "__main__":
