@@ -152,7 +152,8 @@ def run_set(name: str, answers: bool, latency_n: int, limit: int | None, build_g
         f"multi-hop retrieval: {name} ({len(questions)} questions, {report.passages_total} passages, reranker "
         f"{reranked})",
         {"bench": "multihop", "set": name, "data": str(data.relative_to(SHARED)), "n": len(questions),
-         "passages": report.passages_total, "reranker": reranked, "read_s": read_s, "graph_source": source, "graph": counts,
+         "passages": report.passages_total, "reranker": reranked, "read_s": read_s, "graph_source": source,
+         "graph": counts,
          "graph_matrix_build_s": graph_build_s, "walk_per_question": walk,
          "latency_questions": min(latency_n, len(questions)),
          "rows": rows, "graph_vs_hybrid": gains},
