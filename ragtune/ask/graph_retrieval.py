@@ -2,16 +2,16 @@
 
 A question whose answer needs two passages often names only the first: the second (the "bridge") shares an
 entity with it, not words with the question. As in HippoRAG, the graph is bipartite, entities and passages, an
-edge where an entity occurs in a passage (a triple's subject or object there: K1's GraphStore). A personalised
+edge where an entity occurs in a passage (a triple's subject or object there: graph/store.py). A personalised
 PageRank walks it from seeds: the entities the question names (matched by `entity_key` on their names and
 aliases, weighted by specificity, 1 / their passage count) and the hybrid ranking's top passages (1 / rank). The
 walk's passage ranking is fused with the hybrid one by weighted reciprocal rank fusion.
 
-With `retrieval.graph_title_links`, each passage also links to the entity its title names, and to the entity of
-every other passage title its text mentions: in Wikipedia-like corpora (HotpotQA, MuSiQue) titles are entity
-names and a bridge passage is the one titled by an entity the first passage mentions. These links come from the
-index's own titles and texts, so they cost no extraction; the matrix is built once per graph version and index
-state and cached (scipy sparse: BENCHMARKS.md, "Multi-hop retrieval", has the timings).
+With `retrieval.graph_title_links`, each passage also links to the entity its title names, and, one way as a
+hyperlink does, to the entity of every other passage title its text mentions: in Wikipedia-like corpora (HotpotQA,
+MuSiQue) titles are entity names and a bridge passage is the one titled by an entity the first passage mentions.
+These links come from the index's own titles and texts, so they cost no extraction; the matrix is built once per
+graph version and index state and cached (scipy sparse: BENCHMARKS.md, "Multi-hop retrieval", has the timings).
 
 Only graph/store.py and graph/normalize.py are imported from the graph package: they depend on nothing above the
 index layer (graph/build.py, which runs the generator, is not imported here).

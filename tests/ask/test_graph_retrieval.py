@@ -1,6 +1,6 @@
 """Graph retrieval finds the bridge passage of a two-hop question that hybrid retrieval misses: real HotpotQA dev
-paragraphs (two questions' 20, pooled), the real embedder, and a real graph (K1's GraphStore, written through its
-own API) or the passages' title links alone."""
+paragraphs (two questions' 20, pooled), the real embedder, and a real graph (graph/store.py's GraphStore,
+written through its own API) or the passages' title links alone."""
 
 from __future__ import annotations
 
