@@ -106,3 +106,13 @@ def test_bad_multihop_files_are_one_line_naming_the_file(tmp_path):
                 load(path)
             text = str(info.value)
             assert message in text and "\n" not in text and text.startswith(str(path)), name
+
+
+def test_unanswerable_musique_questions_are_left_out_but_their_paragraphs_indexed(tmp_path):
+    records = json.loads(MUSIQUE_TRAIN.read_text(encoding="utf-8"))[:2]
+    records[0] = {**records[0], "answerable": False, "paragraphs": [
+        {**p, "title": f"only-here {p['title']}"} for p in records[0]["paragraphs"]]}
+    path = tmp_path / "two.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert [q.id for q in load_questions(path)] == [records[1]["id"]]
+    assert sum(d.id.startswith("only-here ") for d in documents(path)) == 20
