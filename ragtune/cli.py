@@ -27,6 +27,8 @@ PROGRESS = True
 IndexOpt = Annotated[str, typer.Option(
     "--index", help="Index folder, or a postgresql://user@host:port/db[?schema=NAME] URL (an index in PostgreSQL).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config overriding the defaults.")]
+GraphOpt = Annotated[bool, typer.Option("--graph", help="Multi-hop: also walk the index's knowledge graph from "
+                                        "the question's entities (retrieval.graph).")]
 AnswerModeOpt = Annotated[str | None, typer.Option(
     "--answer-mode", help="generative (free, cited), extractive (a verbatim span of a passage, cited), or reader "
     "(a trained span reader's best span over the passages; with a reader --adapter). Default: the config's.")]
@@ -131,6 +133,7 @@ def ask(
     top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve.")] = None,
     adapter: Annotated[list[Path] | None, typer.Option("--adapter", help=ADAPTER_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    graph: GraphOpt = False,
     answer_mode: AnswerModeOpt = None,
     backend: BackendOpt = None,
     config: ConfigOpt = None,
@@ -139,7 +142,7 @@ def ask(
     from ragtune.pipeline import Pipeline
 
     cfg = Config.load(config, **{"retrieval.top_k": top_k, "generator.answer_mode": answer_mode,
-                                 "generator.backend": backend})
+                                 "generator.backend": backend, "retrieval.graph": graph or None})
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     _ = pipeline.store  # fail fast on a missing index, before loading models
     if as_json:
@@ -189,7 +192,8 @@ def print_sources(answer) -> None:
 
 @app.command("eval")
 def eval_(
-    data: Annotated[Path, typer.Argument(help="SQuAD-format json, or a BEIR folder (corpus/queries/qrels); with "
+    data: Annotated[Path, typer.Argument(help="SQuAD-format json, a BEIR folder (corpus/queries/qrels), or HotpotQA "
+                                         "or MuSiQue (json or jsonl: all supporting paragraphs must be found); with "
                                          "--task summarize, (document, summary) pairs (jsonl or tsv).")],
     index: Annotated[Path | None, typer.Option("--index", help="Index folder (not with --task summarize).")] = None,
     task: TaskOpt = "qa",
@@ -209,12 +213,13 @@ def eval_(
     metric_lang: Annotated[str | None, typer.Option("--metric-lang", help="auto (each question's language picks "
                                                     "CMRC or SQuAD scoring), zh or en for every question.")
                            ] = None,
+    graph: GraphOpt = False,
     answer_mode: AnswerModeOpt = None,
     backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Score retrieval, answers and grounding on a SQuAD or BEIR dataset; or summaries (ROUGE, faithfulness); or
-    extracted triples (precision, recall, F1)."""
+    """Score retrieval, answers and grounding on a SQuAD, BEIR, HotpotQA or MuSiQue dataset; or summaries (ROUGE,
+    faithfulness); or extracted triples (precision, recall, F1)."""
     from ragtune.train.tasks import generator_task
 
     spec = generator_task(task, index)
@@ -231,7 +236,8 @@ def eval_(
     from ragtune.read.questions import load_questions
 
     cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang,
-                                 "generator.answer_mode": answer_mode, "generator.backend": backend})
+                                 "generator.answer_mode": answer_mode, "generator.backend": backend,
+                                 "retrieval.graph": graph or None})
     questions = load_questions(data, split)[:limit]
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:

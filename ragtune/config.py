@@ -124,6 +124,27 @@ class RetrievalConfig(_Section):
     reranker_zh: str | None = None
     rerank_candidates: int = Field(20, gt=0)
     generator_rerank: GeneratorRerankConfig = GeneratorRerankConfig()
+    #: multi-hop retrieval over the index's knowledge graph (`ragtune graph build`; ask/eval --graph): the
+    #: question's entities and the top hybrid passages seed a personalised PageRank over the entity–passage graph,
+    #: whose ranking is fused with the hybrid one (ask/graph_retrieval.py; BENCHMARKS.md, "Multi-hop retrieval")
+    graph: bool = False
+    #: PageRank's probability of following an edge rather than jumping back to a seed (HippoRAG uses 0.5)
+    graph_damping: float = Field(0.5, gt=0, lt=1)
+    graph_iterations: int = Field(30, gt=0)
+    #: entities named in the question that seed the walk, most specific (fewest passages) first
+    graph_seed_entities: int = Field(10, ge=0)
+    #: the hybrid ranking's top passages also seed the walk (weighted 1/rank), so the graph expands around what
+    #: retrieval found even when no entity of the question is in the graph. Tuned on the HotpotQA *train* sample
+    #: (all-supporting recall@5: 5 seeds 0.73, 1 seed 0.94, none 0.89; hybrid alone 0.67)
+    graph_seed_passages: int = Field(1, ge=0)
+    #: share of the seed weight on those passages when the question also names entities (the rest on entities)
+    graph_passage_seed_share: float = Field(0.5, ge=0, le=1)
+    #: a passage links to the entity its title names, and to every entity whose title-name its text mentions
+    #: (Wikipedia-like corpora: a bridge passage is the one titled by an entity another passage mentions)
+    graph_title_links: bool = True
+    #: passages of the graph's ranking that enter the fusion, and its weight in the weighted RRF (hybrid: 1)
+    graph_candidates: int = Field(20, gt=0)
+    graph_weight: float = Field(1.0, ge=0)
 
 
 class GeneratorConfig(_Section):

@@ -20,6 +20,7 @@ from ragtune.adapters import (
     split_adapters,
 )
 from ragtune.ask import followup
+from ragtune.ask.graph_retrieval import GraphRetriever, graph_retriever
 from ragtune.ask.question import check_question
 from ragtune.ask.rerankers import Reranker, create_rerankers
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
@@ -193,14 +194,16 @@ class Pipeline:
         return rerankers
 
     @_part
-    def retriever(self) -> HybridRetriever:
+    def retriever(self) -> HybridRetriever | GraphRetriever:
         """What `ask` retrieves with: the adapted query embedder, fitted fusion weight, and rerankers."""
         _ = self.rerankers  # first: they check the adapters, which must fail before an index is loaded
         return self.retriever_over(self.store)
 
-    def retriever_over(self, store: IndexBackend) -> HybridRetriever:
-        """The retriever `ask` uses, over `store` (another snapshot of this index): the same models."""
-        return HybridRetriever(store, self.query_embedder, self.retrieval_config, self.rerankers)
+    def retriever_over(self, store: IndexBackend) -> HybridRetriever | GraphRetriever:
+        """The retriever `ask` uses, over `store` (another snapshot of this index): the same models; with
+        `retrieval.graph`, fused with a walk over the index's knowledge graph (ask/graph_retrieval.py)."""
+        hybrid = HybridRetriever(store, self.query_embedder, self.retrieval_config, self.rerankers)
+        return graph_retriever(hybrid, self.index_dir) if self.config.retrieval.graph else hybrid
 
     @_part
     def base_retriever(self) -> HybridRetriever:

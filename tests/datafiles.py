@@ -17,3 +17,18 @@ def squad_slice(source: Path, target: Path, articles: int) -> Path:
     data["data"] = data["data"][:articles]
     target.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return target
+
+MULTIHOP = SHARED / "multihop"
+HOTPOTQA_DEV = MULTIHOP / "hotpotqa-dev-distractor-98.jsonl"
+HOTPOTQA_TRAIN = MULTIHOP / "kag-train" / "hotpotqa_qa_train.json"
+HOTPOTQA_TRAIN_CORPUS = MULTIHOP / "kag-train" / "hotpotqa_train_corpus.json"
+MUSIQUE_TRAIN = MULTIHOP / "kag-train" / "musique_qa_train.json"
+MUSIQUE_TRAIN_CORPUS = MULTIHOP / "kag-train" / "musique_train_corpus.json"
+
+
+def jsonl_head(source: Path, target: Path, lines: int) -> Path:
+    """The first `lines` lines of a json-lines file, as a new file."""
+    with source.open(encoding="utf-8") as file:
+        head = [next(file) for _ in range(lines)]
+    target.write_text("".join(head), encoding="utf-8")
+    return target

@@ -143,3 +143,25 @@ def test_eval_prints_metrics_before_a_report_that_cannot_be_written(cli_index, t
                      "--report", tmp_path / "report")
     assert result.returncode == 1 and "cannot write the report" in result.stderr and "Traceback" not in result.stderr
     assert json.loads(result.stdout)["retrieval"]["recall@20"] > 0.5
+
+
+def test_eval_multihop_file_with_and_without_graph(tmp_path):
+    """HotpotQA as it is: read indexes its paragraphs by title, eval scores all-supporting recall (with recall@2),
+    and --graph finds both paragraphs of two bridge questions (an index without a graph walks its title links)."""
+    from datafiles import HOTPOTQA_DEV
+
+    lines = HOTPOTQA_DEV.read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "bridges.jsonl"
+    data.write_text(lines[20] + "\n" + lines[30] + "\n", encoding="utf-8")
+    index = tmp_path / "index"
+    assert ragtune("read", data, "--index", index).returncode == 0
+    runs = {}
+    for flags in ((), ("--graph",)):
+        result = ragtune("eval", data, "--index", index, "--retrieval-only", "--json", *flags)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        runs[flags] = json.loads(result.stdout)
+    plain, graph = runs[()], runs[("--graph",)]
+    assert list(plain["retrieval"]) == ["recall@1", "recall@2", "recall@5", "recall@20", "mrr@10", "ndcg@10"]
+    assert plain["gold_in_index"] == 1.0 and plain["n"] == 2
+    assert graph["retrieval"]["recall@5"] == 1.0 > plain["retrieval"]["recall@5"]
+    assert graph["retrieval"]["recall@1"] == 0.0  # two gold paragraphs never fit in one

@@ -131,7 +131,8 @@ def recall_curve(records: list[QuestionRecord], depth: int = RETRIEVE_DEPTH) -> 
     """Mean recall@k for k = 1..depth."""
     if not records:
         return [0.0] * depth
-    return [sum(recall_at_k(r.retrieved, r.qrels, k) for r in records) / len(records) for k in range(1, depth + 1)]
+    return [sum(recall_at_k(r.retrieved, r.qrels, k, r.all_required) for r in records) / len(records)
+            for k in range(1, depth + 1)]
 
 
 # ---- plots (matplotlib's Agg canvas: no display, no global backend switch) -------------------

@@ -33,6 +33,7 @@ class QuestionRecord:
     question: str
     references: list[str]
     qrels: dict[str, int]
+    all_required: bool = False  # multi-hop: found only when every relevant passage is retrieved
     retrieved: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # ids of the passages the generator saw, [n] order
     hit: bool | None = None  # a relevant passage among the top-k (None: closed book)
@@ -76,7 +77,7 @@ def evaluate(pipeline: Pipeline, questions: list[Question], retrieval_only: bool
     generate = not retrieval_only and has_answers
     questions, skipped = askable(questions, pipeline.config.retrieval.max_question_chars, data)
     k = k or pipeline.config.retrieval.top_k
-    records = [QuestionRecord(q.id, q.text, list(q.answers), dict(q.qrels)) for q in questions]
+    records = [QuestionRecord(q.id, q.text, list(q.answers), dict(q.qrels), q.all_required) for q in questions]
 
     source_texts: list[list[str]] = [[] for _ in records]  # what each answer could cite, in [n] order
     if closed_book:
@@ -85,7 +86,7 @@ def evaluate(pipeline: Pipeline, questions: list[Question], retrieval_only: bool
         retrieved = pipeline.retrieve_many([r.question for r in records], max(RETRIEVE_DEPTH, k), progress=progress)
         for record, ranked in zip(records, retrieved, strict=True):
             record.retrieved = dedupe([p.id for p in ranked])
-            record.hit = recall_at_k(record.retrieved, record.qrels, k) > 0
+            record.hit = recall_at_k(record.retrieved, record.qrels, k, record.all_required) > 0
         if generate:
             source_texts = _ask(pipeline, records, retrieved, k, progress)
     if generate:
@@ -95,7 +96,8 @@ def evaluate(pipeline: Pipeline, questions: list[Question], retrieval_only: bool
     if skipped:
         metrics["skipped_questions"] = skipped
     if not closed_book:
-        scores = score_retrieval([r.retrieved for r in records], [r.qrels for r in records])
+        scores = score_retrieval([r.retrieved for r in records], [r.qrels for r in records],
+                                 [r.all_required for r in records])
         metrics["retrieval"] = {name: round(value, 4) for name, value in scores.items()}
     if generate:
         answered = [r for r in records if r.references]

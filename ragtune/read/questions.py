@@ -1,4 +1,5 @@
-"""Questions, from every format ragtune takes them in: SQuAD-format json, jsonl and BEIR folders.
+"""Questions, from every format ragtune takes them in: SQuAD-format json, jsonl, BEIR folders, and the multi-hop
+sets (HotpotQA, MuSiQue: read/multihop.py, recognised by their content).
 
 One `Question` and one loader serve eval, every trainer, negative mining and synth (whose jsonl output loads
 back here), so "what a question is" and "which passage answers it" are decided in one place.
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ragtune.errors import LoadError
 from ragtune.read.encoding import iter_jsonl, read_text_file
-from ragtune.read.squad import expect, json_type, paragraph_id, parse_squad
+from ragtune.read.squad import expect, json_type, paragraph_id, parse_squad, read_json
 
 
 @dataclass(frozen=True, eq=True)
@@ -24,6 +25,8 @@ class Question:
     text: str
     answers: tuple[str, ...] = ()
     qrels: Mapping[str, int] = field(default_factory=dict)
+    #: found at k only when every positive passage is in the top k (multi-hop sets: all supporting paragraphs)
+    all_required: bool = False
 
     __hash__ = None  # qrels is a dict: questions are values, not keys
 
@@ -40,8 +43,9 @@ class Question:
 
 
 def load_questions(path: str | Path, split: str | None = None, *, answered: bool = False) -> list[Question]:
-    """Questions from SQuAD json, jsonl ({"question", "answer" or "answers"[, "id", "passage_id"]}) or a BEIR
-    folder (queries.jsonl + qrels/<split>.tsv; `split` defaults to test, else train).
+    """Questions from SQuAD json, jsonl ({"question", "answer" or "answers"[, "id", "passage_id"]}), a BEIR
+    folder (queries.jsonl + qrels/<split>.tsv; `split` defaults to test, else train), or HotpotQA / MuSiQue
+    (json or json lines; their supporting paragraphs are the gold passages, all of them required).
 
     `answered` keeps only questions with a reference answer (what training needs). Raises LoadError, naming
     the file and the problem, for anything malformed or empty.
@@ -51,13 +55,8 @@ def load_questions(path: str | Path, split: str | None = None, *, answered: bool
         questions = _load_beir(path, split)
     elif not path.exists():
         raise LoadError(path, "no such file or directory")
-    elif path.suffix.lower() == ".jsonl":
-        questions = _load_jsonl(path)
     else:
-        try:
-            questions = _load_squad(path)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise LoadError(path, f"malformed SQuAD question entry ({type(exc).__name__}: {exc})") from None
+        questions = _load_file(path)
     if answered:
         questions = [q for q in questions if q.answers]
         if not questions:
@@ -67,10 +66,31 @@ def load_questions(path: str | Path, split: str | None = None, *, answered: bool
     return questions
 
 
-def _load_squad(path: Path) -> list[Question]:
+def _load_file(path: Path) -> list[Question]:
+    """A json or jsonl file's questions: a multi-hop set when its content is one, else SQuAD or ragtune's jsonl."""
+    from ragtune.read import multihop  # it builds Questions: imported here, not at the top, to avoid a cycle
+
+    jsonl = path.suffix.lower() == ".jsonl"
+    lines = list(iter_jsonl(path)) if jsonl else []
+    raw = [record for _, record in lines] if jsonl else read_json(path)
+    kind = multihop.multihop_kind(raw)
+    if kind is not None:
+        parsed = multihop.parse_multihop(path, raw, kind)
+        if not parsed.questions and kind in (multihop.HOTPOTQA_CORPUS, multihop.TITLED_CORPUS):
+            raise LoadError(path, f"a {kind} (passages only): questions come from its question file")
+        return parsed.questions
+    if jsonl:
+        return _load_jsonl(path, lines)
+    try:
+        return _load_squad(path, raw)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise LoadError(path, f"malformed SQuAD question entry ({type(exc).__name__}: {exc})") from None
+
+
+def _load_squad(path: Path, raw: object = None) -> list[Question]:
     """Every question with all its reference answers; its paragraph is its one relevant passage."""
     questions = []
-    for a, article in enumerate(parse_squad(path)):
+    for a, article in enumerate(parse_squad(path, raw=raw)):
         for p, para in enumerate(article["paragraphs"]):
             pid = paragraph_id(path.stem, a, p, para)
             qas = para.get("qas") or []
@@ -90,9 +110,9 @@ def _load_squad(path: Path) -> list[Question]:
     return questions
 
 
-def _load_jsonl(path: Path) -> list[Question]:
+def _load_jsonl(path: Path, lines: list[tuple[int, dict]]) -> list[Question]:
     questions = []
-    for number, record in iter_jsonl(path):
+    for number, record in lines:
         text = record.get("question")
         answer = record.get("answer", record.get("answers"))
         answers = [answer] if isinstance(answer, str) else answer

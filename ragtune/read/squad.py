@@ -40,7 +40,8 @@ def paragraph_id(stem: str, article: int, paragraph: int, record: dict) -> str:
     return str(own) if own not in (None, "") else f"{stem}-{article}-{paragraph}"
 
 
-def parse_squad(path: Path, max_depth: int | None = None) -> list[dict]:
+def read_json(path: Path, max_depth: int | None = None) -> object:
+    """A JSON file parsed (UTF-8, BOM allowed), within `max_depth` levels of nesting when given."""
     try:
         raw = json.loads(read_regular(path).decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -49,6 +50,13 @@ def parse_squad(path: Path, max_depth: int | None = None) -> list[dict]:
         raise (depth_error(path, max_depth) if max_depth else LoadError(path, "JSON nested too deeply")) from None
     if max_depth is not None and json_too_deep(raw, max_depth):
         raise depth_error(path, max_depth)
+    return raw
+
+
+def parse_squad(path: Path, max_depth: int | None = None, raw: object = None) -> list[dict]:
+    """The articles of a SQuAD-format file (`raw`: its JSON when the caller parsed it already)."""
+    if raw is None:
+        raw = read_json(path, max_depth)
     data = raw.get("data") if isinstance(raw, dict) else None
     if not isinstance(data, list):
         raise LoadError(path, _SHAPE)
@@ -66,10 +74,10 @@ def parse_squad(path: Path, max_depth: int | None = None) -> list[dict]:
     return data
 
 
-def load_squad_documents(path: Path, max_depth: int | None = None) -> list[Document]:
+def load_squad_documents(path: Path, max_depth: int | None = None, raw: object = None) -> list[Document]:
     """Every paragraph as a document, titled by its article; `max_depth` bounds the JSON nesting."""
     docs = []
-    for a, article in enumerate(parse_squad(path, max_depth)):
+    for a, article in enumerate(parse_squad(path, max_depth, raw)):
         for p, para in enumerate(article["paragraphs"]):
             expect(para.get("context"), str, path, f"article {a} paragraph {p}", "context")
             if para["context"].strip():

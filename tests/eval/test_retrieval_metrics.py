@@ -66,3 +66,27 @@ def test_score_retrieval_means() -> None:
         "mrr@10": pytest.approx((1 / 3 + 1) / 2),
         "ndcg@10": pytest.approx((ndcg1 + ndcg2) / 2),
     }
+
+
+def test_all_required_recall_counts_a_question_only_when_every_gold_passage_is_in() -> None:
+    qrels = {"bridge": 1, "answer": 1}
+    ranking = ["answer", "noise", "bridge", "other"]
+    assert recall_at_k(ranking, qrels, 2) == pytest.approx(0.5)  # the SQuAD/BEIR definition: a share
+    assert recall_at_k(ranking, qrels, 2, all_required=True) == 0.0
+    assert recall_at_k(ranking, qrels, 3, all_required=True) == 1.0
+    assert recall_at_k(["answer", "answer", "bridge"], qrels, 2, all_required=True) == 1.0  # chunks count once
+
+
+def test_score_retrieval_adds_recall_at_2_only_for_multihop_sets() -> None:
+    rankings = [["a", "x", "b"], ["c", "d"]]
+    qrels = [{"a": 1, "b": 1}, {"d": 1}]
+    plain = score_retrieval(rankings, qrels)
+    assert list(plain) == ["recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"]
+    assert plain == score_retrieval(rankings, qrels, [False, False])  # unchanged for SQuAD/BEIR data
+    assert plain["recall@1"] == pytest.approx((0.5 + 0.0) / 2)
+    multihop = score_retrieval(rankings, qrels, [True, True])
+    assert list(multihop) == ["recall@1", "recall@2", "recall@5", "recall@20", "mrr@10", "ndcg@10"]
+    assert multihop["recall@1"] == 0.0
+    assert multihop["recall@2"] == pytest.approx(0.5)  # only the second question has all of its one gold
+    assert multihop["recall@5"] == pytest.approx(1.0)
+    assert multihop["mrr@10"] == plain["mrr@10"] and multihop["ndcg@10"] == plain["ndcg@10"]

@@ -1,4 +1,5 @@
-"""Loaders for files that carry their own document ids: SQuAD json, jsonl, BEIR corpus.jsonl."""
+"""Loaders for files that carry their own document ids: SQuAD json, jsonl, BEIR corpus.jsonl, and the multi-hop
+sets (HotpotQA, MuSiQue and their corpora, recognised by content: read/multihop.py) in either."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ from ragtune.errors import LoadError
 from ragtune.read.document import Document
 from ragtune.read.encoding import iter_jsonl
 from ragtune.read.loaders.base import Loader
-from ragtune.read.squad import json_type, load_squad_documents
+from ragtune.read.multihop import multihop_kind, parse_multihop
+from ragtune.read.squad import json_type, load_squad_documents, read_json
 
 
 class SquadLoader(Loader):
-    """Each paragraph becomes a document whose id gold labels can refer to."""
+    """Each paragraph becomes a document whose id gold labels can refer to (a multi-hop set's: its title)."""
 
     extensions = (".json",)
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
-        return load_squad_documents(path, max_depth=self.limits.max_depth)
+        raw = read_json(path, self.limits.max_depth)
+        kind = multihop_kind(raw)
+        if kind is not None:
+            return parse_multihop(path, raw, kind).documents
+        return load_squad_documents(path, raw=raw)
 
 
 class JsonlLoader(Loader):
@@ -26,8 +32,13 @@ class JsonlLoader(Loader):
     extensions = (".jsonl",)
 
     def load(self, path: Path, doc_id: str) -> list[Document]:
+        lines = list(iter_jsonl(path, max_depth=self.limits.max_depth))
+        records = [record for _, record in lines]
+        kind = multihop_kind(records)
+        if kind is not None:
+            return parse_multihop(path, records, kind).documents
         docs = []
-        for number, record in iter_jsonl(path, max_depth=self.limits.max_depth):
+        for number, record in lines:
             text = record.get("text", record.get("contents"))
             rid = record.get("id", record.get("_id"))
             title = record.get("title")
