@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from bench.common import record
-from ragtune.graph.store import GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
+from ragtune.index.graph.store import GraphPassage, GraphStore
 
 PREDICATES = ["born in", "capital of", "member of", "author of", "located in", "married to", "works for"]
 
@@ -73,7 +73,7 @@ def bench_kuzu(rows, probes, folder: Path, kuzu_path: str) -> dict:
     sys.path.insert(0, kuzu_path)
     import kuzu
 
-    from ragtune.graph.normalize import entity_key
+    from ragtune.index.graph.normalize import entity_key
 
     db = kuzu.Database(str(folder / "kuzu"))
     conn = kuzu.Connection(db)

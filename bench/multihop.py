@@ -24,7 +24,7 @@ import time
 
 from ragtune.config import Config
 from ragtune.eval.runner import evaluate
-from ragtune.graph.store import GraphStore
+from ragtune.index.graph.store import GraphStore
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 

@@ -411,7 +411,7 @@ app.add_typer(graph_app, name="graph")
 
 
 def _open_graph(index: str):
-    from ragtune.graph.store import GraphStore
+    from ragtune.index.graph.store import GraphStore
 
     graph = GraphStore.open(index)
     if graph is None:

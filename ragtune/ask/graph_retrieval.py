@@ -2,7 +2,7 @@
 
 A question whose answer needs two passages often names only the first: the second (the "bridge") shares an
 entity with it, not words with the question. As in HippoRAG, the graph is bipartite, entities and passages, an
-edge where an entity occurs in a passage (a triple's subject or object there: graph/store.py). A personalised
+edge where an entity occurs in a passage (a triple's subject or object there: index/graph/store.py). A personalised
 PageRank walks it from seeds: the entities the question names (matched by `entity_key` on their names and
 aliases, weighted by specificity, 1 / their passage count) and the hybrid ranking's top passages (1 / rank). The
 walk's passage ranking is fused with the hybrid one by weighted reciprocal rank fusion.
@@ -13,8 +13,8 @@ MuSiQue) titles are entity names and a bridge passage is the one titled by an en
 These links come from the index's own titles and texts, so they cost no extraction; the matrix is built once per
 graph version and index state and cached (scipy sparse: BENCHMARKS.md, "Multi-hop retrieval", has the timings).
 
-Only graph/store.py and graph/normalize.py are imported from the graph package: they depend on nothing above the
-index layer (graph/build.py, which runs the generator, is not imported here).
+The graph is read from the index layer (index/graph/: the store and the entity keys); what builds it
+(graph/build.py, which runs the generator) is not imported here.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import scipy.sparse as sp
 from ragtune.ask.retriever import HybridRetriever, RetrievedPassage
 from ragtune.config import RetrievalConfig
 from ragtune.errors import RagtuneError, RagtuneWarning
-from ragtune.graph.normalize import entity_key
-from ragtune.graph.store import GraphStore
 from ragtune.index.backends import IndexBackend
+from ragtune.index.graph.normalize import entity_key
+from ragtune.index.graph.store import GraphStore
 
 #: a token is a CJK character or a run of other non-space characters
 _TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")

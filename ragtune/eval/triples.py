@@ -11,8 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ragtune.graph.normalize import entity_key, predicate_key
 from ragtune.graph.triples import Triple
+from ragtune.index.graph.normalize import entity_key, predicate_key
 from ragtune.read.triples import TripleExample
 
 METRICS = ("precision", "recall", "f1", "precision_norm", "recall_norm", "f1_norm")

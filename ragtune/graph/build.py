@@ -21,9 +21,9 @@ from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.graph.extractor import extract_config, extract_many, prompt_for
 from ragtune.graph.schema import Schema, load_schema
-from ragtune.graph.store import GraphPassage, GraphStore, graph_lock, graph_path
 from ragtune.graph.triples import Triple
 from ragtune.index.backends import index_exists
+from ragtune.index.graph.store import GraphPassage, GraphStore, graph_lock, graph_path
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
 

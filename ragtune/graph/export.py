@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from ragtune.errors import RagtuneError
-from ragtune.graph.store import GraphStore
+from ragtune.index.graph.store import GraphStore
 
 FORMATS = ("jsonl", "graphml")
 

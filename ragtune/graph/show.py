@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ragtune.graph.store import GraphStore, StoredTriple
+from ragtune.index.graph.store import GraphStore, StoredTriple
 
 #: characters of passage text shown around a triple's span
 CONTEXT_CHARS = 60

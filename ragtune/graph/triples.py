@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ragtune.generate.base import Message
-from ragtune.graph.normalize import entity_key
 from ragtune.graph.schema import Schema
+from ragtune.index.graph.normalize import entity_key
+from ragtune.read.triples import Triple
 
 TEXT_FENCE = ("<text>", "</text>")
 _TEXT_TAG = re.compile(r"<\s*/?\s*text\s*>", re.IGNORECASE)
@@ -36,15 +36,6 @@ _RULES = {
 _SCHEMA_RULES = {"en": "Use only these predicates: ", "zh": "谓语只能用以下这些："}
 _LIST_SEPARATOR = {"en": ", ", "zh": "、"}
 _TASK = {"en": "Extract the triples of this text.", "zh": "抽取这段文本中的三元组。"}
-
-
-@dataclass(frozen=True)
-class Triple:
-    subject: str
-    predicate: str
-    object: str
-    subject_type: str = ""
-    object_type: str = ""
 
 
 def extraction_messages(text: str, lang: str, schema: Schema | None = None) -> list[Message]:

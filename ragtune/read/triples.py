@@ -15,8 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragtune.errors import LoadError
-from ragtune.graph.triples import Triple
 from ragtune.read.encoding import iter_jsonl
+
+
+@dataclass(frozen=True)
+class Triple:
+    """A (subject, predicate, object) fact as extracted (graph/triples.py parses them), with the entity types a
+    schema gives its predicate."""
+
+    subject: str
+    predicate: str
+    object: str
+    subject_type: str = ""
+    object_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,7 @@ def graph_view(service, entity: str | None, hops: int | None) -> dict:
     """What /v1/graph answers, from the graph as it is now and the texts of the service's live index."""
     from ragtune.errors import RagtuneError
     from ragtune.graph.show import index_text_lookup, neighbourhood, overview
-    from ragtune.graph.store import GraphStore
+    from ragtune.index.graph.store import GraphStore
 
     graph = GraphStore.open(service.index_dir)
     if graph is None:

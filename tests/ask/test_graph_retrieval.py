@@ -1,5 +1,5 @@
 """Graph retrieval finds the bridge passage of a two-hop question that hybrid retrieval misses: real HotpotQA dev
-paragraphs (two questions' 20, pooled), the real embedder, and a real graph (graph/store.py's GraphStore,
+paragraphs (two questions' 20, pooled), the real embedder, and a real graph (index/graph/store.py's GraphStore,
 written through its own API) or the passages' title links alone."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.eval.runner import evaluate
 from ragtune.graph.build import extraction_for
-from ragtune.graph.store import GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
+from ragtune.index.graph.store import GraphPassage, GraphStore
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 

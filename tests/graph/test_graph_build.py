@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from ragtune.graph.build import build_graph, extract_triples, extraction_for
-from ragtune.graph.store import GRAPH_FILE, GraphStore, passage_key
 from ragtune.index.backends import open_index
+from ragtune.index.graph.store import GRAPH_FILE, GraphStore, passage_key
 from ragtune.pipeline import Pipeline
 
 FILES = {

@@ -10,8 +10,8 @@ import pytest
 from ragtune.errors import RagtuneError
 from ragtune.graph.export import export_graph, export_text
 from ragtune.graph.show import neighbourhood
-from ragtune.graph.store import GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
+from ragtune.index.graph.store import GraphPassage, GraphStore
 from ragtune.index.passage import Passage
 
 TEXT = "Marie Curie was born in Warsaw. Warsaw is the capital of Poland."

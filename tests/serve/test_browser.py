@@ -79,9 +79,9 @@ def test_ask_streams_an_answer_with_a_citation_then_a_follow_up(page, tmp_path):
 def test_graph_card_draws_an_entitys_neighbourhood(page, service):
     from playwright.sync_api import expect
 
-    from ragtune.graph.store import GraphPassage, GraphStore
     from ragtune.graph.triples import Triple
     from ragtune.index.backends import open_index
+    from ragtune.index.graph.store import GraphPassage, GraphStore
 
     passage = next(p for p in open_index(service.index_dir).passages if "Richard Trevithick" in p.text)
     GraphStore.write(service.index_dir, [], [(GraphPassage.of(passage), [

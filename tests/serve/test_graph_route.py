@@ -3,8 +3,8 @@ index's text around each triple, close matches for an unknown name, the most con
 
 from __future__ import annotations
 
-from ragtune.graph.store import GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
+from ragtune.index.graph.store import GraphPassage, GraphStore
 
 
 def write_graph(index, config) -> None:

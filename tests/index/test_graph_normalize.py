@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragtune.graph.normalize import entity_key, predicate_key
+from ragtune.index.graph.normalize import entity_key, predicate_key
 
 
 @pytest.mark.parametrize("a, b", [

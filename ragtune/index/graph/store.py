@@ -32,9 +32,9 @@ from pathlib import Path
 
 from ragtune.errors import RagtuneError
 from ragtune.files import fsync_dir
-from ragtune.graph.normalize import entity_key
-from ragtune.graph.triples import Triple
+from ragtune.index.graph.normalize import entity_key
 from ragtune.index.passage import Passage
+from ragtune.read.triples import Triple
 
 GRAPH_FILE = "graph.sqlite"
 _NEW_GRAPH = ".graph-new.sqlite"
@@ -60,6 +60,7 @@ _TRIPLE_COLUMNS = ("t.subject, t.predicate, t.object, t.subject_type, t.object_t
 SNIPPET_CHARS = 160
 
 Span = tuple[int, int]
+
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from ragtune.errors import RagtuneError
-from ragtune.graph.store import GRAPH_FILE, GraphPassage, GraphStore
 from ragtune.graph.triples import Triple
+from ragtune.index.graph.store import GRAPH_FILE, GraphPassage, GraphStore
 from ragtune.index.passage import Passage
 
 TEXT_A = "刘慈欣创作了《三体》。《三体》获得了雨果奖。"
