@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import warnings
 
 import pytest
 from datafiles import SHARED
+from lora_checks import FEW_STEPS, loss_without_and_with
 
 from ragtune.adapters import META, PEFT_FILES
 from ragtune.config import Config
 from ragtune.graph.extractor import configured_schema, extract_config
 from ragtune.pipeline import Pipeline
 from ragtune.read.triples import load_triples
-from ragtune.train.checkpoint import CHECKPOINT
 from ragtune.train.extract import extract_examples, train_extractor
-from ragtune.train.model import load_base, mean_loss
-from ragtune.train.tokenize import encode_example, stop_token_ids
 
 pytestmark = pytest.mark.slow  # two loads of the generator and four LoRA steps: ~4 minutes on 2 busy cores
 
@@ -38,9 +35,7 @@ def duie_lines(tmp_path_factory):
 def extract_run(tmp_path_factory, duie_lines):
     config = extract_config(Config(
         extract={"schema_file": str(KG / "duie_schema.json"), "max_new_tokens": 48},
-        train={"max_length": 384, "lora_rank": 4, "lora_alpha": 8, "batch_size": 2, "grad_accum": 1, "lr": 1e-3,
-               "warmup_ratio": 0.0, "max_steps": 4, "eval_every": 4, "eval_size": 2, "eval_at_start": False,
-               "gradient_checkpointing": False, "eval_batch_size": 2}))
+        train={"max_length": 384, **FEW_STEPS}))
     out = tmp_path_factory.mktemp("extract-adapter") / "adapter"
     pipeline = Pipeline(out.parent / "no-index", config, progress=False)
     return train_extractor(pipeline, duie_lines, out, progress=False), out, config
@@ -58,17 +53,7 @@ def test_extract_task_writes_an_adapter_scored_by_triple_f1(extract_run):
 
 
 def test_extract_training_lowers_the_loss(extract_run, duie_lines):
-    from peft import PeftModel
-
     _, out, config = extract_run
-    tokenizer, base = load_base(config)
-    stops = stop_token_ids(tokenizer, base.generation_config.eos_token_id)
     examples = extract_examples(load_triples(duie_lines), config, configured_schema(config))
-    rows = [encode_example(tokenizer, e, config.train.max_length, stops) for e in examples]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        model = PeftModel.from_pretrained(base, str(out / CHECKPOINT))
-    after = mean_loss(model, rows, tokenizer.pad_token_id)
-    with model.disable_adapter():
-        before = mean_loss(model, rows, tokenizer.pad_token_id)
+    before, after = loss_without_and_with(config, out, examples)
     assert after < 0.9 * before, (before, after)
