@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.graph.extractor import extract_config, extract_many, prompt_for
+from ragtune.graph.extractor import extract_config, extract_many
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple
 from ragtune.index.backends import index_exists
@@ -181,11 +181,10 @@ def extract_triples(pipeline: Pipeline, texts: list[str], schema: Schema | None,
     with progress_bar(total=len(texts), desc="extracting triples", unit="passage", enabled=progress) as bar:
         for at in range(0, len(texts), step):
             batch = texts[at:at + step]
-            if report is not None:  # prompts the cache cannot answer: what this step generates
-                keys = {cache.key(prompt_for(t, pipeline.config, schema)) for t in batch}
-                report.generated += len(keys - set(cache.get_many(list(keys))))
-            found += [e.triples for e in extract_many(pipeline, batch, schema, progress=progress)]
+            found += [e.triples for e in extract_many(pipeline, batch, schema, progress=progress, cache=cache)]
             bar.update(len(batch))
+    if report is not None:
+        report.generated += cache.misses  # the prompts the cache could not answer
     return found
 
 

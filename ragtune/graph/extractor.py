@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ragtune.config import Config
+from ragtune.generate.cache import GenerationCache
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple, extraction_messages, parse_triples
 from ragtune.text import language_of, truncate_units
@@ -49,14 +50,14 @@ def parse_outputs(outputs: list[str], texts: list[str], schema: Schema | None, g
 
 
 def extract_many(pipeline, texts: list[str], schema: Schema | None = None, progress: bool = False,
-                 cache: bool = True) -> list[Extraction]:
-    """Each text's triples from `pipeline`'s generator (whose config should come from `extract_config`)."""
+                 cache: GenerationCache | None = None) -> list[Extraction]:
+    """Each text's triples from `pipeline`'s generator (whose config should come from `extract_config`), through
+    `cache` (default: the pipeline's generation cache; its `misses` count the prompts generated)."""
     config = pipeline.config
     prompts = [prompt_for(t, config, schema) for t in texts]
 
     def generate(todo, save):
         return pipeline.generator.generate(todo, progress=progress, on_batch=save)
 
-    store = pipeline.generation_cache() if cache else None
-    outputs = store.generate(prompts, generate) if store is not None else generate(prompts, None)
+    outputs = (cache or pipeline.generation_cache()).generate(prompts, generate)
     return parse_outputs(outputs, texts, schema, config.extract.grounded)
