@@ -1,7 +1,7 @@
 """How fast does each generation backend answer, and as well as torch? Ratios measured in one run.
 
 Usage: python -m bench.generation_backends [--sets cmrc squad] [--limit 100] [--backends torch openvino:int8 ...]
-           [--adapter DIR] [--skip-eval] [--skip-decode]
+           [--adapter DIR [--adapter-only]] [--skip-eval] [--skip-decode]
 
 - decode: one ~900-token prompt (CMRC dev passages), loaded once per backend in its own process (so its peak RSS
   is its own): time to first token and decode tokens/s over a long answer (median of 3), and the memory-bandwidth
@@ -191,12 +191,21 @@ def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | N
     return {"n": metrics["n"], **{k: metrics["answer"][k] for k in ("em", "f1")}, "eval_s": round(seconds, 1)}
 
 
+def adapter_settings(args, name: str) -> list[str | None]:
+    """None for the base model, then the adapter where one is given (it was trained on CMRC, so only there)."""
+    if not args.adapter or name != "cmrc":
+        return [None]
+    return [args.adapter] if args.adapter_only else [None, args.adapter]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", nargs="*", default=["cmrc", "squad"])
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--backends", nargs="+", default=DEFAULT_BACKENDS)
     parser.add_argument("--adapter", help="a generator LoRA (trained on CMRC): timed and scored on cmrc too")
+    parser.add_argument("--adapter-only", action="store_true",
+                        help="with --adapter: only the adapter rows (the base rows were measured in an earlier run)")
     parser.add_argument("--skip-eval", action="store_true")
     parser.add_argument("--skip-decode", action="store_true")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
@@ -211,7 +220,7 @@ def main() -> None:
         bandwidth = copy_bandwidth_gbs()
         result["copy_bandwidth_gbs"] = round(bandwidth, 1)
         for backend in args.backends:
-            for adapter in [None, args.adapter] if args.adapter else [None]:
+            for adapter in adapter_settings(args, "cmrc"):
                 row = run_probe(backend, adapter)
                 bound = bandwidth * 1e9 / weight_bytes_per_token(backend)
                 row.update(bound_tok_s=round(bound, 1), of_bound=round(row["decode_tok_s"] / bound, 2))
@@ -224,7 +233,7 @@ def main() -> None:
     if not args.skip_eval:
         for name in args.sets:
             test, index = prepare(name, log)
-            for adapter in [None, args.adapter] if args.adapter and name == "cmrc" else [None]:
+            for adapter in adapter_settings(args, name):
                 rows = {}
                 for backend in args.backends:
                     rows[backend] = eval_run(test, index, backend, args.limit, adapter, log)
