@@ -1,7 +1,7 @@
 """Does tuning the generator on summaries help? Base vs a `train generator --task summarize` adapter, scored by
 `ragtune eval --task summarize` (ROUGE-1/2/L, faithfulness) on a held-out split that never enters training.
 
-Usage: python -m bench.summarization csl|cnndm [--train N] [--test N] [--steps N] [--words N]
+Usage: python -m bench.summarization csl|cnndm [--train N] [--test N] [--steps N] [--words N] [--min-support S]
 
 - csl: CSL abstract -> title (zh, ../shared/data/summarization/csl-title-dev.tsv, 1,000 rows): a seeded shuffle,
   the first --test rows held out, the next --train rows trained on; summaries at length "short" (one sentence).
@@ -66,13 +66,23 @@ def eval_stage(name: str, work: Path, length: str, log: list[str], extra: list[s
     return json.loads(result.read_text())
 
 
-def train_stage(work: Path, length: str, steps: int, log: list[str]) -> None:
-    out = work / "adapter"
+def train_config(work: Path, min_support: float | None) -> Path:
+    """bench/summarization.yaml, or a copy of it in `work` with summarize.train_min_support set."""
+    if min_support is None:
+        return CONFIG
+    path = work / f"summarization-support{min_support}.yaml"
+    path.write_text(CONFIG.read_text(encoding="utf-8") + f"summarize:\n  train_min_support: {min_support}\n",
+                    encoding="utf-8")
+    return path
+
+
+def train_stage(work: Path, adapter: str, length: str, steps: int, config: Path, log: list[str]) -> None:
+    out = work / adapter
     if (out / "ragtune.json").exists():
         return
     resume = ["--resume"] if (out / "checkpoint").exists() else []
     run_cli(["train", "generator", str(work / "train.jsonl"), "--task", "summarize", "--length", length,
-             "--out", str(out), "--max-steps", str(steps), "--config", str(CONFIG), *resume], log)
+             "--out", str(out), "--max-steps", str(steps), "--config", str(config), *resume], log)
 
 
 def main() -> None:
@@ -82,8 +92,11 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=None, help="held-out documents (csl 40, cnndm 30)")
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--words", type=int, default=200, help="cnndm: words of each article kept")
+    parser.add_argument("--min-support", type=float, default=None,
+                        help="summarize.train_min_support for training: its adapter and row are named after it")
     parser.add_argument("--stages", nargs="*", default=["split", "base", "train", "tuned", "record"], choices=STAGES)
     args = parser.parse_args()
+    variant = "" if args.min_support is None else f"-support{args.min_support}"
     test = args.test or {"csl": 40, "cnndm": 30}[args.set]
     work = WORK / args.set
     work.mkdir(parents=True, exist_ok=True)
@@ -95,32 +108,36 @@ def main() -> None:
             split_cnndm(work, args.train, test, args.words)
     if "base" in args.stages:
         eval_stage("base", work, length, log, [])
+    config = train_config(work, args.min_support)
     if "train" in args.stages:
-        train_stage(work, length, args.steps, log)
+        train_stage(work, "adapter" + variant, length, args.steps, config, log)
     if "tuned" in args.stages:
-        eval_stage("tuned", work, length, log, ["--adapter", str(work / "adapter")])
+        eval_stage("tuned" + variant, work, length, log, ["--adapter", str(work / ("adapter" + variant))])
     if "record" in args.stages:
-        record_all(args, work, length)
+        record_all(args, work, length, variant, config)
 
 
-def record_all(args, work: Path, length: str) -> None:
-    rows = {name: json.loads((work / f"eval-{name}.json").read_text()) for name in ("base", "tuned")
+def record_all(args, work: Path, length: str, variant: str, config: Path) -> None:
+    tuned, adapter = "tuned" + variant, work / ("adapter" + variant)
+    rows = {name: json.loads((work / f"eval-{name}.json").read_text()) for name in ("base", tuned)
             if (work / f"eval-{name}.json").exists()}
-    meta = json.loads((work / "adapter" / "ragtune.json").read_text()) if (work / "adapter").exists() else {}
+    meta = json.loads((adapter / "ragtune.json").read_text()) if adapter.exists() else {}
     gain = None
     if len(rows) == 2:
-        gain = {k: round(rows["tuned"]["summary"][k] - rows["base"]["summary"][k], 2)
+        gain = {k: round(rows[tuned]["summary"][k] - rows["base"]["summary"][k], 2)
                 for k in rows["base"]["summary"]}
     train_pairs = sum(1 for _ in (work / "train.jsonl").open(encoding="utf-8"))
     test = work / "test.jsonl"
+    shown_config = config.relative_to(ROOT) if config.is_relative_to(ROOT) else config
     ran = [f"ragtune eval {test} --task summarize --length {length} --json",
            f"ragtune train generator {work / 'train.jsonl'} --task summarize --length {length} --out "
-           f"{work / 'adapter'} --max-steps {meta.get('step')} --config bench/summarization.yaml",
-           f"ragtune eval {test} --task summarize --length {length} --json --adapter {work / 'adapter'}"]
+           f"{adapter} --max-steps {meta.get('step')} --config {shown_config}",
+           f"ragtune eval {test} --task summarize --length {length} --json --adapter {adapter}"]
     record(f"summary tuning: {args.set} ({next(iter(rows.values()))['n']} held-out documents)",
            {"bench": "summarization", "set": args.set, "length": length, "gain_tuned_over_base": gain,
             "rows": {name: {**m["summary"], "seconds": m["wall_seconds"]} for name, m in rows.items()},
-            "training": {"pairs": train_pairs, "steps": meta.get("step"),
+            "training": {"pairs": train_pairs, "examples": meta.get("examples"), "steps": meta.get("step"),
+                         "min_support": args.min_support,
                          "train_minutes": round(meta.get("train_seconds", 0) / 60, 1),
                          "step_seconds": meta.get("mean_step_seconds"),
                          "history": meta.get("history")},
@@ -128,7 +145,7 @@ def record_all(args, work: Path, length: str) -> None:
            notes="ROUGE F-measures and faithfulness 0-100 (character-level ROUGE for Chinese; faithfulness: share "
            "of summary sentences with >= 60% of their unit bigrams in the source, eval/faithfulness.py); "
            "OpenVINO int8 generation (the adapter applied at runtime); seconds = wall time of that eval on the "
-           "shared 2-core machine (busy: other sessions' jobs ran beside it, load average 5-15); split by "
+           "2-core machine; split by "
            f"`--train {args.train} --test {next(iter(rows.values()))['n']}"
            + (f" --words {args.words}`" if args.set == "cnndm" else "`") + "; stages: " + commands(ran))
 

@@ -518,6 +518,7 @@ def train_generator_(
     scores = spec.score_line(result.best or {})
     early = " (early stop)" if result.stopped_early else ""
     _print_skipped_long(result.skipped_long, cfg)
+    _print_skipped_unsupported(result.skipped_unsupported, cfg)
     say(f"trained {result.step}/{result.total_steps} steps{early} on {result.examples} examples in "
               f"{result.train_seconds:.1f}s ({result.mean_step_seconds:.2f}s/step){scores} → {result.out}")
 
@@ -540,6 +541,12 @@ def _print_skipped_long(skipped: int, cfg: Config) -> None:
     if skipped:
         say(f"skipped {skipped} questions whose answers are all longer than {cfg.train.max_answer_units} "
                   "units (train.max_answer_units)")
+
+
+def _print_skipped_unsupported(skipped: int, cfg: Config) -> None:
+    if skipped:
+        say(f"skipped {skipped} pairs whose summary has no sentence supported by its document at "
+            f"{cfg.summarize.train_min_support} (summarize.train_min_support)")
 
 
 @train_app.command("retriever")

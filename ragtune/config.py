@@ -217,6 +217,11 @@ class SummarizeConfig(_Section):
     max_rounds: int = Field(4, gt=0)
     #: query-focused summaries: passages retrieved (None: retrieval.top_k)
     top_k: int | None = Field(None, gt=0)
+    #: `train generator --task summarize`: keep only the target sentences whose unit bigrams occur in the document
+    #: at least this much (eval's faithfulness measure) and skip pairs left with none, so an adapter does not learn
+    #: to write what its document does not say (reference summaries are often written from more than the text
+    #: given: BENCHMARKS.md, Summaries); None: train on the references as given
+    train_min_support: float | None = Field(None, gt=0, le=1)
 
 
 class ExtractConfig(_Section):

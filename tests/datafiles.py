@@ -32,3 +32,7 @@ def jsonl_head(source: Path, target: Path, lines: int) -> Path:
         head = [next(file) for _ in range(lines)]
     target.write_text("".join(head), encoding="utf-8")
     return target
+
+SUMMARIZATION = SHARED / "summarization"
+CSL_TITLES = SUMMARIZATION / "csl-title-dev.tsv"
+CNNDM_SUMMEVAL = SUMMARIZATION / "cnndm-summeval-100.jsonl"

@@ -51,6 +51,12 @@ def faithfulness(summary: str, source: str, threshold: float = THRESHOLD) -> flo
     return sum(s >= threshold for s in supports) / len(supports)
 
 
+def supported_sentences(summary: str, source: str, threshold: float = THRESHOLD) -> list[str]:
+    """The summary's sentences that `source` supports (in order); sentences without content are dropped."""
+    grams = source_grams(source)
+    return [x for x in split_sentences(summary) if (sentence_support(x, grams) or 0.0) >= threshold]
+
+
 def mean_faithfulness(summaries: Sequence[str], sources: Sequence[str], threshold: float = THRESHOLD) -> float:
     """Mean per-summary faithfulness (0–100); an empty summary counts as 0 (nothing it says is supported)."""
     if len(summaries) != len(sources):

@@ -53,6 +53,9 @@ class TrainResult:
     eval_questions: int = 0
     #: questions skipped because all their answers were longer than train.max_answer_units
     skipped_long: int = 0
+    #: summary pairs skipped because no sentence of their target is supported by the document
+    #: (summarize.train_min_support)
+    skipped_unsupported: int = 0
 
 
 # --------------------------------------------------------------------------- data

@@ -4,12 +4,14 @@ with summarize's own prompt as the input and held-out ROUGE-L keeping the best s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ragtune.config import Config
+from ragtune.errors import LoadError
 from ragtune.eval.answer_metrics import rouge_scores
+from ragtune.eval.faithfulness import supported_sentences
 from ragtune.files import file_sha256
 from ragtune.generate.base import Message
 from ragtune.pipeline import Pipeline
@@ -49,6 +51,19 @@ def summary_examples(pairs: list[SummaryPair], config: Config) -> list[SummaryEx
     sentences = config.summarize.lengths[config.summarize.length]
     return [SummaryExample(p.id, p.document, p.target, language_of(p.document[:LANGUAGE_SAMPLE]), sentences,
                            count_units(p.document)) for p in pairs]
+
+
+def supported_targets(examples: list[SummaryExample], min_support: float | None) -> list[SummaryExample]:
+    """`examples` with each target cut to the sentences its document supports (summarize.train_min_support);
+    an example left with none is dropped. None: the examples as given."""
+    if min_support is None:
+        return examples
+    kept = []
+    for example in examples:
+        sentences = supported_sentences(example.target, example.document, min_support)
+        if sentences:
+            kept.append(replace(example, target=("" if example.lang == "zh" else " ").join(sentences)))
+    return kept
 
 
 class SummaryTask(GeneratorTask):
@@ -93,8 +108,14 @@ def train_summarizer(pipeline: Pipeline, data: str | Path, out: str | Path, *, r
     pairs = load_summaries(data)
     train_pairs, held = split_questions(pairs, fraction=tc.eval_fraction, size=tc.eval_size, seed=tc.seed)
     tokenizer, base, stops = training_base(config, tc.seed, tc)
-    encoded = [encode_example(tokenizer, e, tc.max_length, stops) for e in summary_examples(train_pairs, config)]
+    examples = summary_examples(train_pairs, config)
+    kept = supported_targets(examples, config.summarize.train_min_support)
+    if not kept:
+        raise LoadError(data, f"no summary sentence is supported by its document at "
+                              f"summarize.train_min_support {config.summarize.train_min_support}")
+    encoded = [encode_example(tokenizer, e, tc.max_length, stops) for e in kept]
     model = add_lora(base, tc)
     out.mkdir(parents=True, exist_ok=True)
     task = SummaryTask(config, tokenizer, model, encoded, held, out, data, file_sha256(data))
-    return run_generator_task(task, resume=resume, progress=progress, stop_after=stop_after)
+    result = run_generator_task(task, resume=resume, progress=progress, stop_after=stop_after)
+    return replace(result, skipped_unsupported=len(examples) - len(kept))

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ragtune.eval.answer_metrics import rouge_scores
-from ragtune.eval.faithfulness import faithfulness, mean_faithfulness, sentence_support, source_grams
+from ragtune.eval.faithfulness import (
+    faithfulness,
+    mean_faithfulness,
+    sentence_support,
+    source_grams,
+    supported_sentences,
+)
 from ragtune.eval.summaries import mean_scores, score_summaries
 from ragtune.read.summaries import SummaryPair
 
@@ -37,6 +43,17 @@ def test_faithfulness_counts_supported_sentences():
     assert faithfulness(summary, source) == 0.5
     assert faithfulness("", source) is None
     assert mean_faithfulness([summary, ""], [source, source]) == 25.0  # an empty summary counts 0
+
+
+def test_supported_sentences_keeps_what_the_source_says_in_order():
+    source = "Andros Townsend came on in the 83rd minute. Tottenham drew 0-0 with Burnley on Sunday."
+    summary = ("Tottenham beat Chelsea five times in a row. Townsend came on in the 83rd minute. "
+               "Tottenham drew 0-0 with Burnley. !!!")
+    assert supported_sentences(summary, source) == ["Townsend came on in the 83rd minute.",
+                                                    "Tottenham drew 0-0 with Burnley."]
+    assert supported_sentences(summary, source, threshold=1.0) == ["Townsend came on in the 83rd minute.",
+                                                                   "Tottenham drew 0-0 with Burnley."]
+    assert supported_sentences("Chelsea won.", source) == []
 
 
 def test_chinese_faithfulness_uses_character_bigrams_not_characters():
