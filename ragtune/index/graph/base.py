@@ -60,7 +60,8 @@ class GraphStore(ABC):
     Thread-safe; `close` when done (a server opens one per request).
 
     `open`, `exists`, `write` and `lock` called on GraphStore itself take any index location and go to the backend
-    that stores its graph (store.py's factory); each backend implements them for its own locations."""
+    that stores its graph (store.py's factory): the one entry point callers use. Each backend implements them for
+    its own locations."""
 
     #: the backend's name, and the URL schemes whose indexes it stores the graph of (none: an index folder)
     name: ClassVar[str]
@@ -74,15 +75,18 @@ class GraphStore(ABC):
 
     # ---- opening, writing, locking (class level: a location) -------------------------------------
     @classmethod
+    @abstractmethod
     def open(cls, location: Location) -> GraphStore | None:
         """The index's graph as it is now; None when the index has no graph yet."""
         return _backend(cls, location).open(location)
 
     @classmethod
+    @abstractmethod
     def exists(cls, location: Location) -> bool:
         return _backend(cls, location).exists(location)
 
     @classmethod
+    @abstractmethod
     def write(cls, location: Location, removed: Iterable[str], added: Iterable[Added], settings: dict,
               expected: str | None = None) -> str:
         """Drop the triples of `removed` passage keys, add each (passage, its triples, its text) of `added`, and
@@ -92,6 +96,7 @@ class GraphStore(ABC):
         return _backend(cls, location).write(location, removed, added, settings, expected)
 
     @classmethod
+    @abstractmethod
     def lock(cls, location: Location) -> AbstractContextManager:
         """One graph writer at a time per index (held from diffing the index until the commit, so no update is
         computed against a graph another writer is changing; readers never wait)."""
