@@ -129,9 +129,9 @@ class GraphStore(ABC):
     def entity_names(self) -> dict[str, list[str]]:
         """Entity key -> the surface names seen for it (aliases), most frequent (then plainest) first."""
         counts: dict[str, dict[str, int]] = {}
-        for key, name, n, _ in self._rows(  # subjects first: the order entities are numbered in, on any engine
-                "SELECT subject_key, subject, count(*), 0 FROM {triples} GROUP BY 1, 2 UNION ALL "
-                "SELECT object_key, object, count(*), 1 FROM {triples} GROUP BY 1, 2 ORDER BY 4, 1, 2"):
+        for _, key, name, n in sorted(self._rows(  # subjects first, then by key: one order on every engine
+                "SELECT 0, subject_key, subject, count(*) FROM {triples} GROUP BY 2, 3 UNION ALL "
+                "SELECT 1, object_key, object, count(*) FROM {triples} GROUP BY 2, 3")):
             names = counts.setdefault(key, {})
             names[name] = names.get(name, 0) + n
         return {key: sorted(names, key=lambda s: (-names[s], _framed(s), s)) for key, names in counts.items()}
@@ -139,9 +139,9 @@ class GraphStore(ABC):
     def entity_passages(self) -> dict[str, set[str]]:
         """Entity key -> ids of the passages it occurs in as subject or object of a triple there."""
         found: dict[str, set[str]] = {}
-        for key, passage_id in self._rows(
+        for key, passage_id in sorted(self._rows(  # sorted here: the order entities are numbered in, on any engine
                 "SELECT t.subject_key, p.passage_id FROM {triples} t JOIN {passages} p USING (pkey) UNION "
-                "SELECT t.object_key, p.passage_id FROM {triples} t JOIN {passages} p USING (pkey) ORDER BY 1, 2"):
+                "SELECT t.object_key, p.passage_id FROM {triples} t JOIN {passages} p USING (pkey)")):
             found.setdefault(key, set()).add(passage_id)
         return found
 
