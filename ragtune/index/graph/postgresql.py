@@ -10,8 +10,8 @@ REPEATABLE READ transaction, so it answers from the state it opened; a write is 
 creates the tables in it), so a crash or an error leaves the previous graph. A write takes a transaction advisory
 lock before it checks the version it was computed against, so two writes never interleave; `lock` (one updater
 from diff to commit) is a session advisory lock keyed by the schema, apart from the index's own write lock (`read`
-updates the graph after its index commit). Keys and ids sort in the "C" collation, the byte order SQLite compares
-in, so both backends list entities in one order.
+updates the graph after its index commit). Names, keys and ids compare in the "C" collation, the byte order SQLite
+compares in, so what SQL orders (`top_entities`' ties) comes out alike from both backends.
 """
 
 from __future__ import annotations
