@@ -23,7 +23,7 @@ from ragtune.graph.extractor import extract_config, extract_many
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple
 from ragtune.index.backends import index_exists
-from ragtune.index.graph.store import GraphPassage, GraphStore, graph_lock, graph_path
+from ragtune.index.graph.store import GraphPassage, GraphStore, graph_lock
 from ragtune.pipeline import Pipeline
 from ragtune.progress import progress_bar
 
@@ -124,7 +124,6 @@ def build_graph(index_dir: str | Path, config: Config, *, adapter: str | Path | 
     generator and `extract:` settings to the config's; `as_recorded`: every setting as the graph recorded it
     (what `read` does, so an update extracts as the build did)."""
     start = time.perf_counter()
-    graph_path(index_dir)  # a URL index: a one-line error before anything loads
     if not index_exists(index_dir, config):
         raise RagtuneError(f"{index_dir}: no index here; run `ragtune read PATH... --index {index_dir}` first")
     if limit is not None and limit <= 0:

@@ -104,8 +104,6 @@ def test_show_and_errors_are_one_line(built):
     assert {"subject", "predicate", "object", "passage_id", "span"} <= set(rows[0])
     result = ragtune("graph", "export", "--index", index, "--format", "csv")
     assert result.returncode == 1 and "use one of jsonl, graphml" in result.stderr
-    result = ragtune("graph", "build", "--index", "postgresql://localhost:1/db")
-    assert result.returncode == 1 and "graph: not supported for postgresql indexes yet" in result.stderr
 
 
 def test_read_adds_replaces_and_deletes_in_the_graph(built, config):

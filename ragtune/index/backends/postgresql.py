@@ -142,19 +142,12 @@ class PostgresIndex(IndexBackend):
             return
         if not create and not cls.exists(url):
             raise RagtuneError(f"{_shown(url)}: no index here; run `ragtune read PATH... --index {url}` first")
-        key = crc32(f"ragtune:{schema}".encode())
-        with _connect(url, autocommit=True) as conn:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-                print(f"{_shown(url)}: another ragtune command is writing this index; waiting for it to finish",
-                      file=sys.stderr, flush=True)
-                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        with advisory_lock(url, f"ragtune:{schema}", "another ragtune command is writing this index"):
             held.add(url)
             try:
                 yield
             finally:
                 held.discard(url)
-                if not conn.closed:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def close(self) -> None:
         """End the snapshot (uncommitted changes are dropped) and the connection."""
@@ -500,6 +493,22 @@ def _create_hnsw(conn, schema: str, m: int, ef_construction: int) -> None:
 
 
 # ---- connections and URLs --------------------------------------------------------------------
+@contextmanager
+def advisory_lock(url: str, name: str, holder: str) -> Iterator[None]:
+    """A session advisory lock keyed by `name`, on its own connection (released if the process dies); while
+    another session holds it, says who (`holder`) and waits."""
+    key = crc32(name.encode())
+    with _connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            print(f"{_shown(url)}: {holder}; waiting for it to finish", file=sys.stderr, flush=True)
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 def split_url(url: str) -> tuple[str, str]:
     """(libpq URL, schema name): `schema=` is ragtune's, the rest of the query string is libpq's."""
     parts = urlsplit(url)
