@@ -1,7 +1,8 @@
 """Training memory: a LoRA step's peak RSS and time with the frozen base in float32 or bfloat16, with and without
-gradient checkpointing, one run.
+gradient checkpointing, at micro-batches of 4 sequences or fewer, one run.
 
-Usage: python -m bench.train_memory [--steps 2] [--variants float32 bfloat16 bfloat16+ckpt float32+ckpt]
+Usage: python -m bench.train_memory [--steps 2] [--variants float32 bfloat16 bfloat16+ckpt bfloat16+mb1 ...]
+(the first variant is the baseline of the ratios)
 
 The 8 real RAFT sequences of bench/train_step_speed.py (CMRC 2018 training questions over their own index, the
 settings of bench/generator_tuning.yaml: micro-batches of 4 × accumulation 2, up to 1,024 tokens, bf16
@@ -29,8 +30,16 @@ VARIANTS = ["float32", "bfloat16", "bfloat16+ckpt", "float32+ckpt"]
 
 
 def variant_config(variant: str) -> Config:
-    dtype, _, ckpt = variant.partition("+")
-    return Config.load(CONFIG, **{"train.frozen_dtype": dtype, "train.gradient_checkpointing": bool(ckpt)})
+    """"DTYPE[+ckpt][+mbN]": the frozen base's dtype, gradient checkpointing, micro-batches of N sequences (the
+    step's 8 sequences stay one optimizer step: N only changes how many go through the model at once)."""
+    dtype, *options = variant.split("+")
+    overrides = {"train.frozen_dtype": dtype, "train.gradient_checkpointing": "ckpt" in options}
+    for option in options:
+        if option.startswith("mb"):
+            overrides["train.batch_size"] = int(option[2:])
+        elif option != "ckpt":
+            raise SystemExit(f"unknown variant option {option!r} in {variant!r}")
+    return Config.load(CONFIG, **overrides)
 
 
 def steps_of(variant: str, steps: int) -> dict:
@@ -64,11 +73,11 @@ def main() -> None:
     for variant in args.variants:
         table[variant] = run_child("bench.train_memory", ["--child", variant, "--steps", str(args.steps)])
         print(json.dumps({variant: table[variant]}), file=sys.stderr, flush=True)
-    before = table.get("float32")
-    if before:
-        for row in table.values():
-            row["rss_vs_float32"] = round(row["peak_rss_gb"] / before["peak_rss_gb"], 2)
-            row["time_vs_float32"] = round(row["step_s"] / before["step_s"], 2)
+    baseline = args.variants[0]
+    before = table[baseline]
+    for row in table.values():
+        row[f"rss_vs_{baseline}"] = round(row["peak_rss_gb"] / before["peak_rss_gb"], 2)
+        row[f"time_vs_{baseline}"] = round(row["step_s"] / before["step_s"], 2)
     record("training memory: frozen base dtype and gradient checkpointing",
            {"bench": "train_memory", "sequences": len(rows), "tokens_per_step": sum(len(r) for r in rows),
             "table": table},
