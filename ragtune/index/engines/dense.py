@@ -10,6 +10,8 @@ file; a reader skips every key its catalog snapshot does not hold. Graph scores 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,15 +52,25 @@ def append(folder: Path, spec: dict, keys: np.ndarray, vectors: np.ndarray, dim:
     return {**spec, "rows": rows + len(keys)}
 
 
+@contextmanager
+def omp_threads(n: int) -> Iterator[None]:
+    """faiss on `n` OpenMP threads, then back to what they were. faiss shares the process's OpenMP runtime with
+    torch: a setting left behind is torch's too, and once left at 1 by a search it made every later LoRA step and
+    torch generation in the process run on one core."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def build_graph(vectors: np.ndarray, params: HnswParams, path: Path) -> None:
     """An HNSW graph (inner product) over `vectors`, written to `path` (a new name: readers may hold the old)."""
     graph = faiss.IndexHNSWFlat(vectors.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = params.ef_construction
-    faiss.omp_set_num_threads(os.cpu_count() or 1)  # a build uses every core ...
-    try:
+    with omp_threads(os.cpu_count() or 1):  # a build uses every core, a lone query none but its own (search)
         graph.add(np.ascontiguousarray(vectors, np.float32))
-    finally:
-        faiss.omp_set_num_threads(1)  # ... a lone query none but its own (see DenseReader.search)
     tmp = path.with_suffix(".tmp")
     faiss.write_index(graph, str(tmp))
     with open(tmp, "rb") as fh:
@@ -126,7 +138,10 @@ class DenseReader:
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         # one thread: faiss's OpenMP team waits on threads the busy cores have descheduled (measured on 2 loaded
         # cores: 48 ms against 0.08 ms for an exact top 60 of 10k x 64)
-        faiss.omp_set_num_threads(1)
+        with omp_threads(1):
+            return self._search(queries, n)
+
+    def _search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         scores = np.full((len(queries), n), -np.inf, np.float32)
         rows = np.full((len(queries), n), -1, np.int64)
