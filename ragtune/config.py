@@ -269,7 +269,7 @@ class _ScheduleConfig(_Section):
     #: on (bf16 is set or the hardware computes it natively), else float32
     frozen_dtype: str = Field("auto", pattern="^(auto|float32|bfloat16)$")
     #: recompute each layer's activations in the backward pass instead of keeping them: a LoRA step of 8 RAFT
-    #: prompts peaked at 4.3 GB instead of 11.4 (BENCHMARKS.md, training memory)
+    #: prompts peaked at 5.8 GB instead of 11.6, at 1.6x the step time (BENCHMARKS.md, training memory)
     gradient_checkpointing: bool = True
 
 
