@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.index.backends.base import IndexBackend, Location
+from ragtune.index.backends.base import IndexBackend, Location, class_for_url
 from ragtune.index.backends.embedded import EmbeddedIndex
 from ragtune.index.backends.postgresql import PostgresIndex
 from ragtune.index.backends.snapshot import IndexStore
@@ -29,14 +29,9 @@ def as_location(value: str | Path) -> Location:
 
 def backend_class(location: Location, config: Config | None = None) -> type[IndexBackend]:
     """The backend a URL's scheme names, else the config's `index.backend`."""
-    text = str(location)
-    if "://" in text:
-        scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
-        for cls in BACKENDS.values():
-            if scheme in cls.schemes:
-                return cls
-        raise RagtuneError(f"{text}: no index backend for {scheme}:// (known: "
-                           f"{', '.join(s for c in BACKENDS.values() for s in c.schemes) or 'none'})")
+    by_url = class_for_url(str(location), BACKENDS, "index backend")
+    if by_url is not None:
+        return by_url
     name = (config or Config()).index.backend
     try:
         return BACKENDS[name]

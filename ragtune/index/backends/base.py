@@ -17,9 +17,23 @@ from typing import ClassVar
 import numpy as np
 
 from ragtune.config import Config
+from ragtune.errors import RagtuneError
 from ragtune.index.passage import Passage
 
 Location = str | Path
+
+
+def class_for_url(text: str, registry: Mapping[str, type], what: str) -> type | None:
+    """The class of `registry` whose `schemes` hold the URL's scheme ("postgresql+psycopg" counts as
+    "postgresql"); None for a folder (no "://"); a one-line error naming the known schemes for any other."""
+    if "://" not in text:
+        return None
+    scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
+    for cls in registry.values():
+        if scheme in cls.schemes:
+            return cls
+    raise RagtuneError(f"{text}: no {what} for {scheme}:// (known: "
+                       f"{', '.join(s for c in registry.values() for s in c.schemes) or 'none'})")
 
 
 class IndexBackend(ABC):

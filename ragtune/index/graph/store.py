@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from ragtune.errors import RagtuneError
+from ragtune.index.backends.base import class_for_url
 from ragtune.index.graph.base import FORMAT, GraphStore, Location
 from ragtune.index.graph.postgresql import PostgresGraph
 from ragtune.index.graph.records import SNIPPET_CHARS, GraphPassage, Span, StoredTriple, find_span, locate, passage_key
@@ -33,15 +33,7 @@ def register(cls: type[GraphStore]) -> type[GraphStore]:
 
 def graph_class(location: Location) -> type[GraphStore]:
     """The store a URL's scheme names, else the folder one."""
-    text = str(location)
-    if "://" not in text:
-        return FOLDER_BACKEND
-    scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
-    for cls in BACKENDS.values():
-        if scheme in cls.schemes:
-            return cls
-    raise RagtuneError(f"{text}: no graph store for {scheme}:// indexes (known: "
-                       f"{', '.join(s for c in BACKENDS.values() for s in c.schemes) or 'none'})")
+    return class_for_url(str(location), BACKENDS, "graph store") or FOLDER_BACKEND
 
 
 def graph_lock(location: Location) -> AbstractContextManager:
