@@ -17,6 +17,28 @@ SHARED = ROOT.parent / "shared" / "data"
 RAGTUNE = [str(ROOT / ".venv" / "bin" / "ragtune")]
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the whole machine so far (/proc/stat; (0, 0) where there is none)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+#: the machine's counters when this benchmark started: on a shared VM the hypervisor may run other guests on
+#: "our" cores (steal time), which slows every wall-clock figure of the run without any sign in its own numbers
+_STARTED = cpu_ticks()
+
+
+def steal_share() -> float | None:
+    """Share of the machine's CPU time stolen by the hypervisor since the benchmark started (None: unknown)."""
+    steal, total = cpu_ticks()
+    if total <= _STARTED[1]:
+        return None
+    return (steal - _STARTED[0]) / (total - _STARTED[1])
+
+
 def run_cli(args: list[str], log: list[str]) -> str:
     """Run a ragtune command as a user would, keep its command line for the record, return its stdout."""
     shown = " ".join(shlex.quote(a) for a in ["ragtune", *args])
@@ -34,6 +56,11 @@ def run_child(module: str, args: list[str]) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"{module} {' '.join(args)} failed ({done.returncode})")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def steal_note() -> str:
+    share = steal_share()
+    return "" if share is None else f"; CPU time stolen by the hypervisor during the run: {share:.0%}"
 
 
 def machine() -> str:
@@ -91,7 +118,7 @@ def record(title: str, result: dict, notes: str = "") -> None:
     section = [
         f"\n### {title} — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n",
         f"- command: `{command}`",
-        f"- machine: {machine()}",
+        f"- machine: {machine()}{steal_note()}",
     ]
     if notes:
         section.append(f"- notes: {notes}")

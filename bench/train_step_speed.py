@@ -62,9 +62,11 @@ def ragtune_steps(config: Config, tokenizer, rows, steps: int) -> list[float]:
     return lora_steps(add_lora(base, config.train), tokenizer, rows, config.train, steps)[0]
 
 
-def lora_steps(model, tokenizer, rows, tc, steps: int) -> tuple[list[float], list[float]]:
+def lora_steps(model, tokenizer, rows, tc, steps: int, cpu: list[float] | None = None
+               ) -> tuple[list[float], list[float]]:
     """`steps` + 1 AdamW steps of `model`'s LoRA on `rows` (micro-batches, accumulation, clipping as the trainer
-    does); (seconds of each step after the first, per-token loss of every step)."""
+    does); (seconds of each step after the first, per-token loss of every step). `cpu` receives each timed step's
+    process CPU seconds (all threads), which time stolen by a hypervisor does not inflate as it does wall time."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.lr)
@@ -72,7 +74,7 @@ def lora_steps(model, tokenizer, rows, tc, steps: int) -> tuple[list[float], lis
     tokens = sum(target_tokens(r) for r in rows)
     times, losses = [], []
     for _ in range(steps + 1):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         total = 0.0
         for chunk in micro:
             with autocast(model, tc.bf16):
@@ -83,6 +85,8 @@ def lora_steps(model, tokenizer, rows, tc, steps: int) -> tuple[list[float], lis
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - start)
+        if cpu is not None and len(times) > 1:
+            cpu.append(time.process_time() - start_cpu)
         losses.append(round(total / tokens, 4))
     return times[1:], losses
 

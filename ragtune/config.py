@@ -269,7 +269,8 @@ class _ScheduleConfig(_Section):
     #: on (bf16 is set or the hardware computes it natively), else float32
     frozen_dtype: str = Field("auto", pattern="^(auto|float32|bfloat16)$")
     #: recompute each layer's activations in the backward pass instead of keeping them: a LoRA step of 8 RAFT
-    #: prompts peaked at 5.8 GB instead of 11.6, at 1.6x the step time (BENCHMARKS.md, training memory)
+    #: prompts in micro-batches of 4 peaked at 5.8 GB instead of 11.6, at 1.6x the step time (BENCHMARKS.md,
+    #: training memory); on for joint runs, whose passes hold a question's k prompts together
     gradient_checkpointing: bool = True
 
 
@@ -297,8 +298,13 @@ class TrainConfig(_ScheduleConfig):
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
     weight_decay: float = Field(0.0, ge=0)
-    batch_size: int = Field(2, gt=0)
-    grad_accum: int = Field(4, gt=0)
+    #: sequences per forward pass; one at a time (times grad_accum per optimizer step) keeps a step of 8 RAFT
+    #: prompts at 4.5 GB peak without recomputing activations, at the CPU time of 4 at once (BENCHMARKS.md,
+    #: training memory); the gradient is the same sum either way
+    batch_size: int = Field(1, gt=0)
+    grad_accum: int = Field(8, gt=0)
+    #: with one sequence per pass the activations are small: recomputing them would cost 1.3x the CPU time
+    gradient_checkpointing: bool = False
     #: batches per length bucket: examples are sorted by length inside shuffled buckets of this many batches
     bucket_batches: int = Field(16, gt=0)
     #: bf16 autocast (about 2x faster on CPUs with avx512_bf16/AMX, over 10x slower without; LoRA weights stay
