@@ -66,12 +66,14 @@ def eval_stage(name: str, work: Path, length: str, log: list[str], extra: list[s
     return json.loads(result.read_text())
 
 
-def train_config(work: Path, min_support: float | None) -> Path:
-    """bench/summarization.yaml, or a copy of it in `work` with summarize.train_min_support set."""
+def train_config(work: Path, min_support: str | None) -> Path:
+    """bench/summarization.yaml (summarize.train_min_support at its default), or a copy of it in `work` with
+    train_min_support set ("none": the references as given)."""
     if min_support is None:
         return CONFIG
+    value = "null" if min_support == "none" else float(min_support)
     path = work / f"summarization-support{min_support}.yaml"
-    path.write_text(CONFIG.read_text(encoding="utf-8") + f"summarize:\n  train_min_support: {min_support}\n",
+    path.write_text(CONFIG.read_text(encoding="utf-8") + f"summarize:\n  train_min_support: {value}\n",
                     encoding="utf-8")
     return path
 
@@ -92,8 +94,9 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=None, help="held-out documents (csl 40, cnndm 30)")
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--words", type=int, default=200, help="cnndm: words of each article kept")
-    parser.add_argument("--min-support", type=float, default=None,
-                        help="summarize.train_min_support for training: its adapter and row are named after it")
+    parser.add_argument("--min-support", default=None,
+                        help="summarize.train_min_support for training, a number or 'none' (the references as "
+                        "given; unset: the config's default): its adapter and row are named after it")
     parser.add_argument("--stages", nargs="*", default=["split", "base", "train", "tuned", "record"], choices=STAGES)
     args = parser.parse_args()
     variant = "" if args.min_support is None else f"-support{args.min_support}"

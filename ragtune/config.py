@@ -220,8 +220,9 @@ class SummarizeConfig(_Section):
     #: `train generator --task summarize`: keep only the target sentences whose unit bigrams occur in the document
     #: at least this much (eval's faithfulness measure) and skip pairs left with none, so an adapter does not learn
     #: to write what its document does not say (reference summaries are often written from more than the text
-    #: given: BENCHMARKS.md, Summaries); None: train on the references as given
-    train_min_support: float | None = Field(None, gt=0, le=1)
+    #: given). At 0.6 tuning raised ROUGE-L and faithfulness on both CSL and CNN/DailyMail, where the references
+    #: as given lowered faithfulness (BENCHMARKS.md, Summaries); None: train on the references as given
+    train_min_support: float | None = Field(0.6, gt=0, le=1)
 
 
 class ExtractConfig(_Section):

@@ -38,7 +38,9 @@ def summary_run(tmp_path_factory, csl_pairs):
 
 def test_summarize_task_writes_an_adapter_scored_by_rouge_l(summary_run):
     result, out, _ = summary_run
-    assert result.finished and result.step == 4 and result.examples == 8 and result.eval_questions == 2
+    assert result.finished and result.step == 4 and result.eval_questions == 2
+    # summarize.train_min_support (0.6 by default) keeps the titles their abstract supports: some of the eight
+    assert result.examples + result.skipped_unsupported == 8 and 0 < result.skipped_unsupported < 8
     assert all((out / name).is_file() for name in PEFT_FILES)
     meta = json.loads((out / META).read_text())
     assert meta["kind"] == "generator" and meta["task"] == "summarize"
