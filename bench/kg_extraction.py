@@ -116,6 +116,7 @@ def record_all(args, work: Path) -> None:
            f"eval_every {args.eval_every})",
            f"ragtune eval {test} --task extract {schema} --json --adapter {work / 'adapter'}"]
     first = next(iter(rows.values()))
+    held_out = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["train"]["eval_size"]
     record(f"KG extraction tuning: {args.set} ({first['n']} held-out texts, {first['gold']} gold triples)",
            {"bench": "kg_extraction", "set": args.set, "f1_ratio_tuned_over_base": ratio,
             "rows": {run: {**m["triples"], "predicted": m["predicted"], "gold": m["gold"],
@@ -127,8 +128,8 @@ def record_all(args, work: Path) -> None:
            "on the predicate); *-grounded: the same generations parsed with extract.grounded (triples naming "
            "something the text does not contain dropped); OpenVINO int8 generation (the adapter applied at "
            "runtime), greedy, at most extract.max_new_tokens tokens; seconds = wall time of that eval on the "
-           "shared 2-core machine (busy: two other helpers' jobs and the lead's ran beside it); the training "
-           f"held out 24 of its own lines to keep the best step; split by `--train {args.train} --test "
+           "shared 2-core machine; the training "
+           f"held out {held_out} of its own lines to keep the best step; split by `--train {args.train} --test "
            f"{first['n']}`; stages: " + commands(ran))
 
 
