@@ -224,10 +224,22 @@ def eval_(
 
     spec = generator_task(task, index)
     if task in _EVALUATORS:
-        if retrieval_only or closed_book or report is not None or split is not None:
-            raise RagtuneError(f"--task {task} takes no --retrieval-only, --closed-book, --report or --split")
+        if retrieval_only or closed_book or split is not None:
+            raise RagtuneError(f"--task {task} takes no --retrieval-only, --closed-book or --split")
         cfg = spec.configured(Config.load(config, **{"generator.backend": backend}), length=length, schema=schema)
-        _EVALUATORS[task](data, adapter, limit, as_json, cfg)
+        evaluate_task, print_table = _EVALUATORS[task]
+        metrics, records = evaluate_task(data, adapter, limit, cfg)
+        if as_json:
+            print_json(metrics)
+        else:
+            print_table(metrics)
+        if report is not None:
+            from ragtune.eval.report import write_task_report
+
+            settings = {"task": task, "data": str(data), "adapter": [str(a) for a in adapter or []], "limit": limit}
+            run_dir = write_task_report(metrics, records, report, name or (f"{task}+adapter" if adapter else task),
+                                        settings)
+            say(f"report: {run_dir}", err)
         return
     spec.configured(Config(), length=length, schema=schema)  # an option qa does not take is an error
     from ragtune.eval.report import default_run_name, write_report
@@ -255,16 +267,16 @@ def eval_(
         say(f"report: {write_report(result, report, run_name)}", err)
 
 
-def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, as_json: bool, cfg: Config) -> None:
+def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, cfg: Config) -> tuple[dict, list]:
     from ragtune.eval.summaries import evaluate_summaries
     from ragtune.pipeline import Pipeline
     from ragtune.read.summaries import load_summaries
 
     pairs = load_summaries(data)[:limit]
-    metrics, _ = evaluate_summaries(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), pairs, PROGRESS)
-    if as_json:
-        print_json(metrics)
-        return
+    return evaluate_summaries(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), pairs, PROGRESS)
+
+
+def _print_summary_metrics(metrics: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"eval summarize: {metrics['n']} documents in {metrics['seconds']:.1f}s")
@@ -275,9 +287,7 @@ def _eval_summaries(data: Path, adapter: list[Path] | None, limit: int | None, a
     out.print(table)
 
 
-def _eval_triples(data: Path, adapter: list[Path] | None, limit: int | None, as_json: bool, cfg: Config) -> None:
-    from rich.table import Table
-
+def _eval_triples(data: Path, adapter: list[Path] | None, limit: int | None, cfg: Config) -> tuple[dict, list]:
     from ragtune.eval.triples import evaluate_triples
     from ragtune.graph.extractor import configured_schema
     from ragtune.pipeline import Pipeline
@@ -285,11 +295,13 @@ def _eval_triples(data: Path, adapter: list[Path] | None, limit: int | None, as_
 
     schema = configured_schema(cfg)
     examples = load_triples(data)[:limit]
-    metrics, _ = evaluate_triples(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), examples, schema,
-                                  PROGRESS)
-    if as_json:
-        print_json(metrics)
-        return
+    return evaluate_triples(Pipeline(Path("."), cfg, adapter=adapter, progress=PROGRESS), examples, schema,
+                            PROGRESS)
+
+
+def _print_triple_metrics(metrics: dict) -> None:
+    from rich.table import Table
+
     table = Table(title=f"eval extract: {metrics['n']} texts, {metrics['predicted']} triples predicted, "
                         f"{metrics['gold']} gold, in {metrics['seconds']:.1f}s")
     for column in ("metric", "exact", "normalised"):
@@ -299,8 +311,10 @@ def _eval_triples(data: Path, adapter: list[Path] | None, limit: int | None, as_
     out.print(table)
 
 
-#: `eval --task NAME` for the tasks scored without an index: (data, adapters, limit, as_json, task config)
-_EVALUATORS = {"summarize": _eval_summaries, "extract": _eval_triples}
+#: `eval --task NAME` for the tasks scored without an index: (data, adapters, limit, task config) -> (metrics,
+#: per-item records), and the table printed without --json
+_EVALUATORS = {"summarize": (_eval_summaries, _print_summary_metrics),
+               "extract": (_eval_triples, _print_triple_metrics)}
 
 
 def print_metrics(metrics: dict) -> None:

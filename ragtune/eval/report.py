@@ -76,6 +76,32 @@ def _write_report(result: EvalResult, folder: Path, name: str) -> Path:
     return page
 
 
+def write_task_report(metrics: dict[str, Any], records: list, folder: str | Path, name: str,
+                      settings: dict[str, Any]) -> Path:
+    """A `--task` run (summaries, triples) in the same folder layout: runs/<name>/metrics.json and
+    predictions.jsonl (one record per document or text: what the generator wrote, parsed, and the gold), the
+    top-level copies and a runs.jsonl entry; no plots, which are about questions. Returns the run's folder."""
+    folder = Path(folder).expanduser()
+    try:
+        run_dir = folder / "runs" / _slug(name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        summary = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings,
+                   "metrics": metrics}
+        (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                              encoding="utf-8")
+        with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as fh:
+            for record in records:
+                row = record.to_json() if hasattr(record, "to_json") else record
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for file in ("metrics.json", "predictions.jsonl"):
+            shutil.copyfile(run_dir / file, folder / file)
+        append_line(folder / "runs.jsonl",
+                    json.dumps({**summary, "folder": str(run_dir.relative_to(folder))}, ensure_ascii=False))
+    except OSError as exc:
+        raise RagtuneError(f"{folder}: cannot write the report: {exc.strerror or exc}") from exc
+    return run_dir
+
+
 def append_line(path: Path, line: str) -> None:
     """Append one line; a last line left torn (no newline: a run killed while writing) is ended first, so the
     new entry is not glued onto it."""

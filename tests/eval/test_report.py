@@ -7,8 +7,9 @@ import json
 import pytest
 
 from ragtune.errors import RagtuneError, RagtuneWarning
-from ragtune.eval.report import default_run_name, load_runs, recall_curve, write_report
+from ragtune.eval.report import default_run_name, load_runs, recall_curve, write_report, write_task_report
 from ragtune.eval.runner import EvalResult, QuestionRecord, evaluate
+from ragtune.eval.summaries import SummaryRecord
 from ragtune.read.questions import load_questions
 
 
@@ -77,3 +78,25 @@ def test_an_unwritable_report_folder_is_a_one_line_error(tmp_path):
     (tmp_path / "report").write_text("a file, not a folder")
     with pytest.raises(RagtuneError, match="report: cannot write the report"):
         write_report(_answered_result([50.0], 50.0), tmp_path / "report", "rag")
+
+
+def test_a_task_run_writes_its_records_and_shares_the_folder_with_question_runs(tmp_path):
+    """`eval --task extract|summarize --report`: each text's output, parse and gold on disk; a question run
+    written to the same folder afterwards still builds its page."""
+    folder = tmp_path / "report"
+    triples = {"n": 1, "task": "extract", "triples": {"f1": 50.0}, "predicted": 1, "gold": 2, "seconds": 0.1}
+    records = [{"id": "t1", "output": '["a", "作者", "b"]', "predicted": [["a", "作者", "b"]],
+                "gold": [["a", "作者", "b"], ["a", "出版社", "c"]]}]
+    run_dir = write_task_report(triples, records, folder, "extract+adapter", {"task": "extract"})
+    assert run_dir == folder / "runs" / "extract+adapter"
+    assert [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text("utf-8").splitlines()] == records
+    assert json.loads((folder / "metrics.json").read_text())["metrics"] == triples
+    summary = SummaryRecord("d1", "zh", "摘要。", ["参考。"], 1, {"rougeL": 40.0})
+    write_task_report({"n": 1, "summary": {"rougeL": 40.0}}, [summary], folder, "summarize", {})
+    assert json.loads((folder / "predictions.jsonl").read_text("utf-8"))["summary"] == "摘要。"
+    page = write_report(_answered_result([50.0], 50.0), folder, "rag")
+    assert [r["name"] for r in load_runs(folder)] == ["extract+adapter", "summarize", "rag"]
+    assert "extract+adapter" in page.read_text(encoding="utf-8")
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(RagtuneError, match="cannot write the report"):
+        write_task_report(triples, records, tmp_path / "file", "extract", {})
