@@ -46,24 +46,13 @@ def write_report(result: EvalResult, folder: str | Path, name: str) -> Path:
 
 
 def _write_report(result: EvalResult, folder: Path, name: str) -> Path:
-    run_dir = folder / "runs" / _slug(name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": result.settings,
-               "metrics": result.metrics}
-    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as fh:
-        for record in result.records:
-            fh.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    run_dir = _write_run(folder, name, result.settings, result.metrics, result.records)
     for stale in ("recall_at_k.png", "f1_hist.png"):
         (run_dir / stale).unlink(missing_ok=True)
     if not result.settings.get("closed_book"):
         plot_recall_curve(result.records, run_dir / "recall_at_k.png", name)
     if any(r.f1 is not None for r in result.records):
         plot_f1_histogram(result.records, run_dir / "f1_hist.png", name)
-    for file in ("metrics.json", "predictions.jsonl"):
-        shutil.copyfile(run_dir / file, folder / file)
-    entry = json.dumps({**summary, "folder": str(run_dir.relative_to(folder))}, ensure_ascii=False)
-    append_line(folder / "runs.jsonl", entry)
 
     runs = load_runs(folder)
     compare = folder / "compare.png"
@@ -78,27 +67,29 @@ def _write_report(result: EvalResult, folder: Path, name: str) -> Path:
 
 def write_task_report(metrics: dict[str, Any], records: list, folder: str | Path, name: str,
                       settings: dict[str, Any]) -> Path:
-    """A `--task` run (summaries, triples) in the same folder layout: runs/<name>/metrics.json and
-    predictions.jsonl (one record per document or text: what the generator wrote, parsed, and the gold), the
-    top-level copies and a runs.jsonl entry; no plots, which are about questions. Returns the run's folder."""
+    """A `--task` run (summaries, triples) in the same folder layout, one record per document or text (what the
+    generator wrote, parsed, and the gold); no plots, which are about questions. Returns the run's folder."""
     folder = Path(folder).expanduser()
     try:
-        run_dir = folder / "runs" / _slug(name)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        summary = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings,
-                   "metrics": metrics}
-        (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                              encoding="utf-8")
-        with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as fh:
-            for record in records:
-                row = record.to_json() if hasattr(record, "to_json") else record
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        for file in ("metrics.json", "predictions.jsonl"):
-            shutil.copyfile(run_dir / file, folder / file)
-        append_line(folder / "runs.jsonl",
-                    json.dumps({**summary, "folder": str(run_dir.relative_to(folder))}, ensure_ascii=False))
+        return _write_run(folder, name, settings, metrics, records)
     except OSError as exc:
         raise RagtuneError(f"{folder}: cannot write the report: {exc.strerror or exc}") from exc
+
+
+def _write_run(folder: Path, name: str, settings: dict[str, Any], metrics: dict[str, Any], records: list) -> Path:
+    """runs/<name>/metrics.json and predictions.jsonl, their copies at the top and the run's runs.jsonl entry."""
+    run_dir = folder / "runs" / _slug(name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary = {"name": name, "time": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings, "metrics": metrics}
+    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as fh:
+        for record in records:
+            row = record.to_json() if hasattr(record, "to_json") else record
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    for file in ("metrics.json", "predictions.jsonl"):
+        shutil.copyfile(run_dir / file, folder / file)
+    append_line(folder / "runs.jsonl",
+                json.dumps({**summary, "folder": str(run_dir.relative_to(folder))}, ensure_ascii=False))
     return run_dir
 
 
