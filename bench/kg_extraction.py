@@ -116,7 +116,8 @@ def record_all(args, work: Path) -> None:
            f"eval_every {args.eval_every})",
            f"ragtune eval {test} --task extract {schema} --json --adapter {work / 'adapter'}"]
     first = next(iter(rows.values()))
-    held_out = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["train"]["eval_size"]
+    trained_with = work / "train.yaml" if (work / "train.yaml").exists() else CONFIG  # what the adapter saw
+    held_out = yaml.safe_load(trained_with.read_text(encoding="utf-8"))["train"]["eval_size"]
     record(f"KG extraction tuning: {args.set} ({first['n']} held-out texts, {first['gold']} gold triples)",
            {"bench": "kg_extraction", "set": args.set, "f1_ratio_tuned_over_base": ratio,
             "rows": {run: {**m["triples"], "predicted": m["predicted"], "gold": m["gold"],

@@ -234,10 +234,10 @@ def eval_(
         else:
             print_table(metrics)
         if report is not None:
-            from ragtune.eval.report import write_task_report
+            from ragtune.eval.report import default_run_name, write_task_report
 
             settings = {"task": task, "data": str(data), "adapter": [str(a) for a in adapter or []], "limit": limit}
-            run_dir = write_task_report(metrics, records, report, name or (f"{task}+adapter" if adapter else task),
+            run_dir = write_task_report(metrics, records, report, name or default_run_name(adapter=adapter, task=task),
                                         settings)
             say(f"report: {run_dir}", err)
         return

@@ -27,8 +27,12 @@ from ragtune.eval.runner import RETRIEVE_DEPTH, EvalResult, QuestionRecord
 ANSWER_METRICS = ("em", "f1", "rouge_l", "bleu")
 
 
-def default_run_name(closed_book: bool = False, retrieval_only: bool = False, adapter: object = None) -> str:
-    """What a run is called without --name: closed-book, retrieval, rag or rag+adapter."""
+def default_run_name(closed_book: bool = False, retrieval_only: bool = False, adapter: object = None,
+                     task: str | None = None) -> str:
+    """What a run is called without --name: closed-book, retrieval, rag or rag+adapter; a `--task` run its
+    task's name (extract, extract+adapter)."""
+    if task is not None:
+        return f"{task}+adapter" if adapter else task
     if closed_book:
         return "closed-book+adapter" if adapter else "closed-book"
     if retrieval_only:
@@ -38,14 +42,20 @@ def default_run_name(closed_book: bool = False, retrieval_only: bool = False, ad
 
 def write_report(result: EvalResult, folder: str | Path, name: str) -> Path:
     """Add this run to the report folder and regenerate its page; returns the index.html path."""
+    return _reporting(_write_report, folder, result, name)
+
+
+def _reporting(write, folder: str | Path, *args):
+    """`write(folder, *args)`, an OSError (a file where the folder should be, no space, no permission) turned
+    into a one-line error naming the folder."""
     folder = Path(folder).expanduser()
     try:
-        return _write_report(result, folder, name)
-    except OSError as exc:  # a file where the folder should be, no space, no permission
+        return write(folder, *args)
+    except OSError as exc:
         raise RagtuneError(f"{folder}: cannot write the report: {exc.strerror or exc}") from exc
 
 
-def _write_report(result: EvalResult, folder: Path, name: str) -> Path:
+def _write_report(folder: Path, result: EvalResult, name: str) -> Path:
     run_dir = _write_run(folder, name, result.settings, result.metrics, result.records)
     for stale in ("recall_at_k.png", "f1_hist.png"):
         (run_dir / stale).unlink(missing_ok=True)
@@ -69,11 +79,7 @@ def write_task_report(metrics: dict[str, Any], records: list, folder: str | Path
                       settings: dict[str, Any]) -> Path:
     """A `--task` run (summaries, triples) in the same folder layout, one record per document or text (what the
     generator wrote, parsed, and the gold); no plots, which are about questions. Returns the run's folder."""
-    folder = Path(folder).expanduser()
-    try:
-        return _write_run(folder, name, settings, metrics, records)
-    except OSError as exc:
-        raise RagtuneError(f"{folder}: cannot write the report: {exc.strerror or exc}") from exc
+    return _reporting(_write_run, folder, name, settings, metrics, records)
 
 
 def _write_run(folder: Path, name: str, settings: dict[str, Any], metrics: dict[str, Any], records: list) -> Path:

@@ -57,6 +57,8 @@ def test_report_compares_runs(tmp_path):
     assert json.loads((folder / "metrics.json").read_text())["name"] == "rag+adapter"
     assert default_run_name(closed_book=True) == "closed-book"
     assert default_run_name(retrieval_only=True) == "retrieval"
+    assert default_run_name(adapter="a/dir", task="extract") == "extract+adapter"
+    assert default_run_name(task="summarize") == "summarize"
 
 
 def test_a_torn_runs_line_is_skipped_with_a_warning(tmp_path):
