@@ -57,9 +57,18 @@ def eval_stage(name: str, run: str, work: Path, log: list[str], extra: list[str]
     return json.loads(result.read_text())
 
 
+def finished(adapter: Path) -> bool:
+    """The run reached its last step (or stopped early); an interrupted one also has ragtune.json, from its best
+    step so far, so that file alone does not say the training is over."""
+    if not (adapter / "ragtune.json").exists():
+        return False
+    meta = json.loads((adapter / "ragtune.json").read_text(encoding="utf-8"))
+    return meta.get("stopped_early") or meta.get("step") == meta.get("total_steps")
+
+
 def train_stage(name: str, work: Path, steps: int, eval_every: int, log: list[str]) -> None:
     out = work / "adapter"
-    if (out / "ragtune.json").exists():
+    if finished(out):
         return
     resume = ["--resume"] if (out / "checkpoint").exists() else []
     settings = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
