@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from ragtune.config import Config
-from ragtune.errors import RagtuneError, RagtuneWarning
+from ragtune.errors import RagtuneError, RagtuneWarning, WorkerFinished
 from ragtune.text import printable, shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -725,11 +725,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main() -> None:
     warnings.showwarning = _show_warning
-    from ragtune.train.distributed import WorkerFinished, leave
-
     try:
         app()
     except WorkerFinished:  # a data-parallel rank other than 0 is done: rank 0 writes and reports
+        from ragtune.train.distributed import leave
+
         leave()
     except RagtuneError as exc:
         err.print(f"[red]error:[/red] {shown(exc)}", markup=True, highlight=False)

@@ -23,6 +23,11 @@ class QuestionError(RagtuneError):
     exit_code = 2
 
 
+class WorkerFinished(Exception):  # noqa: N818 (not an error: the normal end of a rank other than 0)
+    """Raised when a data-parallel rank other than 0 has finished the loop: what follows (writing results) is rank
+    0's. Here, not in train/distributed.py, so the CLI can catch it without importing torch on every command."""
+
+
 class RagtuneWarning(UserWarning):
     """Something was repaired or skipped (a corrupt cache, a torn report line); the CLI shows it as one line."""
 

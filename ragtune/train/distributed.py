@@ -19,16 +19,12 @@ import torch
 import torch.distributed as dist
 
 from ragtune.config import DistributedConfig
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, WorkerFinished  # noqa: F401 - WorkerFinished re-exported for the loop
 
 #: the launcher tells its ranks which backend to join with
 BACKEND_ENV = "RAGTUNE_DIST_BACKEND"
 #: a rank waits this long in a collective (rank 0 evaluating a generator can take many minutes)
 COLLECTIVE_TIMEOUT = timedelta(hours=2)
-
-
-class WorkerFinished(Exception):  # noqa: N818 (not an error: the normal end of a rank other than 0)
-    """Raised when a rank other than 0 has finished the loop: what follows (writing results) is rank 0's."""
 
 
 def rank() -> int:

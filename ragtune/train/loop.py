@@ -28,6 +28,7 @@ from ragtune.files import atomic_dir
 from ragtune.progress import progress_bar
 from ragtune.train.checkpoint import capture_rng, load_state, restore_rng, save_state, seed_everything
 from ragtune.train.distributed import DataParallel, WorkerFinished
+from ragtune.train.memory import release_free_memory
 
 #: written into every checkpoint's state; a checkpoint without it (an older ragtune's) cannot resume exactly
 CHECKPOINT_FORMAT = 2
@@ -238,6 +239,7 @@ class TrainingLoop:
         self.step += 1
         self.updating = False
         self.task.after_step()
+        release_free_memory()
         return total / total_weight
 
     # ---- evaluation -----------------------------------------------------------------------
