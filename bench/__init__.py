@@ -29,6 +29,7 @@ What each script measures:
 - training_curves: every trainer's short seeded run (step losses, history, weight digests), `--compare` to an
   earlier run: a refactor must leave training bit-identical.
 - train_memory: a LoRA step's peak RSS and time, frozen base in float32 or bfloat16, with/without checkpointing.
+- train_heap: training's resident memory over many steps of varying length, with and without the per-step heap trim.
 - train_step_speed: one LoRA optimizer step, ragtune's loop vs a Hugging Face Trainer + peft, same batch.
 
 Shared modules, not scripts: common (machine, CPU meter, `record`, `run_cli`), splits (the train/test splits

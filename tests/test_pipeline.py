@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+import ragtune.pipeline as pipeline_module
 from ragtune.config import Config
-from ragtune.pipeline import RETRIEVE_BATCH, Pipeline
+from ragtune.pipeline import Pipeline
 
 QUESTIONS = ["海梅·雷耶斯哪家漫画公司的虚拟人物？", "When did Khan formally declare the Yuan dynasty?"]
 
@@ -31,8 +32,10 @@ def test_given_models_are_used_and_index_parts_are_built_again_after_a_read(embe
     assert ranked[0].passage.text.startswith("A volcano") and not pipeline.loaded("generator")
 
 
-def test_retrieve_many_ranks_as_retrieve_does(mixed_index):
-    questions = [*QUESTIONS, "Who was Kublai Khan's grandfather?"] * (RETRIEVE_BATCH // 3 + 1)  # over one batch
+def test_retrieve_many_ranks_as_retrieve_does(mixed_index, monkeypatch):
+    monkeypatch.setattr(pipeline_module, "RETRIEVE_BATCH", 2)  # batches of 2, so 4 questions cross a boundary
+    questions = [*QUESTIONS, "Who was Kublai Khan's grandfather?", QUESTIONS[0]]
+    assert len(questions) > pipeline_module.RETRIEVE_BATCH
     many = mixed_index.retrieve_many(questions, 5)
     one_by_one = {q: mixed_index.retrieve(q, 5) for q in set(questions)}
     assert len(many) == len(questions)

@@ -13,9 +13,11 @@ from ragtune.read.questions import Question, load_questions
 
 def test_retrieval_only_finds_gold_paragraphs(sample_pipeline, squad_sample):
     questions = load_questions(squad_sample)
+    assert len(questions) == 37
+    questions = questions[::3]  # 13 of them: the cross-encoder's minute over all 37 adds no check
     result = evaluate(sample_pipeline, questions, retrieval_only=True, progress=False)
     metrics = result.metrics
-    assert metrics["n"] == len(questions) == 37
+    assert metrics["n"] == len(questions) == 13
     assert set(metrics) == {"n", "retrieval", "seconds", "gold_in_index"}  # no warnings: every gold id is indexed
     assert metrics["gold_in_index"] == 1.0
     assert set(metrics["retrieval"]) == {"recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"}

@@ -46,6 +46,8 @@ def test_training_lowers_the_loss_on_its_slice(trained, train_pipeline, squad_sl
     assert after < 0.9 * before, (before, after)  # 2.21 -> 1.69 on the reference machine
 
 
+@pytest.mark.slow  # 80 s of LoRA steps; the loop's exact resume is tested on a small net in test_loop.py, and on
+# real models by the retriever's and joint trainer's resume tests
 def test_resume_continues_exactly(trained, train_pipeline, squad_slice, tmp_path, monkeypatch):
     """Six steps straight == three, Ctrl-C in the middle of the fourth (after its dropout drew random numbers),
     then --resume: the checkpoint holds the state at the last step boundary."""
