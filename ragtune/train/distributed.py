@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from ragtune.config import DistributedConfig
-from ragtune.errors import RagtuneError, WorkerFinished  # noqa: F401 - WorkerFinished re-exported for the loop
+from ragtune.errors import RagtuneError
 
 #: the launcher tells its ranks which backend to join with
 BACKEND_ENV = "RAGTUNE_DIST_BACKEND"

@@ -23,11 +23,11 @@ from typing import Any
 
 import torch
 
-from ragtune.errors import RagtuneError
+from ragtune.errors import RagtuneError, WorkerFinished
 from ragtune.files import atomic_dir
 from ragtune.progress import progress_bar
 from ragtune.train.checkpoint import capture_rng, load_state, restore_rng, save_state, seed_everything
-from ragtune.train.distributed import DataParallel, WorkerFinished
+from ragtune.train.distributed import DataParallel
 from ragtune.train.memory import release_free_memory
 
 #: written into every checkpoint's state; a checkpoint without it (an older ragtune's) cannot resume exactly

@@ -59,7 +59,7 @@ class MeanRegression(TrainingTask):
 
 
 def _train(grad_accum: int, checkpoint: Path | None) -> dict:
-    from ragtune.train.distributed import WorkerFinished
+    from ragtune.errors import WorkerFinished
 
     task = MeanRegression()
     loop = TrainingLoop(task, LoopSettings(grad_accum=grad_accum, **SETTINGS), checkpoint, progress=False)
