@@ -58,6 +58,21 @@ def run_child(module: str, args: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """A process's resident size now (VmRSS) and at its peak (VmHWM), in MB, from /proc ({} where there is none:
+    the process ended, or not Linux)."""
+    fields = {}
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return fields
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return fields
+
+
 def steal_note() -> str:
     share = steal_share()
     return "" if share is None else f"; CPU time stolen by the hypervisor during the run: {share:.0%}"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import SHARED, CpuMeter, record, run_child
+from bench.common import SHARED, CpuMeter, memory_mb, record, run_child
 
 SOURCES = [SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "expmrc-squad" / "expmrc-squad-dev.json"]
 SENTENCES_PER_PASSAGE = 4
@@ -142,7 +142,7 @@ def probe(folder: Path, dim: int, queries: list[str], ef_search: int | None = No
         start = time.perf_counter()
         retriever.retrieve(query, 10, rerank=False)
         times.append(time.perf_counter() - start)
-    status = _status()
+    status = memory_mb()
     vectors = embedder.encode_queries(queries)
     approx_times = []
     found = []
@@ -164,15 +164,6 @@ def probe(folder: Path, dim: int, queries: list[str], ef_search: int | None = No
             "rss_mb": status["VmRSS"], "peak_rss_mb": status["VmHWM"], "ann_recall@10": round(recall, 4),
             "ann_score_ratio@10": round(ratio, 5),
             "graphs": len(index._manifest["vectors"]["segments"])}
-
-
-def _status() -> dict:
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = round(int(value.split()[0]) / 1024, 1)
-    return fields
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from .common import ROOT, record
+from .common import ROOT, memory_mb, record
 
 WORK = ROOT / ".ragtune" / "bench" / "train-heap"
 DUIE = ROOT / ".ragtune" / "bench" / "kg_extraction" / "duie" / "train.jsonl"
@@ -49,16 +49,6 @@ def child(variant: str, argv: list[str]) -> None:
     main()
 
 
-def rss_gb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 2**20
-    except OSError:
-        return None
-    return None
-
-
 def run_variant(variant: str, steps: int, config: Path) -> dict:
     out = WORK / variant
     shutil.rmtree(out, ignore_errors=True)
@@ -68,9 +58,9 @@ def run_variant(variant: str, steps: int, config: Path) -> dict:
                             env={**os.environ, **ENV.get(variant, {})})
     samples: list[float] = []
     while proc.poll() is None:
-        value = rss_gb(proc.pid)
-        if value is not None:
-            samples.append(value)
+        rss = memory_mb(proc.pid).get("VmRSS")
+        if rss is not None:
+            samples.append(rss / 1024)
         time.sleep(1)
     if proc.returncode:
         raise SystemExit(f"{variant}: training exited with {proc.returncode}")
