@@ -242,15 +242,16 @@ def eval_(
             say(f"report: {run_dir}", err)
         return
     spec.configured(Config(), length=length, schema=schema)  # an option qa does not take is an error
-    from ragtune.eval.report import default_run_name, write_report
-    from ragtune.eval.runner import evaluate
-    from ragtune.pipeline import Pipeline
     from ragtune.read.questions import load_questions
 
     cfg = Config.load(config, **{"retrieval.top_k": top_k, "eval.metric_language": metric_lang,
                                  "generator.answer_mode": answer_mode, "generator.backend": backend,
                                  "retrieval.graph": graph or None})
-    questions = load_questions(data, split)[:limit]
+    questions = load_questions(data, split)[:limit]  # a bad file fails here, before the models' imports
+    from ragtune.eval.report import default_run_name, write_report
+    from ragtune.eval.runner import evaluate
+    from ragtune.pipeline import Pipeline
+
     pipeline = Pipeline(index, cfg, adapter=adapter, progress=PROGRESS)
     if not closed_book:
         _ = pipeline.store  # fail fast on a missing index, before loading models
