@@ -28,9 +28,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.robustness import hostile
-
 from .common import ROOT, record
+
+sys.path.insert(0, str(ROOT / "tests"))  # the hostile corpus's helpers import as the tests see them
+from tests.robustness import hostile  # noqa: E402
 
 WORK = ROOT / ".ragtune" / "bench" / "robustness"
 NEW_CORPUS = ROOT / "ragtune" / "demo" / "data" / "squad_sample.json"

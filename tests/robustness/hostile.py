@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from made_files import minimal_pdf, pdf_file  # tests/ is on the path: pytest's rootdir conftest, or the bench
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "ragtune.cli"]
 PROBE = [sys.executable, str(Path(__file__).with_name("probes.py"))]
@@ -279,32 +281,6 @@ def _docx(path: Path, body: bytes, doctype: bytes = b"") -> Path:
     document = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + doctype
                 + b"<w:document " + _W + b"><w:body>" + body + b"</w:body></w:document>")
     return _zip(path, {"[Content_Types].xml": _CONTENT_TYPES, "_rels/.rels": _RELS, "word/document.xml": document})
-
-
-def _pdf(objects: list[bytes], trailer: bytes = b"/Root 1 0 R") -> bytes:
-    """A PDF with a correct xref table around `objects` (numbered from 1)."""
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
-    return bytes(out)
-
-
-def _text_pdf(text: str) -> bytes:
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    return _pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ])
 
 
 def _stored_texts(index: Path) -> list[str]:
@@ -831,14 +807,14 @@ def pdf_not_a_pdf(folder: Path) -> HostileCase:
 @case()
 def pdf_truncated(folder: Path) -> HostileCase:
     """a PDF cut in half"""
-    whole = _text_pdf("The keeper wrote the weather in a logbook.")
+    whole = minimal_pdf("The keeper wrote the weather in a logbook.")
     return _bad_file(folder, "truncated.pdf", whole[: len(whole) // 2])
 
 
 @case()
 def pdf_page_tree_loop(folder: Path) -> HostileCase:
     """a PDF whose page tree lists itself as its own kid"""
-    loop = _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
+    loop = pdf_file([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
     return _bad_file(folder, "page-loop.pdf", loop)
 
 

@@ -1,9 +1,23 @@
-"""Small real files the read tests build byte by byte (a PDF with a correct xref table, a DOCX body)."""
+"""Small real files tests build byte by byte (a PDF with a correct xref table, a DOCX body)."""
 
 from __future__ import annotations
 
 import io
 import zipfile
+
+
+def pdf_file(objects: list[bytes], trailer: bytes = b"/Root 1 0 R") -> bytes:
+    """A PDF with a correct xref table around `objects` (numbered from 1) and `trailer`'s entries."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
+    return bytes(out)
 
 
 def minimal_pdf(text: str, title: str | None = None) -> bytes:
@@ -17,19 +31,10 @@ def minimal_pdf(text: str, title: str | None = None) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    if title is not None:
-        objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    info = b" /Info %d 0 R" % len(objects) if title is not None else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
-    return bytes(out)
+    if title is None:
+        return pdf_file(objects)
+    objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
+    return pdf_file(objects, b"/Root 1 0 R /Info %d 0 R" % len(objects))
 
 
 def docx_with_body(package: bytes, body_xml: str) -> bytes:
