@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ragtune.errors import RagtuneWarning
+from ragtune.files import file_sha256
 from ragtune.generate.base import Message, OnBatch
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, answer TEXT NOT NULL, created REAL)"
@@ -22,13 +24,31 @@ _BROKEN = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 T = TypeVar("T")
 
 
+#: an adapter folder's file that says how it was trained, not what it computes
+_NOT_WEIGHTS = {"ragtune.json"}
+
+
 def adapter_fingerprint(adapter: str | Path | None) -> str:
-    """Adapter path plus its weights' mtime: retraining into the same folder must miss the cache."""
+    """A hash of what the adapter folder computes with (its top-level files: weights, config, a reader's head), so
+    retraining into the same folder misses the cache, while a copied or moved adapter keeps its answers."""
     if adapter is None:
         return ""
     folder = Path(adapter).expanduser().resolve()
-    mtimes = [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(folder.glob("adapter_model*")) if p.is_file()]
-    return f"{folder}|{','.join(mtimes)}"
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in _NOT_WEIGHTS) if folder.is_dir() \
+        else [folder] if folder.is_file() else []
+    if not files:
+        return str(folder)
+    stats = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _content_hash(folder, stats)
+
+
+@functools.lru_cache(maxsize=64)
+def _content_hash(folder: Path, stats: tuple) -> str:
+    """sha256 over the names and contents of `stats`' files (the stats key the memo: ~40 ms a 0.5B LoRA)."""
+    digest = hashlib.sha256()
+    for name, _, _ in stats:
+        digest.update(f"{name}\0{file_sha256(folder / name)}\0".encode())
+    return digest.hexdigest()
 
 
 class GenerationCache:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -86,9 +86,25 @@ def test_cache_key_covers_model_adapter_prompt_and_length(tmp_path):
     assert key != GenerationCache(tmp_path, "model-a", None, 96).key(_messages("q"))
     assert key != GenerationCache(tmp_path, "model-a", adapter, 64).key(_messages("q"))
     assert key != GenerationCache(tmp_path, "model-a", adapter, 96, "torch.float32").key(_messages("q"))
-    stat = weights.stat()
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # retrained into the same folder
+    weights.write_bytes(b"w2")  # retrained into the same folder
     assert key != GenerationCache(tmp_path, "model-a", adapter, 96).key(_messages("q"))
+
+
+def test_adapter_key_follows_its_files_not_its_path(tmp_path):
+    """A moved or copied adapter keeps its cached answers; a changed weight or config file does not."""
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+    (adapter / "adapter_config.json").write_text('{"lora_alpha": 32}')
+    (adapter / "ragtune.json").write_text('{"step": 1}')
+    key = GenerationCache(tmp_path, "m", adapter, 96).key(_messages("q"))
+    copy = tmp_path / "archive" / "adapter"
+    shutil.copytree(adapter, copy)
+    assert GenerationCache(tmp_path, "m", copy, 96).key(_messages("q")) == key
+    (copy / "ragtune.json").write_text('{"step": 1, "note": "resumed"}')  # training metadata only
+    assert GenerationCache(tmp_path, "m", copy, 96).key(_messages("q")) == key
+    (copy / "adapter_config.json").write_text('{"lora_alpha": 16}')
+    assert GenerationCache(tmp_path, "m", copy, 96).key(_messages("q")) != key
 
 
 def test_rerun_eval_hits_the_cache(sample_pipeline, squad_sample):
