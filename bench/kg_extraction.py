@@ -3,6 +3,7 @@ adapter, scored by `ragtune eval --task extract` (triple precision/recall/F1, ex
 held-out split that never enters training.
 
 Usage: python -m bench.kg_extraction duie|webnlg [--train N] [--test N] [--steps N] [--eval-every N]
+       [--target-order given|text]
 
 - duie: DuIE 2.0 dev sentences (zh, ../shared/data/kg/duie2-dev-1000.jsonl) with its 48-predicate schema listed
   in the prompt and enforced by the parser: a seeded shuffle, the first --test sentences held out, the next
@@ -66,13 +67,14 @@ def finished(adapter: Path) -> bool:
     return meta.get("stopped_early") or meta.get("step") == meta.get("total_steps")
 
 
-def train_stage(name: str, work: Path, steps: int, eval_every: int, log: list[str]) -> None:
+def train_stage(name: str, work: Path, steps: int, eval_every: int, target_order: str, log: list[str]) -> None:
     out = work / "adapter"
     if finished(out):
         return
     resume = ["--resume"] if (out / "checkpoint").exists() else []
     settings = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     settings["train"]["eval_every"] = eval_every
+    settings["extract"] = {"target_order": target_order}
     config = work / "train.yaml"
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     run_cli(["train", "generator", str(work / "train.jsonl"), "--task", "extract", *schema_args(name),
@@ -86,6 +88,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=100, help="held-out sentences/entries")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--eval-every", type=int, default=20)
+    parser.add_argument("--target-order", choices=["given", "text"], default="given",
+                        help="extract.target_order of the training targets")
     parser.add_argument("--stages", nargs="*", default=STAGES, choices=STAGES)
     args = parser.parse_args()
     work = WORK / args.set
@@ -96,7 +100,7 @@ def main() -> None:
     if "base" in args.stages:
         eval_stage(args.set, "base", work, log, [])
     if "train" in args.stages:
-        train_stage(args.set, work, args.steps, args.eval_every, log)
+        train_stage(args.set, work, args.steps, args.eval_every, args.target_order, log)
     if "tuned" in args.stages:
         eval_stage(args.set, "tuned", work, log, ["--adapter", str(work / "adapter")])
     if "record" in args.stages:  # the same generations re-parsed with extract.grounded (cached: no generation)

@@ -16,7 +16,7 @@ from ragtune.graph.extractor import LANGUAGE_SAMPLE, configured_schema, parse_ou
 from ragtune.graph.schema import Schema
 from ragtune.graph.triples import format_triples
 from ragtune.pipeline import Pipeline
-from ragtune.read.triples import TripleExample, load_triples
+from ragtune.read.triples import Triple, TripleExample, load_triples
 from ragtune.text import count_units, language_of
 from ragtune.train.checkpoint import check_out
 from ragtune.train.examples import split_questions
@@ -54,12 +54,25 @@ def extract_examples(examples: list[TripleExample], config: Config, schema: Sche
     out = []
     for e in examples:
         triples = [t for t in dict.fromkeys(e.triples) if schema is None or schema.allows(t.predicate)]
-        target = format_triples(triples)
         for i, text in enumerate((e.text, *e.other_texts)):
-            out.append(ExtractExample(f"{e.id}#{i}" if i else e.id, text, target,
+            ordered = in_text_order(triples, text) if config.extract.target_order == "text" else triples
+            out.append(ExtractExample(f"{e.id}#{i}" if i else e.id, text, format_triples(ordered),
                                       language_of(text[:LANGUAGE_SAMPLE]),
                                       min(count_units(text), config.extract.max_text_units), schema, config))
     return out
+
+
+def in_text_order(triples: list[Triple], text: str) -> list[Triple]:
+    """`triples` sorted by where the subject, then the object, first appears in `text` (a name the text does not
+    contain sorts last; ties keep the given order). Datasets list a sentence's triples in no particular order
+    (DuIE: 216 of 332 training sentences with several triples); reading order is one the model can learn."""
+    folded = text.casefold()
+
+    def first(name: str) -> int:
+        at = folded.find(name.replace("_", " ").casefold())
+        return at if at >= 0 else len(text)
+
+    return sorted(triples, key=lambda t: (first(t.subject), first(t.object)))
 
 
 class ExtractTask(GeneratorTask):
