@@ -33,12 +33,14 @@ def adapter_fingerprint(adapter: str | Path | None) -> str:
     retraining into the same folder misses the cache, while a copied or moved adapter keeps its answers."""
     if adapter is None:
         return ""
-    folder = Path(adapter).expanduser().resolve()
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in _NOT_WEIGHTS) if folder.is_dir() \
-        else [folder] if folder.is_file() else []
+    path = Path(adapter).expanduser().resolve()
+    if path.is_dir():
+        folder, files = path, sorted(p for p in path.iterdir() if p.is_file() and p.name not in _NOT_WEIGHTS)
+    else:
+        folder, files = path.parent, [path] if path.is_file() else []
     if not files:
-        return str(folder)
-    stats = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+        return str(path)
+    stats = tuple((p.name, st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()])
     return _content_hash(folder, stats)
 
 
