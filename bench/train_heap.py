@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def run_variant(variant: str, steps: int, config: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     argv = ["train", "generator", str(DUIE), "--task", "extract", "--schema", str(SCHEMA), "--out", str(out),
             "--max-steps", str(steps), "--config", str(config)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([sys.executable, "-m", "bench.train_heap", "--child", variant, "--", *argv], cwd=ROOT,
                             env={**os.environ, **ENV.get(variant, {})})
     samples: list[float] = []
@@ -64,11 +66,13 @@ def run_variant(variant: str, steps: int, config: Path) -> dict:
         time.sleep(1)
     if proc.returncode:
         raise SystemExit(f"{variant}: training exited with {proc.returncode}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     meta = json.loads((out / "ragtune.json").read_text())
     quarter = max(1, len(samples) // 4)
     return {"peak_rss_gb": round(max(samples), 2), "rss_first_quarter_gb": round(max(samples[:quarter]), 2),
             "rss_last_quarter_gb": round(max(samples[-quarter:]), 2), "step_s": meta["mean_step_seconds"],
-            "steps": meta["step"]}
+            "cpu_s": round(cpu_s, 1), "steps": meta["step"]}
 
 
 def main() -> None:
@@ -96,13 +100,15 @@ def main() -> None:
     for row in table.values():
         row[f"peak_vs_{args.variants[0]}"] = round(row["peak_rss_gb"] / base["peak_rss_gb"], 2)
         row[f"time_vs_{args.variants[0]}"] = round(row["step_s"] / base["step_s"], 2)
+        row[f"cpu_vs_{args.variants[0]}"] = round(row["cpu_s"] / base["cpu_s"], 2)
     record(f"training heap: resident memory over {args.steps} extraction steps, trimmed vs not",
            {"bench": "train_heap", "steps": args.steps, "table": table},
            notes="`ragtune train generator DuIE-train --task extract --schema duie_schema.json --max-steps N` with "
            "bench/kg_extraction.yaml (4 sequences of at most 512 tokens a step, LoRA rank 16 on every linear "
            "layer), no held-out evaluation, each variant in its own process; RSS sampled each second by the "
            "parent (model load included); *_quarter_gb: the highest sample in the first and last quarter of the "
-           "run; step_s from the adapter's ragtune.json")
+           "run; step_s from the adapter's ragtune.json (wall); cpu_s: the child's user+system CPU seconds, model "
+           "load included (hypervisor steal does not inflate it)")
 
 
 if __name__ == "__main__":
