@@ -5,8 +5,7 @@ rather than returning them. `malloc_trim(0)` after each optimizer step returns t
 milliseconds against a step of seconds. Measured (bench/train_heap.py, 25 DuIE extraction steps): peak 8.13 GB
 against 8.71 without it, so most of a long run's growth is not here but in oneDNN's cache of a primitive per
 input shape (capping ONEDNN_PRIMITIVE_CACHE_CAPACITY kept that run flat at ~6.1 GB, for 1.3x the CPU time, so it
-is left to the user). A no-op where libc is not
-glibc."""
+is left to the user). A no-op where libc is not glibc."""
 
 from __future__ import annotations
 
