@@ -1,7 +1,7 @@
 """Training's resident memory over many steps of varying length, with and without returning the heap's free pages
 to the OS after each step (`ragtune/train/memory.py`), one run.
 
-Usage: python -m bench.train_heap [--steps 30] [--variants untrimmed trimmed trimmed+dnn8]
+Usage: python -m bench.train_heap [--steps 30] [--variants untrimmed trimmed trimmed+dnn8 trimmed+pad32]
 (the first variant is the baseline of the ratios)
 
 Each variant is `ragtune train generator --task extract` on the DuIE training split of bench/kg_extraction.py
@@ -11,6 +11,7 @@ second. A long run of that command grew from 6 to 17 GB: the batches change leng
 the freed buffers of each length. `untrimmed` is the same command with the trim replaced by a no-op;
 `trimmed+dnn8` also caps oneDNN's primitive cache at 8 entries (ONEDNN_PRIMITIVE_CACHE_CAPACITY, default 1024):
 oneDNN keeps a primitive, with its buffers, for every input shape it has seen, and each step brings new ones.
+`trimmed+pad32` bounds the shapes instead (`train.pad_multiple: 32`: batches padded to a multiple of 32 tokens).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import yaml
 
@@ -33,9 +33,11 @@ WORK = ROOT / ".ragtune" / "bench" / "train-heap"
 DUIE = ROOT / ".ragtune" / "bench" / "kg_extraction" / "duie" / "train.jsonl"
 SCHEMA = ROOT.parent / "shared" / "data" / "kg" / "duie_schema.json"
 CONFIG = ROOT / "bench" / "kg_extraction.yaml"
-VARIANTS = ["untrimmed", "trimmed", "trimmed+dnn8"]
+VARIANTS = ["untrimmed", "trimmed", "trimmed+dnn8", "trimmed+pad32"]
 #: the environment each variant's process starts with, besides this one's
 ENV = {"trimmed+dnn8": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "8"}}
+#: `train:` settings of a variant, over bench/kg_extraction.yaml's
+TRAIN = {"trimmed+pad32": {"pad_multiple": 32}}
 
 
 def child(variant: str, argv: list[str]) -> None:
@@ -50,8 +52,11 @@ def child(variant: str, argv: list[str]) -> None:
     main()
 
 
-def run_variant(variant: str, steps: int, config: Path) -> dict:
+def run_variant(variant: str, steps: int, settings: dict) -> dict:
     out = WORK / variant
+    config = WORK / f"train-{variant}.yaml"
+    config.write_text(yaml.safe_dump({**settings, "train": {**settings["train"], **TRAIN.get(variant, {})}}),
+                      encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)
     argv = ["train", "generator", str(DUIE), "--task", "extract", "--schema", str(SCHEMA), "--out", str(out),
             "--max-steps", str(steps), "--config", str(config)]
@@ -90,11 +95,9 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     settings = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     settings["train"].update(eval_size=0, eval_at_start=False, save_every=10_000)
-    config = WORK / "train.yaml"
-    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     table = {}
     for variant in args.variants:
-        table[variant] = run_variant(variant, args.steps, config)
+        table[variant] = run_variant(variant, args.steps, settings)
         print(json.dumps({variant: table[variant]}), file=sys.stderr, flush=True)
     base = table[args.variants[0]]
     for row in table.values():
@@ -108,7 +111,8 @@ def main() -> None:
            "layer), no held-out evaluation, each variant in its own process; RSS sampled each second by the "
            "parent (model load included); *_quarter_gb: the highest sample in the first and last quarter of the "
            "run; step_s from the adapter's ragtune.json (wall); cpu_s: the child's user+system CPU seconds, model "
-           "load included (hypervisor steal does not inflate it)")
+           "load included (hypervisor steal does not inflate it); dnn8: ONEDNN_PRIMITIVE_CACHE_CAPACITY=8; pad32: "
+           "train.pad_multiple 32")
 
 
 if __name__ == "__main__":

@@ -312,6 +312,10 @@ class TrainConfig(_ScheduleConfig):
     gradient_checkpointing: bool = False
     #: batches per length bucket: examples are sorted by length inside shuffled buckets of this many batches
     bucket_batches: int = Field(16, gt=0)
+    #: pad each batch to a multiple of this many tokens (1: to its longest sequence). Few widths keep oneDNN's
+    #: cache of a primitive per input shape small over a long run of varying lengths (BENCHMARKS.md, training
+    #: heap)
+    pad_multiple: int = Field(1, gt=0)
     #: bf16 autocast (about 2x faster on CPUs with avx512_bf16/AMX, over 10x slower without; LoRA weights stay
     #: float32); None: on only where the CPU computes bf16 natively
     bf16: bool | None = None

@@ -125,7 +125,9 @@ class GeneratorTask(TrainingTask):
 
     def loss(self, rows: list[int]) -> torch.Tensor:
         with autocast(self.model, self.tc.bf16):
-            return loss_sum(self.model, *collate([self.train[i] for i in rows], self.tokenizer.pad_token_id))
+            batch = [self.train[i] for i in rows]
+            multiple = self.tc.pad_multiple
+            return loss_sum(self.model, *collate(batch, self.tokenizer.pad_token_id, multiple), multiple=multiple)
 
     # ---- evaluation ---------------------------------------------------------------------
     def evaluate(self, train_loss: float | None) -> dict[str, Any]:

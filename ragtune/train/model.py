@@ -74,11 +74,24 @@ def autocast(model, bf16: bool | None):
     return torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=resolve_bf16(bf16, model.device))
 
 
-def loss_sum(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def predicting_positions(targets: torch.Tensor, multiple: int = 1) -> torch.Tensor:
+    """The positions whose next token is labelled in some row, in order; with `multiple` > 1, unlabelled ones are
+    added to make their count a multiple of it (they add nothing to the loss, but keep the head's input shapes
+    few: see collate)."""
+    wanted = (targets != IGNORE).any(0)
+    count = int(wanted.sum())
+    extra = min(-(-count // multiple) * multiple, wanted.numel()) - count
+    if extra > 0:
+        wanted[(~wanted).nonzero().squeeze(1)[:extra]] = True
+    return wanted.nonzero().squeeze(1)
+
+
+def loss_sum(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, multiple: int = 1
+             ) -> torch.Tensor:
     """Summed cross-entropy of the labelled tokens; logits only at the positions that predict one."""
     ids, mask, labels = (t.to(model.device) for t in (ids, mask, labels))
     targets = labels[:, 1:]
-    positions = (targets != IGNORE).any(0).nonzero().squeeze(1)
+    positions = predicting_positions(targets, multiple)
     logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
     return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets[:, positions].flatten(),
                                              ignore_index=IGNORE, reduction="sum")

@@ -18,7 +18,7 @@ from ragtune.train.batches import collate
 from ragtune.train.checkpoint import CHECKPOINT
 from ragtune.train.generator import prepare_examples, train_generator
 from ragtune.train.model import add_lora, autocast, load_base, loss_sum, training_base
-from ragtune.train.tokenize import encode_example
+from ragtune.train.tokenize import encode_example, stop_token_ids
 
 
 def test_run_writes_a_peft_adapter_and_its_record(trained, squad_slice):
@@ -133,3 +133,16 @@ def test_frozen_base_in_bf16_with_checkpointing_still_trains_a_float32_lora(trai
         loss_sum(model, *collate([row], tokenizer.pad_token_id)).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in lora)
     assert any(p.grad.abs().sum() > 0 for p in lora)
+
+
+def test_padding_to_a_multiple_leaves_the_loss_unchanged(train_config, squad_slice, train_pipeline):
+    """pad_multiple only adds masked tokens and unscored head positions: the loss of the real tokens is the same."""
+    tokenizer, base = load_base(train_config)
+    stops = stop_token_ids(tokenizer, base.generation_config.eos_token_id)
+    examples = prepare_examples(train_pipeline, load_questions(squad_slice)[:6])[0][:2]
+    rows = [encode_example(tokenizer, e, 1024, stops) for e in examples]
+    assert len({len(r) for r in rows}) == 2 and all(len(r) % 64 for r in rows)
+    with torch.no_grad():
+        plain = loss_sum(base, *collate(rows, tokenizer.pad_token_id)).item()
+        padded = loss_sum(base, *collate(rows, tokenizer.pad_token_id, 64), multiple=64).item()
+    assert plain > 0 and padded == pytest.approx(plain, rel=1e-4)
