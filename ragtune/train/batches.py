@@ -31,12 +31,15 @@ def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[lis
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
+def round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
 def collate(rows: list[Encoded], pad_id: int, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded input_ids, attention_mask, labels, `multiple` wide or a multiple of it: few widths mean few
-    input shapes, and oneDNN keeps a primitive with its buffers for every shape it meets (training memory grows
-    with each new one). Right padding under a causal mask leaves the loss of the real tokens unchanged."""
-    longest = max(len(r) for r in rows)
-    width = -(-longest // multiple) * multiple
+    """Right-padded input_ids, attention_mask, labels, as wide as the longest row rounded up to `multiple`: few
+    widths mean few input shapes, and oneDNN keeps a primitive with its buffers for every shape it meets (training
+    memory grows with each new one). Right padding under a causal mask leaves the loss of the real tokens as is."""
+    width = round_up(max(len(r) for r in rows), multiple)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)

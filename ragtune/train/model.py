@@ -17,7 +17,7 @@ from ragtune.generate.citations import strip_citations
 from ragtune.generate.hf import HFGenerator, load_causal_lm
 from ragtune.hardware import resolve_bf16, resolve_device
 from ragtune.pipeline import idk_answer
-from ragtune.train.batches import collate, target_tokens
+from ragtune.train.batches import collate, round_up, target_tokens
 from ragtune.train.examples import EvalExample
 from ragtune.train.loop import start_run
 from ragtune.train.tokenize import IGNORE, Encoded, stop_token_ids
@@ -80,7 +80,7 @@ def predicting_positions(targets: torch.Tensor, multiple: int = 1) -> torch.Tens
     few: see collate)."""
     wanted = (targets != IGNORE).any(0)
     count = int(wanted.sum())
-    extra = min(-(-count // multiple) * multiple, wanted.numel()) - count
+    extra = min(round_up(count, multiple), wanted.numel()) - count
     if extra > 0:
         wanted[(~wanted).nonzero().squeeze(1)[:extra]] = True
     return wanted.nonzero().squeeze(1)
