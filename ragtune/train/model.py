@@ -105,7 +105,7 @@ def label_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, labels: torch.T
     """
     ids, mask, labels = (t.to(model.device) for t in (ids, mask, labels))
     targets = labels[:, 1:]
-    positions = (targets != IGNORE).any(0).nonzero().squeeze(1)
+    positions = predicting_positions(targets)
     logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=positions, use_cache=False).logits
     picked = targets[:, positions]
     keep = picked != IGNORE
