@@ -6,13 +6,16 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from ragtune.errors import RagtuneError
 
 if TYPE_CHECKING:
     from ragtune.generate.batching import BatchDecoder
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": ...}
 OnBatch = Callable[[dict[int, str]], None]  # a finished batch: {position in the prompts: answer}
+T = TypeVar("T")
 
 
 def encode_prompts(tokenizer, budget, batch: list[list[Message]], tensors: str):
@@ -26,19 +29,19 @@ def encode_prompts(tokenizer, budget, batch: list[list[Message]], tensors: str):
     return encoded
 
 
-def in_batches(batch: list[list[Message]], size: int, answer: Callable[[list[int]], list[str]], progress: bool,
-               on_batch: OnBatch | None) -> list[str]:
+def in_batches(batch: list[list[Message]], size: int, answer: Callable[[list[int]], list[T]], progress: bool,
+               on_batch: Callable[[dict[int, T]], None] | None) -> list[T]:
     """Answers to `batch` in input order, generated `size` prompts at a time by `answer(rows)` (positions in
     `batch`); similar lengths go together (less padding), and each finished batch reaches `on_batch`."""
     from ragtune.progress import progress_bar
 
     order = sorted(range(len(batch)), key=lambda i: sum(len(m["content"]) for m in batch[i]))
-    results: dict[int, str] = {}
+    results: dict[int, T] = {}
     with progress_bar(total=len(batch), desc="generating", unit="answer", enabled=progress, leave=False) as bar:
         for start in range(0, len(order), size):
             rows = order[start : start + size]
             for i, text in zip(rows, answer(rows)):
-                results[i] = text.strip()
+                results[i] = text
             if on_batch is not None:
                 on_batch({i: results[i] for i in rows})
             bar.update(len(rows))
@@ -51,6 +54,19 @@ class SpanSources:
 
     passages: list[str]
     idk: str
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """`n` answers to each prompt, for a vote among them (graph/extractor.py): the `n` best beams of a beam search
+    ("beam", best first), or `n` samples drawn at `temperature` from the top-`top_p` tokens, the same again for the
+    same `seed` ("sample")."""
+
+    n: int
+    method: Literal["beam", "sample"] = "beam"
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int = 0
 
 
 class Generator(ABC):
@@ -87,6 +103,11 @@ class Generator(ABC):
         """Answer many prompts at once (left-padded batches): what eval and synth use. `on_batch` receives
         each finished batch, so a caller can keep what an interruption of an hour-long run would lose.
         `spans` (one per prompt) holds each answer to a verbatim span of its passages: constrained decoding."""
+
+    def candidates(self, batch: list[list[Message]], candidates: Candidates, progress: bool = False,
+                   on_batch: Callable[[dict[int, list[str]]], None] | None = None) -> list[list[str]]:
+        """`candidates.n` answers to each prompt (beams or samples), batched as `generate`'s are."""
+        raise RagtuneError(f"generator {self.name!r}: the {type(self).__name__} backend gives one answer a prompt")
 
     def decoder(self) -> BatchDecoder:
         """The one thread that decodes for every caller at once, batching their prompts (what a server shares

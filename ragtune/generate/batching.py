@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 
-from ragtune.generate.base import Message
+from ragtune.generate.base import Candidates, Message
 from ragtune.workers import OnDemandQueue
 
 _END = object()
@@ -40,11 +40,17 @@ class TokenText:
 
 class DecodeStream:
     """One submitted prompt: iterate it for the answer's text pieces (an error in decoding is raised here).
-    `cancel()` (a client went away) stops its decoding at the next step; `tokens` counts what was decoded."""
+    `cancel()` (a client went away) stops its decoding at the next step; `tokens` counts what was decoded.
+    A prompt submitted for several `candidates` streams nothing: its answers are read from `answers()` when it
+    ends."""
 
-    def __init__(self, messages: list[Message], text: TokenText):
+    def __init__(self, messages: list[Message], text: TokenText, candidates: Candidates | None = None):
         self.messages = messages
         self.text = text
+        self.candidates = candidates
+        #: the candidates' token ids and scores (log-probabilities), by the backend's sequence number
+        self.sequences: dict[int, list[int]] = {}
+        self.scores: dict[int, float] = {}
         self.cancelled = False
         self.submitted = time.perf_counter()
         self._pieces: queue.Queue = queue.Queue()
@@ -55,7 +61,11 @@ class DecodeStream:
         return len(self.text.tokens)
 
     # ---- the decoder's side -----------------------------------------------------------------
-    def push(self, tokens: list[int]) -> None:
+    def push(self, tokens: list[int], sequence: int = 0, score: float = 0.0) -> None:
+        if self.candidates is not None:
+            self.sequences.setdefault(sequence, []).extend(int(t) for t in tokens)
+            self.scores[sequence] = score
+            return
         piece = self.text.add(tokens)
         if piece:
             self._pieces.put(piece)
@@ -77,6 +87,14 @@ class DecodeStream:
     def result(self) -> str:
         return "".join(self).strip()
 
+    def answers(self) -> list[str]:
+        """The candidates' answers once the prompt has ended, best score first."""
+        for _ in self:  # waits for the end; raises what decoding raised
+            pass
+        stops, order = self.text.stop_ids, sorted(self.sequences, key=lambda s: (-self.scores[s], s))
+        return [self.text.tokenizer.decode([t for t in self.sequences[s] if t not in stops],
+                                           skip_special_tokens=True).strip() for s in order]
+
 
 class BatchDecoder(ABC):
     """A thread owning the generator's decoding: prompts are submitted from any thread, decoded in shared
@@ -94,9 +112,10 @@ class BatchDecoder(ABC):
     def waiting(self) -> int:
         return self.queue.waiting
 
-    def submit(self, messages: list[Message]) -> DecodeStream:
-        """Queue a prompt; its prompt-budget error (too long) is raised here, in the caller's thread."""
-        stream = DecodeStream(messages, TokenText(self.tokenizer, self.stop_ids))
+    def submit(self, messages: list[Message], candidates: Candidates | None = None) -> DecodeStream:
+        """Queue a prompt (for several `candidates`, where the backend gives them); its prompt-budget error (too
+        long) is raised here, in the caller's thread."""
+        stream = DecodeStream(messages, TokenText(self.tokenizer, self.stop_ids), candidates)
         stream.ids = self.encode(messages)
         self.queue.put(stream)
         return stream

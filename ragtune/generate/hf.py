@@ -14,7 +14,7 @@ import torch
 from ragtune.adapters import PEFT_CONFIG, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
-from ragtune.generate.base import Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
+from ragtune.generate.base import Candidates, Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
 from ragtune.generate.batching import BatchDecoder, BoundaryDecoder
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import resolve_generator_path
@@ -115,7 +115,28 @@ class HFGenerator(Generator):
             kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
             with self._decoding():
                 out = self.model.generate(**inputs, **kwargs)
-            return self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            return [t.strip() for t in texts]
+
+        return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
+
+    def candidates(self, batch: list[list[Message]], candidates: Candidates, progress: bool = False,
+                   on_batch: Callable[[dict[int, list[str]]], None] | None = None) -> list[list[str]]:
+        n = candidates.n
+        asked: dict = {"num_return_sequences": n}
+        if candidates.method == "beam":
+            asked["num_beams"] = n
+        else:
+            asked.update(do_sample=True, temperature=candidates.temperature, top_p=candidates.top_p)
+
+        def answer(rows: list[int]) -> list[list[str]]:
+            inputs = self._encode([batch[i] for i in rows])
+            # the seed of this batch, on a forked generator: a model being trained keeps its own random stream
+            with self._decoding(), torch.random.fork_rng(devices=[]):
+                torch.manual_seed(candidates.seed)
+                out = self.model.generate(**inputs, **{**self._generate_kwargs(), **asked})
+            texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            return [[t.strip() for t in texts[row * n : (row + 1) * n]] for row in range(len(rows))]
 
         return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
 

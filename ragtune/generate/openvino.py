@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ragtune.adapters import PEFT_CONFIG, PEFT_WEIGHTS, is_peft_folder
 from ragtune.config import GeneratorConfig
 from ragtune.errors import RagtuneError, first_line
-from ragtune.generate.base import Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
+from ragtune.generate.base import Candidates, Generator, Message, OnBatch, SpanSources, encode_prompts, in_batches
 from ragtune.generate.batching import BatchDecoder, DecodeStream
 from ragtune.generate.context import PromptBudget, prompt_budget
 from ragtune.generate.packaged import PACKAGED_GENERATORS
@@ -149,12 +149,20 @@ class OpenVINOGenerator(Generator):
         return generator
 
     # ---- decoding ------------------------------------------------------------------------
-    def _generation_config(self):
+    def _generation_config(self, candidates: Candidates | None = None):
         import openvino_genai as genai
 
         settings = genai.GenerationConfig()
         settings.max_new_tokens = self.config.max_new_tokens
         settings.do_sample = False
+        if candidates is not None:  # the n answers share the prompt's prefill
+            settings.num_return_sequences = candidates.n
+            if candidates.method == "beam":
+                settings.num_beams = candidates.n
+            else:
+                settings.do_sample = True
+                settings.temperature, settings.top_p = candidates.temperature, candidates.top_p
+                settings.rng_seed = candidates.seed
         settings.apply_chat_template = False  # the prompt arrives templated and tokenized
         settings.stop_token_ids = self._stop_ids
         if self._adapters is not None:
@@ -184,6 +192,16 @@ class OpenVINOGenerator(Generator):
         return in_batches(batch, self.config.batch_size, lambda rows: decoder.generate([batch[i] for i in rows]),
                           progress, on_batch)
 
+    def candidates(self, batch: list[list[Message]], candidates: Candidates, progress: bool = False,
+                   on_batch: Callable[[dict[int, list[str]]], None] | None = None) -> list[list[str]]:
+        decoder = self.decoder()
+
+        def answer(rows: list[int]) -> list[list[str]]:
+            streams = [decoder.submit(batch[i], candidates) for i in rows]
+            return [s.answers() for s in streams]
+
+        return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
+
 
 class ContinuousDecoder(BatchDecoder):
     """Continuous batching: the inbox is drained into the pipeline before every step, so a prompt joins the
@@ -210,7 +228,9 @@ class ContinuousDecoder(BatchDecoder):
                     stream.finish()
                     continue
                 ids = ov.Tensor(np.asarray([stream.ids], dtype=np.int64))
-                self._live[self._next_id] = (stream, pipeline.add_request(self._next_id, ids, settings))
+                asked = settings if stream.candidates is None else self.generator._generation_config(
+                    stream.candidates)
+                self._live[self._next_id] = (stream, pipeline.add_request(self._next_id, ids, asked))
                 self._next_id += 1
             joining = []
             self.running = len(self._live)
@@ -218,8 +238,8 @@ class ContinuousDecoder(BatchDecoder):
             pipeline.step()
             for request_id, (stream, handle) in list(self._live.items()):
                 if handle.can_read():
-                    for output in handle.read().values():
-                        stream.push(list(output.generated_ids))
+                    for sequence, output in handle.read().items():
+                        stream.push(list(output.generated_ids), sequence, output.score)
                 if stream.cancelled and not _finished(handle):
                     handle.cancel()
                 if _finished(handle):

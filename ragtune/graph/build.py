@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass
 from pathlib import Path
 
 from ragtune.config import Config
@@ -51,6 +51,11 @@ class GraphReport:
                 f"{self.unchanged}) in {self.seconds:.1f}s")
 
 
+#: the `extract:` settings of voted extraction a graph records, by extract.decoding
+VOTING = {"beam": ("decoding", "candidates", "min_votes"),
+          "sample": ("decoding", "candidates", "min_votes", "temperature", "top_p", "seed")}
+
+
 @dataclass(frozen=True)
 class ExtractionSettings:
     """How triples are extracted: recorded in the graph, so updates extract as the build did."""
@@ -63,12 +68,17 @@ class ExtractionSettings:
     schema: dict[str, list[str]] | None  # predicate -> [subject_type, object_type]
     schema_file: str | None
     limit: int | None
+    #: extract.decoding and its candidates' settings (None: one greedy extraction, as graphs built before
+    #: voting existed were)
+    voting: dict | None = None
 
     @property
     def fingerprint(self) -> str:
         """What decides a passage's triples; a graph built otherwise is extracted again (from the cache where
         the answers are known)."""
         decides = [self.generator, self.adapter, self.max_new_tokens, self.max_text_units, self.grounded, self.schema]
+        if self.voting is not None:  # a greedy graph keeps the fingerprint it was built with
+            decides.append(self.voting)
         return hashlib.sha256(json.dumps(decides, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
 
     def settings(self) -> dict:
@@ -77,9 +87,10 @@ class ExtractionSettings:
     @classmethod
     def recorded(cls, settings: dict) -> ExtractionSettings | None:
         """The settings a graph recorded (None: a graph written without them, which the next build redoes)."""
-        if not all(k in settings for k in cls.__dataclass_fields__):
+        fields = cls.__dataclass_fields__
+        if not all(k in settings for k, f in fields.items() if f.default is MISSING):
             return None
-        return cls(**{k: settings[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: settings[k] for k in fields if k in settings})
 
     @property
     def schema_object(self) -> Schema | None:
@@ -89,7 +100,8 @@ class ExtractionSettings:
         """`config` extracting as these settings say (generator, its answer length, the extract: section)."""
         extract = config.extract.model_copy(update={"max_new_tokens": self.max_new_tokens, "grounded": self.grounded,
                                                     "max_text_units": self.max_text_units,
-                                                    "schema_file": self.schema_file})
+                                                    "schema_file": self.schema_file,
+                                                    **(self.voting or {"decoding": "greedy"})})
         generator = config.generator.model_copy(update={"name": self.generator})
         return extract_config(config.model_copy(update={"extract": extract, "generator": generator}))
 
@@ -112,8 +124,9 @@ def extraction_for(config: Config, adapter: str | Path | None, schema: str | Pat
         schema_map, schema_file = None, None
     adapter = None if adapter is None else str(Path(adapter).expanduser().resolve())
     c = config.extract
+    voting = {k: getattr(c, k) for k in VOTING[c.decoding]} if c.decoding in VOTING else None
     return ExtractionSettings(config.generator.name, adapter, c.max_new_tokens, c.max_text_units, c.grounded,
-                              schema_map, schema_file, limit)
+                              schema_map, schema_file, limit, voting)
 
 
 def build_graph(index_dir: str | Path, config: Config, *, adapter: str | Path | None = None,

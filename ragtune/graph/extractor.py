@@ -1,15 +1,25 @@
 """Triples of many texts with a pipeline's generator: one prompt each in the text's language, generated in
 batches and cached (`Pipeline.generation_cache`, as eval's answers are), parsed against the schema.
 
+Unless `extract.decoding` is greedy, each text gets `extract.candidates` extractions (the best beams of a beam
+search, or samples) and a triple is kept when enough of them write it (a vote, as self-consistency's, Wang et al.
+2023). A greedy pass of a small model tends to stop after the triples it is surest of; other candidates also
+write the second and third rows, and the vote drops what one alone invents. The candidates share their prompt's
+prefill.
+
 What `eval --task extract`, the extraction benchmark and the training's held-out score share; a graph build can
 call it over passages too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
 
-from ragtune.config import Config
+from ragtune.config import Config, ExtractConfig
+from ragtune.errors import RagtuneError
+from ragtune.generate.base import Candidates
 from ragtune.generate.cache import GenerationCache
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple, extraction_messages, parse_triples
@@ -35,9 +45,35 @@ def prompt_for(text: str, config: Config, schema: Schema | None) -> list:
     return extraction_messages(truncate_units(text, config.extract.max_text_units), lang, schema)
 
 
+def candidates_of(extract: ExtractConfig) -> Candidates | None:
+    """The candidates `extract:` votes among (None: one greedy extraction a text)."""
+    if extract.decoding == "greedy":
+        return None
+    if extract.decoding == "beam":  # what only sampling reads stays at its defaults: one cache key for beams
+        return Candidates(extract.candidates, "beam")
+    return Candidates(extract.candidates, "sample", extract.temperature, extract.top_p, extract.seed)
+
+
+def votes_needed(extract: ExtractConfig) -> int:
+    """Candidates that must write a triple for it to be kept: extract.min_votes, else at least half."""
+    if extract.min_votes is None:
+        return (extract.candidates + 1) // 2
+    if extract.min_votes > extract.candidates:
+        raise RagtuneError(f"extract.min_votes {extract.min_votes} is more than extract.candidates "
+                           f"{extract.candidates}: no triple could be kept")
+    return extract.min_votes
+
+
+def voted(candidates: list[list[Triple]], need: int) -> list[Triple]:
+    """The triples at least `need` of `candidates` write (each candidate's vote counted once), in the order first
+    written."""
+    votes = Counter(t for found in candidates for t in set(found))
+    return [t for t in dict.fromkeys(t for found in candidates for t in found) if votes[t] >= need]
+
+
 @dataclass
 class Extraction:
-    """A text's triples and the raw output they were parsed from."""
+    """A text's triples and the raw output they were parsed from (voted: the candidates, one after another)."""
 
     triples: list[Triple]
     output: str
@@ -49,15 +85,47 @@ def parse_outputs(outputs: list[str], texts: list[str], schema: Schema | None, g
             for o, text in zip(outputs, texts, strict=True)]
 
 
+def vote_outputs(candidates: list[list[str]], texts: list[str], schema: Schema | None, grounded: bool, need: int
+                 ) -> list[Extraction]:
+    """Each text's triples voted from its candidate outputs."""
+    found = []
+    for outputs, text in zip(candidates, texts, strict=True):
+        parsed = [parse_triples(o, schema, text if grounded else None) for o in outputs]
+        joined = "\n\n".join(f"[candidate {k}]\n{o}" for k, o in enumerate(outputs, 1))
+        found.append(Extraction(voted(parsed, need), joined))
+    return found
+
+
 def extract_many(pipeline, texts: list[str], schema: Schema | None = None, progress: bool = False,
                  cache: GenerationCache | None = None) -> list[Extraction]:
     """Each text's triples from `pipeline`'s generator (whose config should come from `extract_config`), through
     `cache` (default: the pipeline's generation cache; its `misses` count the prompts generated)."""
     config = pipeline.config
     prompts = [prompt_for(t, config, schema) for t in texts]
+    cache = cache or pipeline.generation_cache()
+    candidates = candidates_of(config.extract)
+    if candidates is None:
+        def generate(todo, save):
+            return pipeline.generator.generate(todo, progress=progress, on_batch=save)
+
+        outputs = cache.generate(prompts, generate)
+        return parse_outputs(outputs, texts, schema, config.extract.grounded)
+    outputs = candidate_outputs(pipeline, prompts, candidates, progress, cache)
+    return vote_outputs(outputs, texts, schema, config.extract.grounded, votes_needed(config.extract))
+
+
+def candidate_outputs(pipeline, prompts: list, candidates: Candidates, progress: bool, cache: GenerationCache
+                      ) -> list[list[str]]:
+    """`candidates.n` outputs of each prompt, through `cache` (keyed by the prompt and how the candidates are
+    made; a prompt's candidates are stored together, as a JSON list)."""
+
+    def encoded(answers: dict[int, list[str]]) -> dict[int, str]:
+        return {i: json.dumps(a, ensure_ascii=False) for i, a in answers.items()}
 
     def generate(todo, save):
-        return pipeline.generator.generate(todo, progress=progress, on_batch=save)
+        answers = pipeline.generator.candidates(todo, candidates, progress=progress,
+                                                on_batch=lambda done: save(encoded(done)))
+        return list(encoded(dict(enumerate(answers))).values())
 
-    outputs = (cache or pipeline.generation_cache()).generate(prompts, generate)
-    return parse_outputs(outputs, texts, schema, config.extract.grounded)
+    material = [{"messages": p, "candidates": asdict(candidates)} for p in prompts]
+    return [json.loads(o) for o in cache.generate(prompts, generate, key_material=material)]

@@ -13,6 +13,7 @@ import torch
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
 from ragtune.generate import create_generator, resolve_backend
+from ragtune.generate.base import Candidates
 from ragtune.generate.hf import HFGenerator
 from ragtune.generate.openvino import OpenVINOGenerator, adapter_problem, lora_scale
 
@@ -101,6 +102,21 @@ def test_runtime_lora_equals_torch_peft_and_switches_exactly(torch_generator, lo
     assert generator.generate([PROMPT])[0] == base
     generator._adapters = adapters
     assert generator.generate([PROMPT])[0] == tuned  # on again
+
+
+def test_both_backends_give_beams_and_samples_and_the_same_best_beam(torch_generator):
+    openvino = create_generator(_config(max_new_tokens=24, precision="f16"))
+    beams = {}
+    for generator in (torch_generator, openvino):
+        beams[generator] = generator.candidates([PROMPT, ENGLISH], Candidates(3))
+        assert [len(b) for b in beams[generator]] == [3, 3] and len(set(beams[generator][0])) == 3
+        sampling = Candidates(3, "sample", temperature=1.0, seed=1)
+        drawn = generator.candidates([PROMPT, ENGLISH], sampling)
+        assert [len(answers) for answers in drawn] == [3, 3] and all(a for answers in drawn for a in answers)
+        assert len(set(drawn[0])) > 1, type(generator)  # samples, not one greedy answer three times
+        assert generator.candidates([PROMPT, ENGLISH], sampling) == drawn  # the seed draws them again
+    assert beams[openvino][0][0] == beams[torch_generator][0][0]  # best first, as torch ranks them
+    assert "Paris" in openvino.generate([ENGLISH])[0]  # greedy requests decode as before beside the others
 
 
 def test_adapters_runtime_lora_cannot_apply_exactly_are_named(tmp_path, lora_folder):

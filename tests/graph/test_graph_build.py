@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ragtune.graph.build import build_graph, extract_triples, extraction_for
+from ragtune.graph.build import ExtractionSettings, build_graph, extract_triples, extraction_for
 from ragtune.index.backends import open_index
 from ragtune.index.graph.store import GRAPH_FILE, GraphStore, passage_key
 from ragtune.pipeline import Pipeline
@@ -161,6 +161,26 @@ def test_limit_covers_the_first_passages_and_is_kept(built, config, tmp_path, em
     assert (again.passages, again.extracted) == (1, 0)
     wider = build_graph(tmp_path / "index", config, limit=2, progress=False)
     assert (wider.passages, wider.extracted, wider.unchanged) == (2, 1, 1)
+
+
+def test_voted_extraction_is_recorded_and_updates_keep_it(built, config, tmp_path, embedder):
+    _, docs, _, _ = built
+    index = tmp_path / "index"
+    Pipeline(index, config, embedder=embedder, progress=False).read([docs])
+    greedy = config.model_copy(update={"extract": config.extract.model_copy(update={"decoding": "greedy"})})
+    first = build_graph(index, greedy, limit=2, progress=False)
+    voted = build_graph(index, config, progress=False)  # the default: 4 beams voted on
+    assert voted.extracted == 2  # other settings: every passage extracted again (the fixture's build cached them)
+    with GraphStore.open(index) as graph:
+        recorded = ExtractionSettings.recorded(graph.settings)
+    assert recorded.voting == {"decoding": "beam", "candidates": 4, "min_votes": None}
+    kept = build_graph(index, greedy, progress=False, as_recorded=True)  # what `read` runs
+    assert (kept.extracted, kept.generated) == (0, 0)
+    again = build_graph(index, greedy, progress=False)  # greedy asked again: answers from the cache
+    assert (again.extracted, again.generated, again.triples) == (2, 0, first.triples)
+    old = {k: v for k, v in recorded.settings().items() if k != "voting"}
+    assert ExtractionSettings.recorded(old).voting is None  # a graph from before voting reads as greedy
+    assert ExtractionSettings.recorded(old).fingerprint == extraction_for(greedy, None, None, 2).fingerprint
 
 
 @pytest.mark.slow
