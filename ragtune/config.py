@@ -245,8 +245,9 @@ class ExtractConfig(_Section):
     #: how an extraction is decoded: "greedy" (one pass), or several `candidates` voted on -- "beam" (the best
     #: beams of a beam search) or "sample" (samples at `temperature`/`top_p`, repeatable by `seed`). A triple is
     #: kept when at least `min_votes` candidates write it: together they find the second and third rows one
-    #: greedy pass stops before, and the vote drops what one alone invents. Beam search over 4 took DuIE from
-    #: 49.0 to 51.0 test F1 at 2.2x the time (BENCHMARKS.md, KG extraction). Training's held-out score is greedy.
+    #: greedy pass stops before, and the vote drops what one alone invents. 4 beams took a tuned DuIE extractor
+    #: from 48.5 to 51.0 test F1 at 2.4x greedy's time (BENCHMARKS.md, KG extraction): "greedy" for the fastest
+    #: graph build. Training's held-out score is greedy.
     decoding: Literal["greedy", "beam", "sample"] = "beam"
     candidates: int = Field(4, ge=2, le=32)
     #: votes a triple needs among the candidates (None: at least half of them)

@@ -37,6 +37,11 @@ def torch_generator() -> HFGenerator:
 
 
 @pytest.fixture(scope="module")
+def openvino_f16() -> OpenVINOGenerator:
+    return create_generator(_config(max_new_tokens=24, precision="f16"))
+
+
+@pytest.fixture(scope="module")
 def lora_folder(tmp_path_factory, torch_generator):
     """A real PEFT LoRA on q/k/v/o with small random weights (seeded): it changes the answer, like a tuned one."""
     from peft import LoraConfig, get_peft_model
@@ -75,8 +80,8 @@ def test_auto_picks_openvino_where_it_serves_and_torch_elsewhere():
         resolve_backend(_config(name="some/hf-model", backend="openvino"))
 
 
-def test_base_model_decodes_the_tokens_torch_decodes(torch_generator):
-    generator = create_generator(_config(max_new_tokens=24, precision="f16"))
+def test_base_model_decodes_the_tokens_torch_decodes(torch_generator, openvino_f16):
+    generator = openvino_f16
     assert isinstance(generator, OpenVINOGenerator)
     answer = generator.generate([PROMPT, ENGLISH])
     assert answer[0] == _torch_answer(torch_generator) and "光荣" in answer[0]
@@ -104,8 +109,8 @@ def test_runtime_lora_equals_torch_peft_and_switches_exactly(torch_generator, lo
     assert generator.generate([PROMPT])[0] == tuned  # on again
 
 
-def test_both_backends_give_beams_and_samples_and_the_same_best_beam(torch_generator):
-    openvino = create_generator(_config(max_new_tokens=24, precision="f16"))
+def test_both_backends_give_beams_and_samples_and_the_same_best_beam(torch_generator, openvino_f16):
+    openvino = openvino_f16
     beams = {}
     for generator in (torch_generator, openvino):
         beams[generator] = generator.candidates([PROMPT, ENGLISH], Candidates(3))
