@@ -13,7 +13,8 @@ Usage: python -m bench.kg_extraction duie|webnlg [--train N] [--test N] [--steps
 
 Stages (split, base, train, tuned, record) each run the real CLI and are skipped when their output exists under
 .ragtune/bench/kg_extraction/<set>/; generations are cached, so a rerun only re-scores. The tuned adapter is
-scored with the default `extract.decoding` (candidates voted on) and, as the baseline of the same run, greedy.
+scored with the default `extract.decoding` (auto: 4 beams voted on, for a tuned extractor) and, as the baseline of
+the same run, greedy; the base model's default is greedy.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from ragtune.config import Config
+from ragtune.graph.extractor import decoding_of
 
 from .common import ROOT, SHARED, commands, record, run_cli
 
@@ -111,14 +113,14 @@ def main() -> None:
     log: list[str] = []
     if "split" in args.stages and not (work / "test.jsonl").exists():
         split(args.set, work, args.train, args.test)
-    voted = Config().extract.decoding
+    decoding = Config().extract  # the default, "auto" resolved as eval resolves it: greedy untuned, beams tuned
     tuned = ["--adapter", str(work / "adapter")]
     if "base" in args.stages:
-        eval_stage(args.set, "base", work, log, [], voted)
+        eval_stage(args.set, "base", work, log, [], decoding_of(decoding, None))
     if "train" in args.stages:
         train_stage(args.set, work, args.steps, args.eval_every, args.target_order, log)
     if "tuned" in args.stages:
-        eval_stage(args.set, "tuned", work, log, tuned, voted)
+        eval_stage(args.set, "tuned", work, log, tuned, decoding_of(decoding, work / "adapter"))
         eval_stage(args.set, "tuned-greedy", work, log, [*tuned, *settings_file(work, "greedy", {
             "decoding": "greedy"})], "greedy")
     if "record" in args.stages:  # the same generations re-parsed with extract.grounded (cached: no generation)
@@ -166,9 +168,9 @@ def record_all(args, work: Path) -> None:
            notes="micro triple P/R/F1 0-100 (exact strings; _norm: entity_key on subject and object, predicate_key "
            "on the predicate); *-grounded: the same generations parsed with extract.grounded (triples naming "
            "something the text does not contain dropped); OpenVINO int8 generation (the adapter applied at "
-           "runtime), each row's `decoding` (greedy: one pass; beam/sample: extract.candidates voted on, the "
-           "default), at most extract.max_new_tokens tokens; seconds = wall time of that eval on the "
-           "shared 2-core machine; the training "
+           "runtime), each row's `decoding` (greedy: one pass; beam/sample: extract.candidates voted on; the "
+           "default `auto` is beam with an adapter, greedy without), at most extract.max_new_tokens tokens; "
+           "seconds = wall time of that eval on the shared 2-core machine; the training "
            f"held out {held_out} of its own lines to keep the best step; split by `--train {args.train} --test "
            f"{first['n']}`; stages: " + commands(ran))
 

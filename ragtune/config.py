@@ -246,9 +246,11 @@ class ExtractConfig(_Section):
     #: beams of a beam search) or "sample" (samples at `temperature`/`top_p`, repeatable by `seed`). A triple is
     #: kept when at least `min_votes` candidates write it: together they find the second and third rows one
     #: greedy pass stops before, and the vote drops what one alone invents. 4 beams took a tuned DuIE extractor
-    #: from 48.5 to 51.0 test F1 at 2.4x greedy's time (BENCHMARKS.md, KG extraction): "greedy" for the fastest
-    #: graph build. Training's held-out score is greedy.
-    decoding: Literal["greedy", "beam", "sample"] = "beam"
+    #: from 48.5 to 51.0 test F1, a tuned WebNLG one from 27.2 to 30.6, at 2.4x greedy's time (BENCHMARKS.md, KG
+    #: extraction). "auto": beam with a generator adapter, greedy without -- an untuned model's beams write one
+    #: fact differently ("Eiffel Tower" / "The Eiffel Tower"), so the vote would drop it. Training's held-out score
+    #: is greedy.
+    decoding: Literal["auto", "greedy", "beam", "sample"] = "auto"
     candidates: int = Field(4, ge=2, le=32)
     #: votes a triple needs among the candidates (None: at least half of them)
     min_votes: int | None = Field(None, ge=1)

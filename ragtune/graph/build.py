@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.graph.extractor import extract_config, extract_many
+from ragtune.graph.extractor import decoding_of, extract_config, extract_many
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple
 from ragtune.index.backends import index_exists
@@ -124,7 +124,8 @@ def extraction_for(config: Config, adapter: str | Path | None, schema: str | Pat
         schema_map, schema_file = None, None
     adapter = None if adapter is None else str(Path(adapter).expanduser().resolve())
     c = config.extract
-    voting = {k: getattr(c, k) for k in VOTING[c.decoding]} if c.decoding in VOTING else None
+    decoding = decoding_of(c, adapter)
+    voting = {**{k: getattr(c, k) for k in VOTING[decoding]}, "decoding": decoding} if decoding in VOTING else None
     return ExtractionSettings(config.generator.name, adapter, c.max_new_tokens, c.max_text_units, c.grounded,
                               schema_map, schema_file, limit, voting)
 

@@ -1,11 +1,11 @@
 """Triples of many texts with a pipeline's generator: one prompt each in the text's language, generated in
 batches and cached (`Pipeline.generation_cache`, as eval's answers are), parsed against the schema.
 
-Unless `extract.decoding` is greedy, each text gets `extract.candidates` extractions (the best beams of a beam
-search, or samples) and a triple is kept when enough of them write it (a vote, as self-consistency's, Wang et al.
-2023). A greedy pass of a small model tends to stop after the triples it is surest of; other candidates also
-write the second and third rows, and the vote drops what one alone invents. The candidates share their prompt's
-prefill.
+Unless `extract.decoding` is greedy ("auto" is, for an untuned model), each text gets `extract.candidates`
+extractions (the best beams of a beam search, or samples) and a triple is kept when enough of them write it (a vote,
+as self-consistency's, Wang et al. 2023). A greedy pass of a small model tends to stop after the triples it is
+surest of; other candidates also write the second and third rows, and the vote drops what one alone invents. The
+candidates share their prompt's prefill.
 
 What `eval --task extract`, the extraction benchmark and the training's held-out score share; a graph build can
 call it over passages too.
@@ -45,11 +45,19 @@ def prompt_for(text: str, config: Config, schema: Schema | None) -> list:
     return extraction_messages(truncate_units(text, config.extract.max_text_units), lang, schema)
 
 
-def candidates_of(extract: ExtractConfig) -> Candidates | None:
-    """The candidates `extract:` votes among (None: one greedy extraction a text)."""
-    if extract.decoding == "greedy":
+def decoding_of(extract: ExtractConfig, adapter: object | None) -> str:
+    """extract.decoding with "auto" resolved: beams voted on for a tuned extractor (`adapter`), else greedy."""
+    if extract.decoding != "auto":
+        return extract.decoding
+    return "greedy" if adapter is None else "beam"
+
+
+def candidates_of(extract: ExtractConfig, adapter: object | None) -> Candidates | None:
+    """The candidates `extract:` votes among with the generator `adapter` (None: one greedy extraction a text)."""
+    decoding = decoding_of(extract, adapter)
+    if decoding == "greedy":
         return None
-    if extract.decoding == "beam":  # what only sampling reads stays at its defaults: one cache key for beams
+    if decoding == "beam":  # what only sampling reads stays at its defaults: one cache key for beams
         return Candidates(extract.candidates, "beam")
     return Candidates(extract.candidates, "sample", extract.temperature, extract.top_p, extract.seed)
 
@@ -103,7 +111,7 @@ def extract_many(pipeline, texts: list[str], schema: Schema | None = None, progr
     config = pipeline.config
     prompts = [prompt_for(t, config, schema) for t in texts]
     cache = cache or pipeline.generation_cache()
-    candidates = candidates_of(config.extract)
+    candidates = candidates_of(config.extract, pipeline.generator_adapter)
     if candidates is None:
         def generate(todo, save):
             return pipeline.generator.generate(todo, progress=progress, on_batch=save)

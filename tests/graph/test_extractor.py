@@ -16,13 +16,16 @@ def extract(**settings):
 
 
 def test_half_the_candidates_is_the_default_vote_and_more_than_all_is_an_error():
-    assert candidates_of(extract(decoding="greedy")) is None  # one extraction, no vote
-    assert candidates_of(extract()).method == "beam" and candidates_of(extract()).n == 4
+    tuned = "an-adapter"
+    assert candidates_of(extract(decoding="greedy"), tuned) is None  # one extraction, no vote
+    assert candidates_of(extract(), None) is None  # auto: an untuned model's beams word one fact differently
+    assert candidates_of(extract(), tuned).method == "beam" and candidates_of(extract(), tuned).n == 4
+    assert candidates_of(extract(decoding="beam"), None).method == "beam"
     assert [votes_needed(extract(candidates=n)) for n in (2, 3, 4, 5)] == [1, 2, 2, 3]
     assert votes_needed(extract(candidates=5, min_votes=1)) == 1
     with pytest.raises(RagtuneError, match="min_votes 6 is more than extract.candidates 5"):
         votes_needed(extract(candidates=5, min_votes=6))
-    sampled = candidates_of(extract(decoding="sample", candidates=5, temperature=0.5, seed=3))
+    sampled = candidates_of(extract(decoding="sample", candidates=5, temperature=0.5, seed=3), None)
     assert (sampled.method, sampled.n, sampled.temperature, sampled.seed) == ("sample", 5, 0.5, 3)
 
 

@@ -169,18 +169,20 @@ def test_voted_extraction_is_recorded_and_updates_keep_it(built, config, tmp_pat
     Pipeline(index, config, embedder=embedder, progress=False).read([docs])
     greedy = config.model_copy(update={"extract": config.extract.model_copy(update={"decoding": "greedy"})})
     first = build_graph(index, greedy, limit=2, progress=False)
-    voted = build_graph(index, config, progress=False)  # the default: 4 beams voted on
-    assert voted.extracted == 2  # other settings: every passage extracted again (the fixture's build cached them)
+    beams = config.model_copy(update={"extract": config.extract.model_copy(update={"decoding": "beam"})})
+    voted = build_graph(index, beams, progress=False)  # 4 beams voted on (auto's choice for a tuned extractor)
+    assert voted.extracted == 2  # other settings: every passage extracted again
     with GraphStore.open(index) as graph:
         recorded = ExtractionSettings.recorded(graph.settings)
     assert recorded.voting == {"decoding": "beam", "candidates": 4, "min_votes": None}
-    kept = build_graph(index, greedy, progress=False, as_recorded=True)  # what `read` runs
+    kept = build_graph(index, config, progress=False, as_recorded=True)  # what `read` runs
     assert (kept.extracted, kept.generated) == (0, 0)
-    again = build_graph(index, greedy, progress=False)  # greedy asked again: answers from the cache
+    again = build_graph(index, config, progress=False)  # auto, no adapter: greedy again, from the cache
     assert (again.extracted, again.generated, again.triples) == (2, 0, first.triples)
     old = {k: v for k, v in recorded.settings().items() if k != "voting"}
     assert ExtractionSettings.recorded(old).voting is None  # a graph from before voting reads as greedy
     assert ExtractionSettings.recorded(old).fingerprint == extraction_for(greedy, None, None, 2).fingerprint
+    assert extraction_for(config, tmp_path, None, None).voting["decoding"] == "beam"  # auto, with an adapter
 
 
 @pytest.mark.slow
