@@ -242,16 +242,18 @@ class ExtractConfig(_Section):
     #: (then object) first appears in the text, one order to learn -- measured on DuIE it made the model write more
     #: triples, not more right ones (48.5 -> 44.1 test F1; BENCHMARKS.md, KG extraction), so it is not the default
     target_order: Literal["given", "text"] = "given"
-    #: how an extraction is decoded: "greedy" (one pass), or several `candidates` voted on -- "beam" (the best
-    #: beams of a beam search) or "sample" (samples at `temperature`/`top_p`, repeatable by `seed`). A triple is
-    #: kept when at least `min_votes` candidates write it: together they find the second and third rows one
-    #: greedy pass stops before, and the vote drops what one alone invents. 4 beams took a tuned DuIE extractor
-    #: from 48.5 to 51.0 test F1, a tuned WebNLG one from 27.2 to 30.6, at 2.4x greedy's time (BENCHMARKS.md, KG
-    #: extraction). "auto": beam with a generator adapter, greedy without -- an untuned model's beams write one
-    #: fact differently ("Eiffel Tower" / "The Eiffel Tower"), so the vote would drop it. Training's held-out score
-    #: is greedy.
+    #: how an extraction is decoded: "greedy" (one pass), or several `candidates` voted on -- "sample" (samples at
+    #: `temperature`/`top_p`, repeatable by `seed`: self-consistency) or "beam" (the best beams of a beam search).
+    #: A triple is kept when at least `min_votes` candidates write it: together they find the second and third
+    #: rows one greedy pass stops before, and the vote drops what one alone invents. "auto": sample with a
+    #: generator adapter, greedy without -- an untuned model's candidates write one fact differently ("Eiffel
+    #: Tower" / "The Eiffel Tower"), so the vote would drop it. Measured on tuned DuIE and WebNLG extractors
+    #: (BENCHMARKS.md, KG extraction): 5 samples beat greedy on both sets' held-out slices and test splits at
+    #: 1.0-1.6x its time; 4 beams gained on both test splits but lost on WebNLG's held-out slice, at 2.4-2.7x.
+    #: Training's held-out score is greedy.
     decoding: Literal["auto", "greedy", "beam", "sample"] = "auto"
-    candidates: int = Field(4, ge=2, le=32)
+    #: candidates voted on (None: 5 samples, or 4 beams: what was measured)
+    candidates: int | None = Field(None, ge=2, le=32)
     #: votes a triple needs among the candidates (None: at least half of them)
     min_votes: int | None = Field(None, ge=1)
     temperature: float = Field(0.7, gt=0)

@@ -115,8 +115,7 @@ class HFGenerator(Generator):
             kwargs = self._generate_kwargs(None if spans is None else [spans[i] for i in rows])
             with self._decoding():
                 out = self.model.generate(**inputs, **kwargs)
-            texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-            return [t.strip() for t in texts]
+            return self._new_texts(out, inputs)
 
         return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
 
@@ -135,10 +134,15 @@ class HFGenerator(Generator):
             with self._decoding(), torch.random.fork_rng(devices=[]):
                 torch.manual_seed(candidates.seed)
                 out = self.model.generate(**inputs, **{**self._generate_kwargs(), **asked})
-            texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-            return [[t.strip() for t in texts[row * n : (row + 1) * n]] for row in range(len(rows))]
+            texts = self._new_texts(out, inputs)
+            return [texts[row * n : (row + 1) * n] for row in range(len(rows))]
 
         return in_batches(batch, self.config.batch_size, answer, progress, on_batch)
+
+    def _new_texts(self, out, inputs) -> list[str]:
+        """The text each generated row added after its (left-padded) prompt."""
+        texts = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        return [t.strip() for t in texts]
 
     # ---- serving: batches whose rows stream -------------------------------------------------
     @cached_property

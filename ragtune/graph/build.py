@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.graph.extractor import decoding_of, extract_config, extract_many
+from ragtune.graph.extractor import DEFAULT_CANDIDATES, decoding_of, extract_config, extract_many
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple
 from ragtune.index.backends import index_exists
@@ -51,9 +51,8 @@ class GraphReport:
                 f"{self.unchanged}) in {self.seconds:.1f}s")
 
 
-#: the `extract:` settings of voted extraction a graph records, by extract.decoding
-VOTING = {"beam": ("decoding", "candidates", "min_votes"),
-          "sample": ("decoding", "candidates", "min_votes", "temperature", "top_p", "seed")}
+#: the `extract:` settings a voted extraction reads (recorded beside its decoding and its number of candidates)
+VOTING = {"beam": ("min_votes",), "sample": ("min_votes", "temperature", "top_p", "seed")}
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,10 @@ def extraction_for(config: Config, adapter: str | Path | None, schema: str | Pat
     adapter = None if adapter is None else str(Path(adapter).expanduser().resolve())
     c = config.extract
     decoding = decoding_of(c, adapter)
-    voting = {**{k: getattr(c, k) for k in VOTING[decoding]}, "decoding": decoding} if decoding in VOTING else None
+    voting = None
+    if decoding in VOTING:  # as resolved now, so a later change of a default does not change this graph
+        voting = {"decoding": decoding, "candidates": c.candidates or DEFAULT_CANDIDATES[decoding],
+                  **{k: getattr(c, k) for k in VOTING[decoding]}}
     return ExtractionSettings(config.generator.name, adapter, c.max_new_tokens, c.max_text_units, c.grounded,
                               schema_map, schema_file, limit, voting)
 

@@ -1,8 +1,8 @@
 """Triples of many texts with a pipeline's generator: one prompt each in the text's language, generated in
 batches and cached (`Pipeline.generation_cache`, as eval's answers are), parsed against the schema.
 
-Unless `extract.decoding` is greedy ("auto" is, for an untuned model), each text gets `extract.candidates`
-extractions (the best beams of a beam search, or samples) and a triple is kept when enough of them write it (a vote,
+Unless `extract.decoding` is greedy ("auto" is, for an untuned model), each text gets several extractions
+(samples, or the best beams of a beam search) and a triple is kept when enough of them write it (a vote,
 as self-consistency's, Wang et al. 2023). A greedy pass of a small model tends to stop after the triples it is
 surest of; other candidates also write the second and third rows, and the vote drops what one alone invents. The
 candidates share their prompt's prefill.
@@ -45,11 +45,15 @@ def prompt_for(text: str, config: Config, schema: Schema | None) -> list:
     return extraction_messages(truncate_units(text, config.extract.max_text_units), lang, schema)
 
 
+#: candidates voted on when extract.candidates is None, by decoding (what BENCHMARKS.md measured)
+DEFAULT_CANDIDATES = {"sample": 5, "beam": 4}
+
+
 def decoding_of(extract: ExtractConfig, adapter: object | None) -> str:
-    """extract.decoding with "auto" resolved: beams voted on for a tuned extractor (`adapter`), else greedy."""
+    """extract.decoding with "auto" resolved: samples voted on for a tuned extractor (`adapter`), else greedy."""
     if extract.decoding != "auto":
         return extract.decoding
-    return "greedy" if adapter is None else "beam"
+    return "greedy" if adapter is None else "sample"
 
 
 def candidates_of(extract: ExtractConfig, adapter: object | None) -> Candidates | None:
@@ -57,18 +61,19 @@ def candidates_of(extract: ExtractConfig, adapter: object | None) -> Candidates 
     decoding = decoding_of(extract, adapter)
     if decoding == "greedy":
         return None
+    n = extract.candidates or DEFAULT_CANDIDATES[decoding]
     if decoding == "beam":  # what only sampling reads stays at its defaults: one cache key for beams
-        return Candidates(extract.candidates, "beam")
-    return Candidates(extract.candidates, "sample", extract.temperature, extract.top_p, extract.seed)
+        return Candidates(n, "beam")
+    return Candidates(n, "sample", extract.temperature, extract.top_p, extract.seed)
 
 
-def votes_needed(extract: ExtractConfig) -> int:
+def votes_needed(extract: ExtractConfig, candidates: Candidates) -> int:
     """Candidates that must write a triple for it to be kept: extract.min_votes, else at least half."""
     if extract.min_votes is None:
-        return (extract.candidates + 1) // 2
-    if extract.min_votes > extract.candidates:
-        raise RagtuneError(f"extract.min_votes {extract.min_votes} is more than extract.candidates "
-                           f"{extract.candidates}: no triple could be kept")
+        return (candidates.n + 1) // 2
+    if extract.min_votes > candidates.n:
+        raise RagtuneError(f"extract.min_votes {extract.min_votes} is more than the {candidates.n} candidates "
+                           f"voting: no triple could be kept")
     return extract.min_votes
 
 
@@ -119,7 +124,7 @@ def extract_many(pipeline, texts: list[str], schema: Schema | None = None, progr
         outputs = cache.generate(prompts, generate)
         return parse_outputs(outputs, texts, schema, config.extract.grounded)
     outputs = candidate_outputs(pipeline, prompts, candidates, progress, cache)
-    return vote_outputs(outputs, texts, schema, config.extract.grounded, votes_needed(config.extract))
+    return vote_outputs(outputs, texts, schema, config.extract.grounded, votes_needed(config.extract, candidates))
 
 
 def candidate_outputs(pipeline, prompts: list, candidates: Candidates, progress: bool, cache: GenerationCache

@@ -7,6 +7,7 @@ import pytest
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
+from ragtune.generate.base import Candidates
 from ragtune.graph.extractor import candidates_of, vote_outputs, voted, votes_needed
 from ragtune.graph.triples import Triple
 
@@ -18,15 +19,15 @@ def extract(**settings):
 def test_half_the_candidates_is_the_default_vote_and_more_than_all_is_an_error():
     tuned = "an-adapter"
     assert candidates_of(extract(decoding="greedy"), tuned) is None  # one extraction, no vote
-    assert candidates_of(extract(), None) is None  # auto: an untuned model's beams word one fact differently
-    assert candidates_of(extract(), tuned).method == "beam" and candidates_of(extract(), tuned).n == 4
-    assert candidates_of(extract(decoding="beam"), None).method == "beam"
-    assert [votes_needed(extract(candidates=n)) for n in (2, 3, 4, 5)] == [1, 2, 2, 3]
-    assert votes_needed(extract(candidates=5, min_votes=1)) == 1
-    with pytest.raises(RagtuneError, match="min_votes 6 is more than extract.candidates 5"):
-        votes_needed(extract(candidates=5, min_votes=6))
-    sampled = candidates_of(extract(decoding="sample", candidates=5, temperature=0.5, seed=3), None)
-    assert (sampled.method, sampled.n, sampled.temperature, sampled.seed) == ("sample", 5, 0.5, 3)
+    assert candidates_of(extract(), None) is None  # auto: an untuned model's candidates write one fact differently
+    assert candidates_of(extract(), tuned) == Candidates(5, "sample", 0.7, 0.95, 0)  # auto, tuned: 5 samples
+    assert candidates_of(extract(decoding="beam"), None) == Candidates(4, "beam")
+    assert [votes_needed(extract(), Candidates(n)) for n in (2, 3, 4, 5)] == [1, 2, 2, 3]
+    assert votes_needed(extract(min_votes=1), Candidates(5)) == 1
+    with pytest.raises(RagtuneError, match="min_votes 6 is more than the 5 candidates"):
+        votes_needed(extract(min_votes=6), Candidates(5))
+    sampled = candidates_of(extract(decoding="sample", candidates=3, temperature=0.5, seed=3), None)
+    assert (sampled.method, sampled.n, sampled.temperature, sampled.seed) == ("sample", 3, 0.5, 3)
 
 
 def test_a_triple_needs_its_votes_and_one_candidate_votes_once():

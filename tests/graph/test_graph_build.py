@@ -170,11 +170,11 @@ def test_voted_extraction_is_recorded_and_updates_keep_it(built, config, tmp_pat
     greedy = config.model_copy(update={"extract": config.extract.model_copy(update={"decoding": "greedy"})})
     first = build_graph(index, greedy, limit=2, progress=False)
     beams = config.model_copy(update={"extract": config.extract.model_copy(update={"decoding": "beam"})})
-    voted = build_graph(index, beams, progress=False)  # 4 beams voted on (auto's choice for a tuned extractor)
+    voted = build_graph(index, beams, progress=False)  # 4 beams voted on
     assert voted.extracted == 2  # other settings: every passage extracted again
     with GraphStore.open(index) as graph:
         recorded = ExtractionSettings.recorded(graph.settings)
-    assert recorded.voting == {"decoding": "beam", "candidates": 4, "min_votes": None}
+    assert recorded.voting == {"decoding": "beam", "candidates": 4, "min_votes": None}  # resolved: 4 beams
     kept = build_graph(index, config, progress=False, as_recorded=True)  # what `read` runs
     assert (kept.extracted, kept.generated) == (0, 0)
     again = build_graph(index, config, progress=False)  # auto, no adapter: greedy again, from the cache
@@ -182,7 +182,8 @@ def test_voted_extraction_is_recorded_and_updates_keep_it(built, config, tmp_pat
     old = {k: v for k, v in recorded.settings().items() if k != "voting"}
     assert ExtractionSettings.recorded(old).voting is None  # a graph from before voting reads as greedy
     assert ExtractionSettings.recorded(old).fingerprint == extraction_for(greedy, None, None, 2).fingerprint
-    assert extraction_for(config, tmp_path, None, None).voting["decoding"] == "beam"  # auto, with an adapter
+    assert extraction_for(config, tmp_path, None, None).voting == {  # auto, with an adapter: 5 samples
+        "decoding": "sample", "candidates": 5, "min_votes": None, "temperature": 0.7, "top_p": 0.95, "seed": 0}
 
 
 @pytest.mark.slow
