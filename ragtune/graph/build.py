@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragtune.config import Config
 from ragtune.errors import RagtuneError
-from ragtune.graph.extractor import DEFAULT_CANDIDATES, decoding_of, extract_config, extract_many
+from ragtune.graph.extractor import extract_config, extract_many, voting_settings
 from ragtune.graph.schema import Schema, load_schema
 from ragtune.graph.triples import Triple
 from ragtune.index.backends import index_exists
@@ -49,10 +49,6 @@ class GraphReport:
         return (f"graph: {self.passages} passages, {self.triples} triples, {self.entities} entities "
                 f"(extracted {self.extracted}, {self.generated} generated; removed {self.removed}; unchanged "
                 f"{self.unchanged}) in {self.seconds:.1f}s")
-
-
-#: the `extract:` settings a voted extraction reads (recorded beside its decoding and its number of candidates)
-VOTING = {"beam": ("min_votes",), "sample": ("min_votes", "temperature", "top_p", "seed")}
 
 
 @dataclass(frozen=True)
@@ -123,13 +119,8 @@ def extraction_for(config: Config, adapter: str | Path | None, schema: str | Pat
         schema_map, schema_file = None, None
     adapter = None if adapter is None else str(Path(adapter).expanduser().resolve())
     c = config.extract
-    decoding = decoding_of(c, adapter)
-    voting = None
-    if decoding in VOTING:  # as resolved now, so a later change of a default does not change this graph
-        voting = {"decoding": decoding, "candidates": c.candidates or DEFAULT_CANDIDATES[decoding],
-                  **{k: getattr(c, k) for k in VOTING[decoding]}}
     return ExtractionSettings(config.generator.name, adapter, c.max_new_tokens, c.max_text_units, c.grounded,
-                              schema_map, schema_file, limit, voting)
+                              schema_map, schema_file, limit, voting_settings(c, adapter))
 
 
 def build_graph(index_dir: str | Path, config: Config, *, adapter: str | Path | None = None,

@@ -67,6 +67,18 @@ def candidates_of(extract: ExtractConfig, adapter: object | None) -> Candidates 
     return Candidates(n, "sample", extract.temperature, extract.top_p, extract.seed)
 
 
+def voting_settings(extract: ExtractConfig, adapter: object | None) -> dict | None:
+    """The `extract:` settings of the vote `candidates_of` resolves (None: greedy), as a graph records them and
+    applies them again: the number of candidates resolved, so a later default does not change a built graph."""
+    candidates = candidates_of(extract, adapter)
+    if candidates is None:
+        return None
+    settings = {"decoding": candidates.method, "candidates": candidates.n, "min_votes": extract.min_votes}
+    if candidates.method == "sample":
+        settings.update(temperature=candidates.temperature, top_p=candidates.top_p, seed=candidates.seed)
+    return settings
+
+
 def votes_needed(extract: ExtractConfig, candidates: Candidates) -> int:
     """Candidates that must write a triple for it to be kept: extract.min_votes, else at least half."""
     if extract.min_votes is None:
