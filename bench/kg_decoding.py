@@ -20,11 +20,12 @@ import yaml
 from ragtune.config import Config
 from ragtune.eval.triples import triple_scores
 from ragtune.generate.base import Candidates
-from ragtune.graph.extractor import configured_schema, extract_config, prompt_for, voted
+from ragtune.graph.extractor import configured_schema, prompt_for, voted
 from ragtune.graph.triples import parse_triples
 from ragtune.pipeline import Pipeline
 from ragtune.read.triples import load_triples
 from ragtune.train.examples import split_questions
+from ragtune.train.tasks import TASKS
 
 from .common import record
 from .kg_extraction import SCHEMA, WORK
@@ -56,11 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     work = WORK / args.set
     adapter = args.adapter or work / "adapter"
-    config = Config()
-    if SCHEMA[args.set]:
-        config = config.model_copy(update={"extract": config.extract.model_copy(
-            update={"schema_file": str(SCHEMA[args.set])})})
-    config = extract_config(config)
+    config = TASKS["extract"].configured(Config(), schema=SCHEMA[args.set])  # as `eval --task extract --schema`
     schema = configured_schema(config)
     examples = examples_of(work, args.split, config)
     gold = [e.triples for e in examples]
@@ -74,10 +71,11 @@ def main() -> None:
         seconds = round(time.perf_counter() - start, 1)
         parsed = [[parse_triples(o, schema) for o in found] for found in outputs]
         for need in range(1, len(outputs[0]) + 1):
-            scores = triple_scores([voted(found, need) for found in parsed], gold)
+            kept = [voted(found, need) for found in parsed]
+            scores = triple_scores(kept, gold)
             rows.append({"method": name, "min_votes": need, "f1": scores["f1"], "precision": scores["precision"],
                          "recall": scores["recall"], "f1_norm": scores["f1_norm"],
-                         "predicted": sum(len(voted(found, need)) for found in parsed), "seconds": seconds})
+                         "predicted": sum(map(len, kept)), "seconds": seconds})
             print(rows[-1], flush=True)
     greedy = next((r for r in rows if r["method"] == "greedy"), None)
     for row in rows:

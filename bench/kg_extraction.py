@@ -113,14 +113,14 @@ def main() -> None:
     log: list[str] = []
     if "split" in args.stages and not (work / "test.jsonl").exists():
         split(args.set, work, args.train, args.test)
-    decoding = Config().extract  # the default, "auto" resolved as eval resolves it: greedy untuned, beams tuned
+    extract = Config().extract  # the default decoding, "auto" resolved as eval does: greedy untuned, samples tuned
     tuned = ["--adapter", str(work / "adapter")]
     if "base" in args.stages:
-        eval_stage(args.set, "base", work, log, [], decoding_of(decoding, None))
+        eval_stage(args.set, "base", work, log, [], decoding_of(extract, None))
     if "train" in args.stages:
         train_stage(args.set, work, args.steps, args.eval_every, args.target_order, log)
     if "tuned" in args.stages:
-        eval_stage(args.set, "tuned", work, log, tuned, decoding_of(decoding, work / "adapter"))
+        eval_stage(args.set, "tuned", work, log, tuned, decoding_of(extract, work / "adapter"))
         for other in ("greedy", "beam"):  # the same run's baselines: one pass, and the other vote
             eval_stage(args.set, f"tuned-{other}", work, log, [*tuned, *settings_file(work, other, {
                 "decoding": other})], other)
