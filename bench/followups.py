@@ -11,7 +11,8 @@ paragraphs of CMRC dev and of the English SQuAD subset), pairs made from all tho
 - alone: the follow-up as asked (retrieval.followups none);
 - concat: after the previous user turn (`concat`, ragtune's behaviour before rewriting);
 - rewrite: the conversation's subject named by the generator, put in the pronoun's place (`rewrite`, default);
-- original: the self-contained second question (the ceiling).
+- original: the self-contained second question (the ceiling);
+- rewrite+concat, rewrite+alone: reciprocal rank fusion of two of those rankings (measured here only).
 Goal (issue 22): rewrite beats concat and closes at least half the gap from concat to original.
 """
 
@@ -124,9 +125,22 @@ def _pair(candidates: list[dict], second: dict, title: str, chinese: bool, drop:
     return None
 
 
-def recall_at_5(pipeline, queries: list[str], golds: list[str]) -> float:
-    ranked = pipeline.retrieve_many(queries, 5, progress=False)
-    return round(sum(any(p.id == g for p in r) for r, g in zip(ranked, golds)) / len(golds), 3)
+def recall_at_5(ranked: list[list], golds: list[str]) -> float:
+    return round(sum(any(p.id == g for p in r[:5]) for r, g in zip(ranked, golds)) / len(golds), 3)
+
+
+def fused(first: list[list], second: list[list], k: int = 60) -> list[list]:
+    """Reciprocal rank fusion of two rankings per question (exploratory: the rewrite with the concatenation)."""
+    out = []
+    for a, b in zip(first, second):
+        score: dict = {}
+        by_id = {}
+        for ranking in (a, b):
+            for rank, p in enumerate(ranking):
+                score[p.id] = score.get(p.id, 0.0) + 1.0 / (k + rank + 1)
+                by_id[p.id] = p
+        out.append([by_id[i] for i in sorted(score, key=lambda i: -score[i])])
+    return out
 
 
 def measure(index, pairs: list[dict]) -> dict:
@@ -136,6 +150,7 @@ def measure(index, pairs: list[dict]) -> dict:
     golds = [p["gold"] for p in pairs]
     rows: dict = {"n": len(pairs), "same_paragraph": sum(p["same_paragraph"] for p in pairs)}
     pipeline = None
+    ranked: dict = {}
     for mode in MODES:
         if mode == "original":
             queries = [p["original"] for p in pairs]
@@ -150,7 +165,10 @@ def measure(index, pairs: list[dict]) -> dict:
             rows[f"{mode}_query_s"] = round((time.perf_counter() - start) / len(pairs), 3)
             if mode == "rewrite":
                 rows["examples"] = [[p["followup"], q] for p, q in zip(pairs[:3], queries[:3])]
-        rows[mode] = recall_at_5(pipeline, queries, golds)
+        ranked[mode] = pipeline.retrieve_many(queries, 20, progress=False)
+        rows[mode] = recall_at_5(ranked[mode], golds)
+    rows["rewrite+concat"] = recall_at_5(fused(ranked["rewrite"], ranked["concat"]), golds)
+    rows["rewrite+alone"] = recall_at_5(fused(ranked["rewrite"], ranked["alone"]), golds)
     gap = rows["original"] - rows["concat"]
     rows["gap_closed"] = round((rows["rewrite"] - rows["concat"]) / gap, 2) if gap > 0 else None
     rows["goal_met"] = rows["rewrite"] > rows["concat"] and (gap <= 0 or rows["gap_closed"] >= 0.5)
