@@ -5,9 +5,10 @@ Usage: python -m bench.followups [--sets cmrc squad] [--pairs 150]
 Pairs are made from the public sets by a rule, not by hand: two questions on the same paragraph that both name
 the article's title (its subject); the first, with its gold answer, is the conversation, and the second has the
 title replaced by a pronoun (它 / it) or, for Chinese questions that begin with it, dropped. The gold passage is
-the second question's paragraph. Recall@5 of that follow-up is recorded searched four ways, with the pipeline's
-own retriever (default config) over the reader-quality open-corpus indexes of bench/reader_quality.py (all
-paragraphs of CMRC dev and of the English SQuAD subset), pairs made from all those files' questions:
+the second question's paragraph. Recall@5 of that follow-up is recorded searched four ways (and two fusions of
+them), with the pipeline's own retriever (default config) over the reader-quality open-corpus indexes of
+bench/reader_quality.py (all paragraphs of CMRC dev and of the English SQuAD subset), pairs made from all
+those files' questions:
 - alone: the follow-up as asked (retrieval.followups none);
 - concat: after the previous user turn (`concat`, ragtune's behaviour before rewriting);
 - rewrite: the conversation's subject named by the generator, put in the pronoun's place (`rewrite`, default);
