@@ -174,6 +174,13 @@ class GeneratorConfig(_Section):
     #: keeps more of each cached key, so near-ties decode as torch's do: on 500 CMRC questions F1 39.79 against
     #: torch's 39.85 (u8: 40.12 and 39.29 in two runs), at the same decode speed (BENCHMARKS.md, backends)
     kv_cache_precision: str = Field("f16", pattern="^(auto|u8|f16|bf16|f32)$")
+    #: openvino: prompt-lookup decoding: up to this many tokens a step are drafted by finding the answer's last
+    #: words in the prompt and copying what follows them (answers quote their passages), and the model checks
+    #: them all in one pass: the greedy answer is the same, its decoding up to this many times faster on a
+    #: single stream (BENCHMARKS.md, backends). 0: off. Beams and samples decode on a second, plain pipeline
+    prompt_lookup: int = Field(5, ge=0)
+    #: prompt lookup: the longest run of the answer's last tokens searched for in the prompt
+    prompt_lookup_ngram: int = Field(3, gt=0)
     #: "auto": the first CUDA GPU when torch sees one, else the CPU; or a torch device ("cpu", "cuda:1").
     #: Training runs where generation does.
     device: str = "auto"

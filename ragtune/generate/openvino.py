@@ -11,6 +11,12 @@ holds an adapter computes every prompt afresh, and switching its adapter off and
 Everything decodes through one `ContinuousDecoder`: a thread stepping a ContinuousBatchingPipeline, where a
 prompt submitted from any thread joins the running batch at the next step. A batch call (`generate`) submits its
 prompts together; a stream (`stream`, or a server's many users) reads its own tokens as they come.
+
+Greedy decoding drafts from the prompt (GenAI's prompt-lookup decoding, `generator.prompt_lookup`): the answer's
+last few tokens are looked up in the prompt and the tokens that followed them there are proposed, up to k at
+once; one forward pass checks them all and keeps the longest run the model agrees with. A RAG answer quotes its
+passages, and decoding one stream is bound by reading the weights once per pass, so agreed drafts come almost
+free. A pipeline that drafts takes one greedy sequence per request: beams and samples go to a second, plain one.
 """
 
 from __future__ import annotations
@@ -90,6 +96,10 @@ class OpenVINOGenerator(Generator):
         self.name = config.name
         self.pipeline, self.tokenizer = pipeline, tokenizer
         self._adapters = adapters  # the AdapterConfig every generation runs with (None: the base model)
+        #: the pipeline drafts tokens from the prompt (config.prompt_lookup); it then takes greedy requests only
+        self.lookup = config.prompt_lookup > 0
+        self._make_plain: Callable[[], object] | None = None  # builds a pipeline without prompt lookup
+        self._plain_decoder: ContinuousDecoder | None = None
         self.budget: PromptBudget | None = prompt_budget(tokenizer, model_config, config.max_new_tokens)
         eos = getattr(model_config, "eos_token_id", None)
         eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) | {tokenizer.eos_token_id}
@@ -139,22 +149,30 @@ class OpenVINOGenerator(Generator):
             except RuntimeError as exc:
                 raise RagtuneError(f"{adapter}: OpenVINO cannot read this adapter: {first_line(exc)}") from exc
             properties["adapters"] = adapters
-        try:
-            pipeline = genai.ContinuousBatchingPipeline(str(folder), scheduler, "CPU", properties)
-        except RuntimeError as exc:
-            raise RagtuneError(f"generator {config.name!r}: OpenVINO cannot load {folder}: {first_line(exc)}"
-                               ) from exc
-        generator = cls(pipeline, tokenizer, model_config, config, adapters)
+
+        def make(lookup: bool):
+            try:
+                return genai.ContinuousBatchingPipeline(str(folder), scheduler, "CPU",
+                                                        {**properties, **({"prompt_lookup": True} if lookup else {})})
+            except RuntimeError as exc:
+                raise RagtuneError(f"generator {config.name!r}: OpenVINO cannot load {folder}: {first_line(exc)}"
+                                   ) from exc
+
+        generator = cls(make(config.prompt_lookup > 0), tokenizer, model_config, config, adapters)
+        generator._make_plain = lambda: make(False)
         generator.adapter = adapter
         return generator
 
     # ---- decoding ------------------------------------------------------------------------
-    def _generation_config(self, candidates: Candidates | None = None):
+    def _generation_config(self, candidates: Candidates | None = None, lookup: bool = False):
         import openvino_genai as genai
 
         settings = genai.GenerationConfig()
         settings.max_new_tokens = self.config.max_new_tokens
         settings.do_sample = False
+        if lookup:  # a prompt-lookup pipeline takes only requests that draft
+            settings.num_assistant_tokens = self.config.prompt_lookup
+            settings.max_ngram_size = self.config.prompt_lookup_ngram
         if candidates is not None:  # the n answers share the prompt's prefill
             settings.num_return_sequences = candidates.n
             if candidates.method == "beam":
@@ -173,7 +191,17 @@ class OpenVINOGenerator(Generator):
         return encode_prompts(self.tokenizer, self.budget, [messages], "np")["input_ids"][0].tolist()
 
     def make_decoder(self) -> BatchDecoder:
-        return ContinuousDecoder(self)
+        return ContinuousDecoder(self, self.pipeline, self.lookup)
+
+    def candidates_decoder(self) -> BatchDecoder:
+        """Where beams and samples decode: a prompt-lookup pipeline drafts for one greedy sequence only, so
+        beside one a plain pipeline is built on first use (its own weights and KV cache: ~1.5 GB more)."""
+        if not self.lookup:
+            return self.decoder()
+        with self._decoder_lock:
+            if self._plain_decoder is None:
+                self._plain_decoder = ContinuousDecoder(self, self._make_plain(), lookup=False)
+            return self._plain_decoder
 
     def stream(self, messages: list[Message], spans: SpanSources | None = None) -> Iterator[str]:
         if spans is not None:
@@ -194,7 +222,7 @@ class OpenVINOGenerator(Generator):
 
     def candidates(self, batch: list[list[Message]], candidates: Candidates, progress: bool = False,
                    on_batch: Callable[[dict[int, list[str]]], None] | None = None) -> list[list[str]]:
-        decoder = self.decoder()
+        decoder = self.candidates_decoder()
 
         def answer(rows: list[int]) -> list[list[str]]:
             streams = [decoder.submit(batch[i], candidates) for i in rows]
@@ -207,18 +235,19 @@ class ContinuousDecoder(BatchDecoder):
     """Continuous batching: the inbox is drained into the pipeline before every step, so a prompt joins the
     running batch at the next step; each request's new tokens are read after each step."""
 
-    def __init__(self, generator: OpenVINOGenerator):
+    def __init__(self, generator: OpenVINOGenerator, pipeline, lookup: bool):
         super().__init__(generator.tokenizer, generator._stop_ids, generator._encode)
-        self.generator = generator
+        self.generator, self.pipeline, self.lookup = generator, pipeline, lookup
         self._live: dict[int, tuple[DecodeStream, object]] = {}
         self._next_id = 0
         self._applied = None  # the AdapterConfig the pipeline decodes with now
+        self.steps = 0  # forward passes so far: with prompt lookup, fewer than the tokens decoded
 
     def run(self, first: DecodeStream) -> None:
         import numpy as np
         import openvino as ov
 
-        pipeline, settings = self.generator.pipeline, self.generator._generation_config()
+        pipeline, settings = self.pipeline, self.generator._generation_config(lookup=self.lookup)
         self._apply_adapters(pipeline)
         joining = [first]
         while joining or self._live:
@@ -236,6 +265,7 @@ class ContinuousDecoder(BatchDecoder):
             self.running = len(self._live)
             self.peak = max(self.peak, self.running)
             pipeline.step()
+            self.steps += 1
             for request_id, (stream, handle) in list(self._live.items()):
                 if handle.can_read():
                     for sequence, output in handle.read().items():
@@ -256,7 +286,7 @@ class ContinuousDecoder(BatchDecoder):
         wanted = self.generator._adapters
         if wanted is self._applied:
             return
-        prime = self.generator._generation_config()
+        prime = self.generator._generation_config(lookup=self.lookup)
         prime.max_new_tokens = 1
         pipeline.generate([ov.Tensor(np.asarray([[min(self.stop_ids)]], dtype=np.int64))], [prime])
         self._applied = wanted

@@ -89,6 +89,21 @@ def test_base_model_decodes_the_tokens_torch_decodes(torch_generator, openvino_f
     assert "".join(generator.stream(PROMPT)).strip() == answer[0]
 
 
+def test_prompt_lookup_drafts_from_the_passages_and_keeps_the_greedy_answer(openvino_f16):
+    plain = create_generator(_config(max_new_tokens=24, precision="f16", prompt_lookup=0))
+    answers, steps = {}, {}
+    for generator in (plain, openvino_f16):
+        decoder = generator.decoder()
+        before = decoder.steps
+        stream = decoder.submit(PROMPT)  # the answer quotes its passage
+        answers[generator.lookup] = "".join(stream)
+        steps[generator.lookup] = (decoder.steps - before, stream.tokens)
+    assert openvino_f16.lookup and not plain.lookup
+    assert answers[True] == answers[False] and "光荣" in answers[True]
+    (plain_steps, tokens), (drafted_steps, _) = steps[False], steps[True]
+    assert plain_steps >= tokens > 10 and drafted_steps < tokens / 2  # most tokens came in drafts the model kept
+
+
 def test_int8_answers_the_same_questions(torch_generator):
     answers = create_generator(_config(max_new_tokens=24)).generate([PROMPT, ENGLISH])
     assert "光荣" in answers[0] and "ω-force" in answers[0] and "Paris" in answers[1]
