@@ -3,9 +3,14 @@
 Usage: python -m bench.generation_backends [--sets cmrc squad] [--limit 100] [--backends torch openvino:int8 ...]
            [--adapter DIR [--adapter-only]] [--skip-eval] [--skip-decode]
 
+A backend is `name[:precision[:kv-cache precision]]`, then any generator settings as `,key=value`
+(`openvino:int8,prompt_lookup=0`: the same backend without prompt-lookup decoding).
+
 - decode: one ~900-token prompt (CMRC dev passages), loaded once per backend in its own process (so its peak RSS
   is its own): time to first token and decode tokens/s over a long answer (median of 3), and the memory-bandwidth
   bound (weight bytes read per token / measured copy bandwidth); with --adapter, the same with the LoRA applied.
+  The answer asked for retells the passages (as RAG answers quote them: prompt lookup drafts from them);
+  `free_tok_s` asks the same passages for an English summary, which cannot be copied from the Chinese text.
 - eval: `ragtune eval --limit N --backend B --json` on the reader-quality test files and open-corpus indexes
   (bench/reader_quality.py), each run with an empty answer cache (a private RAGTUNE_CACHE whose converted models
   are links to the real ones), so its wall time is generation, not cache hits, and Chinese questions in fused
@@ -34,24 +39,33 @@ DEFAULT_BACKENDS = ["torch", "openvino:int8", "openvino:int4"]
 
 
 def split_backend(backend: str) -> tuple[str, str, str]:
-    """"openvino:int8:f16" -> name, weight precision, KV-cache precision ("" where not given)."""
-    name, _, rest = backend.partition(":")
+    """"openvino:int8:f16,prompt_lookup=0" -> name, weight precision, KV-cache precision ("" where not given)."""
+    name, _, rest = backend.split(",")[0].partition(":")
     precision, _, kv = rest.partition(":")
     return name, precision, kv
+
+
+def backend_settings(backend: str) -> dict[str, str]:
+    """The generator settings a backend spec names: its precisions and any `,key=value` after them."""
+    _, precision, kv = split_backend(backend)
+    extra = dict(item.split("=", 1) for item in backend.split(",")[1:])
+    return {**({"precision": precision} if precision else {}), **({"kv_cache_precision": kv} if kv else {}),
+            **extra}
 
 
 def config_for(backend: str, max_new_tokens: int | None = None):
     from ragtune.config import Config
 
-    name, precision, kv = split_backend(backend)
-    generator = {"backend": name, **({"precision": precision} if precision else {}),
-                 **({"kv_cache_precision": kv} if kv else {})}
+    generator = {"backend": split_backend(backend)[0], **backend_settings(backend)}
     if max_new_tokens:
         generator["max_new_tokens"] = max_new_tokens
     return Config(generator=generator)
 
 
-def long_prompt(first: int = 0, tokens: int = 900) -> list[dict]:
+FREE_REQUEST = "Summarise the passages above in English, in your own words."
+
+
+def long_prompt(first: int = 0, tokens: int = 900, request: str = "请详细地逐段复述以上每一段的内容。") -> list[dict]:
     """CMRC dev passages from article `first` on, up to ~`tokens` tokens, then a request for a long answer (decode
     speed needs length). Each timed prompt starts elsewhere, so no prefix cache serves it."""
     data = json.loads((SHARED / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8"))["data"]
@@ -63,7 +77,7 @@ def long_prompt(first: int = 0, tokens: int = 900) -> list[dict]:
         passages.append(f"[{len(passages) + 1}] {text}")
         size += len(text)
     return [{"role": "system", "content": "Answer from the passages."},
-            {"role": "user", "content": "\n\n".join(passages) + "\n\n请详细地逐段复述以上每一段的内容。"}]
+            {"role": "user", "content": "\n\n".join(passages) + "\n\n" + request}]
 
 
 def probe(backend: str, adapter: str | None) -> dict:
@@ -74,24 +88,31 @@ def probe(backend: str, adapter: str | None) -> dict:
     start = time.perf_counter()
     generator = create_generator(config, adapter=adapter)
     load_s = time.perf_counter() - start
-    tokenizer = generator.tokenizer
     list(generator.stream(long_prompt(100)))  # warm-up
-    firsts, rates, sizes = [], [], []
+    firsts, rates, sizes, free_rates = [], [], [], []
     for i in range(3):
         prompt = long_prompt(10 * i)
         sizes.append(generator.budget.count(prompt) if generator.budget else None)
-        start = time.perf_counter()
-        first, text = None, ""
-        for piece in generator.stream(prompt):
-            first = first or time.perf_counter()
-            text += piece
-        end = time.perf_counter()
-        tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-        firsts.append(first - start)
-        rates.append((tokens - 1) / max(end - first, 1e-9))
+        first, rate, tokens = _timed_stream(generator, prompt)
+        firsts.append(first)
+        rates.append(rate)
+        free_rates.append(_timed_stream(generator, long_prompt(10 * i + 5, request=FREE_REQUEST))[1])
     return {"load_s": round(load_s, 1), "prompt_tokens": sizes, "answer_tokens": tokens,
             "ttft_s": round(statistics.median(firsts), 3), "decode_tok_s": round(statistics.median(rates), 2),
+            "free_tok_s": round(statistics.median(free_rates), 2),
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def _timed_stream(generator, prompt: list[dict]) -> tuple[float, float, int]:
+    """(time to first piece, decode tokens/s after it, answer tokens) of one streamed answer."""
+    start = time.perf_counter()
+    first, text = None, ""
+    for piece in generator.stream(prompt):
+        first = first or time.perf_counter()
+        text += piece
+    end = time.perf_counter()
+    tokens = len(generator.tokenizer(text, add_special_tokens=False)["input_ids"])
+    return first - start, (tokens - 1) / max(end - first, 1e-9), tokens
 
 
 def copy_bandwidth_gbs() -> float:
@@ -163,7 +184,7 @@ def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | N
              top_k: int | None = None, generator: dict | None = None) -> dict:
     """`ragtune eval` with no cached answers; `top_k` and `generator` settings (e.g. max_passage_tokens) vary what
     the prompts hold."""
-    name, precision, kv = split_backend(backend)
+    name, precision, _ = split_backend(backend)
     args = ["eval", str(test), "--index", str(index), "--limit", str(limit), "--backend", name, "--json"]
     if adapter:
         args += ["--adapter", adapter]
@@ -172,8 +193,7 @@ def eval_run(test: Path, index: Path, backend: str, limit: int, adapter: str | N
     env = dict(os.environ, RAGTUNE_CACHE=str(private_cache(WORK)))
     # retrieval is not what is compared: Chinese questions keep the fused order (the generator-ql reranker would
     # load a torch copy of the generator beside an OpenVINO one, and spend minutes on it per run)
-    settings = {**({"precision": precision} if precision else {}), **({"kv_cache_precision": kv} if kv else {}),
-                **(generator or {})}
+    settings = {**backend_settings(backend), **(generator or {})}
     config_file = WORK / f"eval-{precision or name}{''.join(f'-{k}{v}' for k, v in settings.items())}.yaml"
     config_file.write_text("retrieval:\n  reranker_zh: none\n" +
                            ("generator:\n" + "".join(f"  {k}: {v}\n" for k, v in settings.items())
@@ -230,6 +250,7 @@ def main() -> None:
         if base:
             for row in result["decode"].values():
                 row["decode_vs_torch"] = round(row["decode_tok_s"] / base["decode_tok_s"], 2)
+                row["free_vs_torch"] = round(row["free_tok_s"] / base["free_tok_s"], 2)
     if not args.skip_eval:
         for name in args.sets:
             test, index = prepare(name, log)
@@ -247,9 +268,10 @@ def main() -> None:
     record(f"generation backends ({', '.join(args.backends)})", result,
            notes="decode: one ~900-token Chinese prompt, 128 new tokens at most, median of 3 after a warm-up, each "
            "backend in its own process (peak_rss_gb is that process's); of_bound = decode tok/s / (copy bandwidth "
-           "/ weight bytes read per token). eval: wall time of the whole `ragtune eval` command (model load and "
-           "retrieval included) with no cached answers; speedup and f1_vs_torch against the torch row of the same "
-           "set and adapter. Commands: " + commands(log))
+           "/ weight bytes read per token: one pass a token; prompt lookup checks several tokens a pass, so it can "
+           "pass 1); free_tok_s: the same passages summarised in English (nothing to copy). eval: wall time of the "
+           "whole `ragtune eval` command (model load and retrieval included) with no cached answers; speedup and "
+           "f1_vs_torch against the torch row of the same set and adapter. Commands: " + commands(log))
 
 
 if __name__ == "__main__":
