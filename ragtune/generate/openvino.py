@@ -195,7 +195,7 @@ class OpenVINOGenerator(Generator):
 
     def candidates_decoder(self) -> BatchDecoder:
         """Where beams and samples decode: a prompt-lookup pipeline drafts for one greedy sequence only, so
-        beside one a plain pipeline is built on first use (its own weights and KV cache: ~1.5 GB more)."""
+        beside one a plain pipeline is built on first use (with its own weights and KV cache; not measured)."""
         if not self.lookup:
             return self.decoder()
         with self._decoder_lock:
