@@ -91,14 +91,17 @@ def lora_scale(adapter: Path) -> float:
 class OpenVINOGenerator(Generator):
     """Greedy decoding by an OpenVINO GenAI ContinuousBatchingPipeline over the converted packaged model."""
 
-    def __init__(self, pipeline, tokenizer, model_config, config: GeneratorConfig, adapters=None):
+    def __init__(self, make_pipeline: Callable[[bool], object], tokenizer, model_config, config: GeneratorConfig,
+                 adapters=None):
+        """`make_pipeline(lookup)` builds a pipeline (with prompt lookup or without): each is built on first use,
+        as each holds its own weights and KV cache (~1.3 GB at int8, measured in BENCHMARKS.md), and a job
+        often needs only one (eval and serve the greedy one, a voting graph build the plain one)."""
         self.config = config
         self.name = config.name
-        self.pipeline, self.tokenizer = pipeline, tokenizer
+        self._make_pipeline, self.tokenizer = make_pipeline, tokenizer
         self._adapters = adapters  # the AdapterConfig every generation runs with (None: the base model)
-        #: the pipeline drafts tokens from the prompt (config.prompt_lookup); it then takes greedy requests only
+        #: greedy requests draft tokens from the prompt (config.prompt_lookup) on a pipeline that takes nothing else
         self.lookup = config.prompt_lookup > 0
-        self._make_plain: Callable[[], object] | None = None  # builds a pipeline without prompt lookup
         self._plain_decoder: ContinuousDecoder | None = None
         self.budget: PromptBudget | None = prompt_budget(tokenizer, model_config, config.max_new_tokens)
         eos = getattr(model_config, "eos_token_id", None)
@@ -158,8 +161,7 @@ class OpenVINOGenerator(Generator):
                 raise RagtuneError(f"generator {config.name!r}: OpenVINO cannot load {folder}: {first_line(exc)}"
                                    ) from exc
 
-        generator = cls(make(config.prompt_lookup > 0), tokenizer, model_config, config, adapters)
-        generator._make_plain = lambda: make(False)
+        generator = cls(make, tokenizer, model_config, config, adapters)
         generator.adapter = adapter
         return generator
 
@@ -191,16 +193,16 @@ class OpenVINOGenerator(Generator):
         return encode_prompts(self.tokenizer, self.budget, [messages], "np")["input_ids"][0].tolist()
 
     def make_decoder(self) -> BatchDecoder:
-        return ContinuousDecoder(self, self.pipeline, self.lookup)
+        return ContinuousDecoder(self, self._make_pipeline(self.lookup), self.lookup)
 
     def candidates_decoder(self) -> BatchDecoder:
         """Where beams and samples decode: a prompt-lookup pipeline drafts for one greedy sequence only, so
-        beside one a plain pipeline is built on first use (with its own weights and KV cache; not measured)."""
+        with lookup on they go to a plain pipeline of their own."""
         if not self.lookup:
             return self.decoder()
         with self._decoder_lock:
             if self._plain_decoder is None:
-                self._plain_decoder = ContinuousDecoder(self, self._make_plain(), lookup=False)
+                self._plain_decoder = ContinuousDecoder(self, self._make_pipeline(False), lookup=False)
             return self._plain_decoder
 
     def stream(self, messages: list[Message], spans: SpanSources | None = None) -> Iterator[str]:

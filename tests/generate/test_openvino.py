@@ -124,8 +124,9 @@ def test_runtime_lora_equals_torch_peft_and_switches_exactly(torch_generator, lo
     assert generator.generate([PROMPT])[0] == tuned  # on again
 
 
-def test_both_backends_give_beams_and_samples_and_the_same_best_beam(torch_generator, openvino_f16):
-    openvino = openvino_f16
+def test_both_backends_give_beams_and_samples_and_the_same_best_beam(torch_generator):
+    openvino = create_generator(_config(max_new_tokens=24, precision="f16"))
+    assert openvino.lookup and openvino._decoder is None and openvino._plain_decoder is None  # built on first use
     beams = {}
     for generator in (torch_generator, openvino):
         beams[generator] = generator.candidates([PROMPT, ENGLISH], Candidates(3))
@@ -136,6 +137,7 @@ def test_both_backends_give_beams_and_samples_and_the_same_best_beam(torch_gener
         assert len(set(drawn[0])) > 1, type(generator)  # samples, not one greedy answer three times
         assert generator.candidates([PROMPT, ENGLISH], sampling) == drawn  # the seed draws them again
     assert beams[openvino][0][0] == beams[torch_generator][0][0]  # best first, as torch ranks them
+    assert openvino._decoder is None  # candidates alone never built the prompt-lookup pipeline
     assert "Paris" in openvino.generate([ENGLISH])[0]  # greedy requests decode as before beside the others
 
 
