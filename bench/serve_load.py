@@ -1,7 +1,8 @@
 """`ragtune serve` under concurrent clients, on loopback: rows measured in one run, bounded in time and count.
 
-Usage: python -m bench.serve_load [--set squad] [--retrieve-s 60] [--retrieve-clients 50] [--ask-s 60]
-           [--ask-clients 1 4 16 | --ask-clients (none: retrieval only)] [--max-answers 64]
+Usage: python -m bench.serve_load [--set squad] [--retrieve-s 60 | --retrieve-s 0 (no retrieve rows)]
+           [--retrieve-clients 50] [--ask-s 60] [--ask-clients 1 4 16 | --ask-clients (none: retrieval only)]
+           [--max-answers 64] [--setting retrieval.reranker=none ...]
 
 The server is the real CLI (`ragtune serve`, uvicorn, default config) over the reader-quality index of a set
 (bench/reader_quality.py), started once with dynamic batching (generator.decode_batch 16) and once decoding one
@@ -11,8 +12,12 @@ request when the last one ends (closed loop), questions taken in turn from the s
   `--retrieve-s` seconds: requests/s, p50/p99 latency, errors — once from the asyncio + httpx clients, and once
   from `wrk` (C, a Lua script cycling the same questions) where it is installed (`apt-get install wrk`): the
   Python clients take about as much CPU as the server, so on 2 shared cores the wrk row is the server's capacity.
-- ask: POST /v1/ask with stream true from 1, 4, 16 clients, for `--ask-s` seconds or `--max-answers` answers:
-  answers/minute, p50/p95 latency, p50 time to the first token, errors; batched against one-at-a-time.
+- ask: POST /v1/ask with stream true from 1, 4, 16 clients, for `--ask-s` seconds or `--max-answers` answers,
+  each row on its own questions (row i from question i * max_answers on: a question asked again would find its
+  prompt in the generator's prefix cache and skip its prefill, the bulk of an answer's cost):
+  answers/minute, p50/p95 latency, p50 time to the first token, errors, and the server's CPU seconds per
+  answer (what batching can save shows there, whatever the clients cost); batched against one-at-a-time.
+`--setting` changes the servers' config beyond decode_batch (a diagnostic row, e.g. without the reranker).
 Goals (issue 22): 0 errors; retrieval >= 300 requests/s; with 16 clients batched >= 4x one-at-a-time.
 """
 
@@ -42,12 +47,23 @@ def free_port() -> int:
 class Server:
     """`ragtune serve` in a child process, up when /v1/health answers."""
 
-    def __init__(self, index: Path, decode_batch: int, log: list[str]):
+    def __init__(self, index: Path, decode_batch: int, log: list[str], settings: dict[str, str] | None = None):
+        import yaml
+
         self.port = free_port()
         self.config = Path(tempfile.mkstemp(suffix=".yaml")[1])
-        self.config.write_text(f"generator:\n  decode_batch: {decode_batch}\n")
+        settings = {"generator.decode_batch": str(decode_batch), **(settings or {})}
+        tree: dict = {}
+        for key, value in settings.items():
+            *sections, name = key.split(".")
+            node = tree
+            for section in sections:
+                node = node.setdefault(section, {})
+            node[name] = yaml.safe_load(value)
+        self.config.write_text(yaml.safe_dump(tree))
         args = ["serve", "--index", str(index), "--port", str(self.port), "--config", str(self.config)]
-        log.append(" ".join(["ragtune", *args]) + f"  # config: generator.decode_batch {decode_batch}")
+        log.append(" ".join(["ragtune", *args]) + "  # config: "
+                   + ", ".join(f"{key} {value}" for key, value in settings.items()))
         env = dict(os.environ)
         env.pop("RAGTUNE_API_KEY", None)
         self.process = subprocess.Popen([*RAGTUNE, *args], stdout=subprocess.DEVNULL, stderr=sys.stderr, env=env)
@@ -169,11 +185,13 @@ def retrieve_load_wrk(url: str, questions: list[str], clients: int, seconds: flo
             "server_cpu_ms_per_request": round(1000 * cpu / max(total, 1), 2)}
 
 
-async def ask_load(client, url: str, questions: list[str], clients: int, seconds: float, limit: int) -> dict:
+async def ask_load(client, url: str, questions: list[str], clients: int, seconds: float, limit: int,
+                   server_pid: int | None = None, offset: int = 0) -> dict:
+    """One row: the questions from `offset` on, `clients` at a time."""
     async def one(i: int) -> dict:
         start, first, ok, why = time.perf_counter(), None, False, None
         try:
-            body = {"question": questions[i % len(questions)], "stream": True}
+            body = {"question": questions[(offset + i - 1) % len(questions)], "stream": True}
             async with client.stream("POST", f"{url}/v1/ask", json=body) as response:
                 async for line in response.aiter_lines():
                     if line.startswith("event: token") and first is None:
@@ -187,13 +205,16 @@ async def ask_load(client, url: str, questions: list[str], clients: int, seconds
             ok, why = False, f"{type(exc).__name__}: {str(exc)[:120]}"
         return {"ok": ok, "s": time.perf_counter() - start, "first_s": first, "why": why}
 
+    cpu = cpu_seconds(server_pid) if server_pid else 0.0
     records, wall = await closed_loop(clients, seconds, limit, one)
+    cpu = cpu_seconds(server_pid) - cpu if server_pid else None
     done = [r for r in records if r["ok"]]
     return {"clients": clients, "answers": len(done), "errors": len(records) - len(done),
             "error_kinds": sorted({r["why"] or "no sources event" for r in records if not r["ok"]})[:5],
             "answers_per_min": round(60 * len(done) / wall, 1), "p50_s": percentile([r["s"] for r in done], 0.5),
             "p95_s": percentile([r["s"] for r in done], 0.95),
             "ttft_p50_s": percentile([r["first_s"] for r in done if r["first_s"] is not None], 0.5),
+            "server_cpu_s_per_answer": round(cpu / len(done), 3) if cpu is not None and done else None,
             "seconds": round(wall, 1)}
 
 
@@ -204,10 +225,10 @@ async def run(args, index: Path, questions: list[str], log: list[str]) -> dict:
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(timeout=600, limits=limits) as client:
         for mode, decode_batch in (("batched", 16), ("one_at_a_time", 1)):
-            server = Server(index, decode_batch, log)
+            server = Server(index, decode_batch, log, args.settings)
             try:
                 await server.wait(client)
-                if mode == "batched":
+                if mode == "batched" and args.retrieve_s > 0:
                     result["retrieve"] = await retrieve_load(client, server.url, questions, args.retrieve_clients,
                                                              args.retrieve_s)
                     print(json.dumps({"retrieve": result["retrieve"]}), file=sys.stderr, flush=True)
@@ -216,11 +237,12 @@ async def run(args, index: Path, questions: list[str], log: list[str]) -> dict:
                     print(json.dumps({"retrieve_wrk": result["retrieve_wrk"]}), file=sys.stderr, flush=True)
                 if not args.ask_clients:
                     break  # retrieval only
-                await ask_load(client, server.url, questions, 1, 0, 1)  # warm: first answer loads nothing more
+                # warm (the first answer then loads nothing more), on the last question, which no row reaches
+                await ask_load(client, server.url, questions, 1, 60, 1, offset=len(questions) - 1)
                 rows = {}
-                for clients in args.ask_clients:
+                for row, clients in enumerate(args.ask_clients):
                     rows[clients] = await ask_load(client, server.url, questions, clients, args.ask_s,
-                                                   args.max_answers)
+                                                   args.max_answers, server.process.pid, row * args.max_answers)
                     print(json.dumps({mode: rows[clients]}), file=sys.stderr, flush=True)
                 result["ask"][mode] = rows
             finally:
@@ -241,18 +263,23 @@ def main() -> None:
     parser.add_argument("--ask-clients", type=int, nargs="*", default=[1, 4, 16],
                         help="client counts of the ask rows; none: retrieval only")
     parser.add_argument("--max-answers", type=int, default=64)
+    parser.add_argument("--setting", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config settings of both servers beyond decode_batch (e.g. retrieval.reranker=none)")
     args = parser.parse_args()
+    args.settings = dict(item.split("=", 1) for item in args.setting)
     from ragtune.read.questions import load_questions
 
     log: list[str] = []
     test, index = prepare(args.set, log)
     questions = [q.text for q in load_questions(test)]
-    result = {"bench": "serve_load", "set": args.set, **asyncio.run(run(args, index, questions, log))}
+    result = {"bench": "serve_load", "set": args.set, **({"settings": args.settings} if args.settings else {}),
+              **asyncio.run(run(args, index, questions, log))}
     batched16 = result["ask"].get("batched", {}).get(16, {})
-    retrieve_rows = [result["retrieve"], *([result["retrieve_wrk"]] if result.get("retrieve_wrk") else [])]
+    retrieve_rows = [row for row in (result.get("retrieve"), result.get("retrieve_wrk")) if row]
     errors = sum(r["errors"] for r in retrieve_rows)
     errors += sum(r["errors"] for rows in result["ask"].values() for r in rows.values())
-    result["goals"] = {"errors": errors, "retrieve_rps_ge_300": retrieve_rows[-1]["requests_per_s"] >= 300,
+    result["goals"] = {"errors": errors,
+                       "retrieve_rps_ge_300": retrieve_rows[-1]["requests_per_s"] >= 300 if retrieve_rows else None,
                        "batched16_ge_4x": (batched16.get("vs_one_at_a_time") or 0) >= 4}
     record("serve load (`ragtune serve` on loopback)", result,
            notes="closed-loop clients (asyncio + httpx) in the benchmark's own process, on the same 2 cores as the "
