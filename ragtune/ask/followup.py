@@ -5,7 +5,9 @@ previous question helps a little and drags in its words. Asked to rewrite a foll
 echoes it; asked what the conversation is about, it names the subject well ("泡泡战士", "the Sydney Opera
 House"). So `retrieval.followups: rewrite` asks for the subject of the last exchange and puts it in the
 follow-up's place: for its pronoun when it has one ("它有多长？" -> "长城有多长？"), else before it. A reply that
-does not look like a name (empty, several lines, long) falls back to the concatenation. BENCHMARKS.md
+does not look like a name (empty, several lines, long), or names something the conversation never mentions (the
+model's invention: it misspells names, "固定站" for "固始站", or copies its worked example's "the Eiffel
+Tower"), falls back to the concatenation. BENCHMARKS.md
 ("Follow-up questions") measures the three against the self-contained question.
 """
 
@@ -38,7 +40,8 @@ _EN_THERE = re.compile(r"\b(?:in |at )?there\b", re.IGNORECASE)
 _ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她|该|此|这里|那里|其")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 #: characters that end a Chinese subject when widening it: copulas, particles, prepositions, question words
-_PREDICATE = set("是的在有为于位属叫称指被把和与及或由从向对全共一几多哪什谁怎如何何吗呢了将会能可所也都就还又曾已最")
+_PREDICATE = set("是的在有为于位属隶叫称指被把和与及或由从向对全共一几多哪什谁怎如何何吗呢了将会能可所也都就还又曾已最")
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+|'s$")
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
@@ -88,6 +91,8 @@ def standalone(question: str, history: list[Message], generated: str) -> str:
     subject = lines[0].strip(" \"'“”「」。.") if len(lines) == 1 else ""
     if not subject or len(subject) > MAX_SUBJECT_CHARS or subject.lower() in question.lower():
         return question if subject and subject.lower() in question.lower() else concatenated(question, history)
+    if not mentioned(subject, history):
+        return concatenated(question, history)
     if language_of(question) == "zh":
         subject = _widened(subject, _last_exchange(history)[0])
         replaced, n = _ZH_PRONOUN.subn(subject, question, count=1)
@@ -98,6 +103,12 @@ def standalone(question: str, history: list[Message], generated: str) -> str:
     if not n:
         replaced, n = _EN_PRONOUN.subn(subject, question, count=1)
     return replaced if n else f"{subject}: {question}"
+
+
+def mentioned(subject: str, history: list[Message]) -> bool:
+    """Whether an earlier turn names `subject` (case, spacing and an English article or 's aside)."""
+    said = " ".join(" ".join(m.get("content", "").split()) for m in history).lower()
+    return _ARTICLE.sub("", " ".join(subject.split()).lower()) in said
 
 
 def _widened(subject: str, asked: str) -> str:

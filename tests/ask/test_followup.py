@@ -44,3 +44,16 @@ def test_a_chinese_subject_named_in_part_is_widened_to_the_name_in_the_earlier_q
     assert followup.standalone("它常用的节奏型称为什么？", history, "鼓") == "锣鼓经常用的节奏型称为什么？"
     history[0]["content"] = "故宫位于哪个城市？"
     assert followup.standalone("那里有多少人？", history, "故宫") == "故宫有多少人？"
+
+
+def test_a_subject_the_conversation_never_mentions_falls_back_to_the_concatenation():
+    concatenated = "Who designed the Sydney Opera House?\nWhen did it open?"
+    assert followup.standalone("When did it open?", EN, "the Eiffel Tower") == concatenated  # the prompt's example
+    assert followup.standalone("When did it open?", EN, "The sydney  opera house") == \
+        "When did The sydney  opera house open?"  # case, spacing and the article aside, it was named
+    assert followup.standalone("Where was he born?", EN, "Utzon") == "Where was Utzon born?"  # named in the answer
+    history = [{"role": "user", "content": "固始站隶属于什么公司？"}, {"role": "assistant", "content": "国铁 [1]"}]
+    assert followup.standalone("它位于哪里？", history, "固定站") == "固始站隶属于什么公司？\n它位于哪里？"
+    assert followup.standalone("它位于哪里？", history, "固始站") == "固始站位于哪里？"
+    history[0]["content"] = "涞滩镇隶属于哪个城市？"  # 隶属 starts the predicate: the name is not widened over 隶
+    assert followup.standalone("它的面积是多少？", history, "镇") == "涞滩镇的面积是多少？"
