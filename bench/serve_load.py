@@ -6,12 +6,13 @@ Usage: python -m bench.serve_load [--set squad] [--retrieve-s 60 | --retrieve-s 
 
 The server is the real CLI (`ragtune serve`, uvicorn, default config) over the reader-quality index of a set
 (bench/reader_quality.py), started once with dynamic batching (generator.decode_batch 16) and once decoding one
-request at a time (decode_batch 1); the clients are asyncio + httpx in this process, each sending its next
-request when the last one ends (closed loop), questions taken in turn from the set's test questions.
+request at a time (decode_batch 1); the clients run in this process, each sending its next request when the
+last one ends (closed loop), questions taken in turn from the set's test questions.
 - retrieve: POST /v1/retrieve (fused order, the fast path) from `--retrieve-clients` clients for
-  `--retrieve-s` seconds: requests/s, p50/p99 latency, errors — once from the asyncio + httpx clients, and once
-  from `wrk` (C, a Lua script cycling the same questions) where it is installed (`apt-get install wrk`): the
-  Python clients take about as much CPU as the server, so on 2 shared cores the wrk row is the server's capacity.
+  `--retrieve-s` seconds: requests/s, p50/p99 latency, errors — once from keep-alive asyncio stream clients
+  (`Connection`: httpx clients took about as much CPU as the server, so on 2 shared cores they measured
+  themselves), and once from `wrk` (C, a Lua script cycling the same questions) where it is installed.
+- ask clients are httpx (streaming; an answer's seconds dwarf a client's milliseconds).
 - ask: POST /v1/ask with stream true from 1, 4, 16 clients, for `--ask-s` seconds or `--max-answers` answers,
   each row on its own questions (row i from question i * max_answers on: a question asked again would find its
   prompt in the generator's prefix cache and skip its prefill, the bulk of an answer's cost):
@@ -112,21 +113,63 @@ async def closed_loop(clients: int, seconds: float, limit: int | None, one_reque
     return records, time.perf_counter() - begin
 
 
-async def retrieve_load(client, url: str, questions: list[str], clients: int, seconds: float) -> dict:
+class Connection:
+    """One keep-alive HTTP/1.1 connection that POSTs JSON and reads the reply by its Content-Length: a client
+    costing tens of microseconds a request, where httpx costs about a millisecond, so that on 2 shared cores
+    the retrieve row measures the server rather than its clients (wrk's role, where wrk is not installed)."""
+
+    def __init__(self, url: str):
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), None)
+        if length is None:  # a chunked reply: not what the server sends for JSON, so counted as an error
+            raise ValueError("reply without Content-Length")
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def retrieve_load(url: str, questions: list[str], clients: int, seconds: float) -> dict:
+    connections = [Connection(url) for _ in range(clients)]
+    free = list(connections)
+
     async def one(i: int) -> dict:
         start, why = time.perf_counter(), None
+        connection = free.pop()
         try:
-            response = await client.post(f"{url}/v1/retrieve", json={"question": questions[i % len(questions)]})
-            ok = response.status_code == 200 and bool(response.json()["passages"])
-            why = None if ok else f"{response.status_code}: {response.text[:120]}"
+            status, body = await connection.post("/v1/retrieve", {"question": questions[i % len(questions)]})
+            ok = status == 200 and bool(json.loads(body)["passages"])
+            why = None if ok else f"{status}: {body[:120].decode(errors='replace')}"
         except Exception as exc:  # noqa: BLE001 - counted as an error, with its kind
+            connection.close()
             ok, why = False, f"{type(exc).__name__}: {str(exc)[:120]}"
+        free.append(connection)
         return {"ok": ok, "s": time.perf_counter() - start, "why": why}
 
     await one(0)  # warm
-    records, wall = await closed_loop(clients, seconds, None, one)
+    try:
+        records, wall = await closed_loop(clients, seconds, None, one)
+    finally:
+        for connection in connections:
+            connection.close()
     latencies = [r["s"] for r in records if r["ok"]]
-    return {"clients": clients, "requests": len(records), "errors": sum(not r["ok"] for r in records),
+    return {"client": "asyncio streams", "clients": clients, "requests": len(records),
+            "errors": sum(not r["ok"] for r in records),
             "error_kinds": sorted({r["why"] for r in records if r["why"]})[:5],
             "requests_per_s": round(len(latencies) / wall, 1), "p50_s": percentile(latencies, 0.5),
             "p99_s": percentile(latencies, 0.99), "seconds": round(wall, 1)}
@@ -229,7 +272,7 @@ async def run(args, index: Path, questions: list[str], log: list[str]) -> dict:
             try:
                 await server.wait(client)
                 if mode == "batched" and args.retrieve_s > 0:
-                    result["retrieve"] = await retrieve_load(client, server.url, questions, args.retrieve_clients,
+                    result["retrieve"] = await retrieve_load(server.url, questions, args.retrieve_clients,
                                                              args.retrieve_s)
                     print(json.dumps({"retrieve": result["retrieve"]}), file=sys.stderr, flush=True)
                     result["retrieve_wrk"] = retrieve_load_wrk(server.url, questions, args.retrieve_clients,
@@ -282,8 +325,9 @@ def main() -> None:
                        "retrieve_rps_ge_300": retrieve_rows[-1]["requests_per_s"] >= 300 if retrieve_rows else None,
                        "batched16_ge_4x": (batched16.get("vs_one_at_a_time") or 0) >= 4}
     record("serve load (`ragtune serve` on loopback)", result,
-           notes="closed-loop clients (asyncio + httpx) in the benchmark's own process, on the same 2 cores as the "
-           "server; retrieve_wrk = the same retrieve load from wrk (C), the goal's row when present; "
+           notes="closed-loop clients in the benchmark's own process, on the same 2 cores as the server: "
+           "retrieve from keep-alive asyncio stream connections, ask from httpx; retrieve_wrk = the same "
+           "retrieve load from wrk (C), the goal's row when present; "
            "retrieve = POST /v1/retrieve (fused order); ask = POST /v1/ask streamed, latency to the last "
            "event, ttft to the first token event; batched = generator.decode_batch 16 (continuous batching on "
            "OpenVINO), one_at_a_time = decode_batch 1, same server otherwise. Commands: "
