@@ -4,8 +4,8 @@ given 16 requests one at a time, then 16 other requests at once, in two regimes 
 Usage: python -m bench.decode_batching [--requests 16] [--long-answer-tokens 128]
 
 - `long_answer`: a short prompt (one CMRC dev passage, ~250 tokens) and a long free answer (an English summary,
-  up to `--long-answer-tokens`): decoding dominates, and decoding is memory-bound, so one pass over the weights
-  serves every sequence in the batch.
+  up to `--long-answer-tokens`): decoding dominates; a single stream is bound by reading the weights, which one
+  step of a batch reads once for every sequence, so this is where batching can gain most.
 - `rag_answer`: a ~900-token prompt (the passages a question brings) and a short answer (up to 16 tokens), as
   `ragtune serve` answers: the prefill dominates, and a prefill is compute-bound, so a batch saves little of it.
 Each request starts at its own CMRC article, so no prompt is served from the prefix cache. Rows: wall seconds,

@@ -12,8 +12,8 @@ last one ends (closed loop), questions taken in turn from the set's test questio
   `--retrieve-s` seconds: requests/s, p50/p99 latency, errors — once from keep-alive asyncio stream clients
   (`Connection`: httpx clients took about as much CPU as the server, so on 2 shared cores they measured
   themselves), and once from `wrk` (C, a Lua script cycling the same questions) where it is installed.
-- ask clients are httpx (streaming; an answer's seconds dwarf a client's milliseconds).
-- ask: POST /v1/ask with stream true from 1, 4, 16 clients, for `--ask-s` seconds or `--max-answers` answers,
+- ask: POST /v1/ask with stream true from 1, 4, 16 httpx clients (an answer's seconds dwarf a client's
+  milliseconds), for `--ask-s` seconds or `--max-answers` answers,
   each row on its own questions (row i from question i * max_answers on: a question asked again would find its
   prompt in the generator's prefix cache and skip its prefill, the bulk of an answer's cost):
   answers/minute, p50/p95 latency, p50 time to the first token, errors, and the server's CPU seconds per
