@@ -95,6 +95,17 @@ class GeneratorRerankConfig(_Section):
     max_passage_tokens: int = Field(256, gt=16)
 
 
+class CrossEncoderRerankConfig(_Section):
+    """The English cross-encoder: when it reranks (each question costs ~0.8 CPU seconds for 20 candidates)."""
+
+    #: rerank only when the fused leader's lead over the next document is below this share of its score; None
+    #: (default) reranks every English question. 0.15 spent it on 27% of SQuAD questions with recall@1 unchanged
+    #: and on 46% of SciFact's with it higher, but multi-hop questions need the second passage moved up whatever
+    #: the leader's lead (HotpotQA recall@5 0.72 -> 0.65): a serving setting for single-passage questions
+    #: (BENCHMARKS.md, "Gating the cross-encoder")
+    margin: float | None = Field(None, gt=0)
+
+
 class RetrievalConfig(_Section):
     """How ask finds passages: candidates from each retriever, fused, cut to top_k."""
 
@@ -123,6 +134,7 @@ class RetrievalConfig(_Section):
     #: the reranker of Chinese questions ("none" or a name); None: as `reranker` says
     reranker_zh: str | None = None
     rerank_candidates: int = Field(20, gt=0)
+    cross_encoder: CrossEncoderRerankConfig = CrossEncoderRerankConfig()
     generator_rerank: GeneratorRerankConfig = GeneratorRerankConfig()
     #: multi-hop retrieval over the index's knowledge graph (`ragtune graph build`; ask/eval --graph): the
     #: question's entities and the top hybrid passages seed a personalised PageRank over the entity–passage graph,

@@ -28,6 +28,13 @@ def test_cross_encoder_prefers_the_answering_passage():
     assert reranker.languages == {"en"}
 
 
+def test_the_cross_encoder_reranks_every_question_unless_a_margin_is_configured():
+    assert create_reranker("ms-marco-minilm-l12-int8").margin is None
+    gated = create_reranker("ms-marco-minilm-l12-int8", Config(retrieval={"cross_encoder": {"margin": 0.15}}))
+    assert isinstance(gated, MsMarcoMiniLMReranker) and gated.margin == 0.15
+    assert create_rerankers(Config(retrieval={"cross_encoder": {"margin": 0.15}}))["en"].margin == 0.15
+
+
 def test_none_disables_reranking():
     assert create_reranker("none") is None
     assert create_rerankers(Config(retrieval={"reranker": "none"})) == {}
