@@ -24,11 +24,11 @@ from ragtune.eval.retrieval_metrics import dedupe, score_retrieval
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 
-from .common import ROOT, record
+from .common import record
 from .multihop import SETS as MULTIHOP_SETS
 from .multihop import WORK as MULTIHOP_WORK
 from .rerank_latency import spread
-from .splits import RETRIEVAL_SETS
+from .splits import RETRIEVAL_SETS, retrieval_index
 
 METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10")
 
@@ -39,7 +39,7 @@ def index_and_questions(name: str, config: Config, limit: int | None):
         corpus, split, index = data, None, MULTIHOP_WORK / folder
     else:
         corpus, data, split = RETRIEVAL_SETS[name]
-        index = ROOT / ".ragtune" / "bench" / f"{name}-{config.embedder.name}-{config.index.script}"
+        index = retrieval_index(name, config.embedder.name, config.index.script)
     pipeline = Pipeline(index, config, progress=False)
     pipeline.read([corpus])
     return pipeline, spread(load_questions(data, split), limit)

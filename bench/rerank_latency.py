@@ -24,8 +24,8 @@ from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 from ragtune.text import language_of
 
-from .common import ROOT, CpuMeter, record
-from .splits import RETRIEVAL_SETS, traditional_cmrc_dev
+from .common import CpuMeter, record
+from .splits import RETRIEVAL_SETS, retrieval_index, traditional_cmrc_dev
 
 METRICS = ("recall@1", "recall@5", "mrr@10")
 
@@ -77,7 +77,7 @@ def main() -> None:
         if name == "cmrc-trad":
             traditional_cmrc_dev()
         corpus, data, split = RETRIEVAL_SETS[name]
-        index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
+        index = retrieval_index(name, args.embedder, args.script)
         base = Config.load(**settings, **{"retrieval.reranker": "none"})
         reader = Pipeline(index, base, progress=False)
         report = reader.read([corpus])

@@ -16,8 +16,8 @@ from ragtune.eval.runner import evaluate
 from ragtune.pipeline import Pipeline
 from ragtune.read.questions import load_questions
 
-from .common import ROOT, record
-from .splits import RETRIEVAL_SETS, traditional_cmrc_dev
+from .common import record
+from .splits import RETRIEVAL_SETS, retrieval_index, traditional_cmrc_dev
 
 VARIANTS = {
     "bm25": {"retrieval.dense_weight": 0.0, "retrieval.bm25_weight": 1.0, "retrieval.reranker": "none"},
@@ -39,7 +39,7 @@ def main() -> None:
         if name == "cmrc-trad":
             traditional_cmrc_dev()
         corpus, data, split = RETRIEVAL_SETS[name]
-        index = ROOT / ".ragtune" / "bench" / f"{name}-{args.embedder}-{args.script}"
+        index = retrieval_index(name, args.embedder, args.script)
         base = Config.load(**{"embedder.name": args.embedder, "index.script": args.script})
         start = time.perf_counter()
         report = Pipeline(index, base, progress=False).read([corpus])

@@ -23,7 +23,8 @@ TRADITIONAL = ROOT / ".ragtune" / "bench" / "cmrc2018_dev_traditional.json"
 DUIE = SHARED / "kg" / "duie2-dev-1000.jsonl"
 DUIE_QA = ROOT / ".ragtune" / "bench" / "duie_qa.json"
 
-#: set -> (corpus read, questions, split) of the retrieval benchmarks (retrieval_quality, rerank_latency)
+#: set -> (corpus read, questions, split) of the retrieval benchmarks (retrieval_quality, rerank_latency,
+#: rerank_gate)
 RETRIEVAL_SETS = {
     "scifact": (SHARED / "scifact", SHARED / "scifact", "train"),
     "cmrc": (SHARED / "cmrc2018" / "cmrc2018_dev.json", SHARED / "cmrc2018" / "cmrc2018_dev.json", None),
@@ -31,6 +32,11 @@ RETRIEVAL_SETS = {
     "squad": (SHARED / "expmrc-squad" / "expmrc-squad-dev.json", SHARED / "expmrc-squad" / "expmrc-squad-dev.json",
               None),
 }
+
+
+def retrieval_index(name: str, embedder: str, script: str) -> Path:
+    """Where the retrieval benchmarks keep the index of set `name` built with `embedder` and `index.script`."""
+    return ROOT / ".ragtune" / "bench" / f"{name}-{embedder}-{script}"
 
 
 def traditional_cmrc_dev() -> Path:
